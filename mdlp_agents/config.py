@@ -1,0 +1,232 @@
+"""The mdlp_rhcs configuration file: INI, read and checked in one place.
+
+Every problem becomes one ConfigError whose text names the file, the section
+and the key, so that the CLI can print one line and exit "not configured".
+"""
+
+import configparser
+import os
+
+DEFAULT_PATH = "/etc/mdlp_agents/mdlp_rhcs.conf"
+ENV_PATH = "MDLP_RHCS_CONF"
+
+STOP_POLICIES = ("leave", "stop")
+PROBE_KEYS = ("process", "pidfile", "tcp", "http", "init")
+SERVICE_KEYS = PROBE_KEYS + ("start", "stop", "timeout")
+AGENT_KEYS = ("deadline", "stop_policy", "start_timeout", "stop_timeout",
+              "state_dir", "syslog_socket")
+
+AGENT_DEFAULTS = {
+    "deadline": 10.0,
+    "stop_policy": "leave",
+    "start_timeout": 60.0,
+    "stop_timeout": 60.0,
+    "state_dir": "/run/mdlp_agents",
+    "syslog_socket": "/dev/log",
+}
+PROBE_TIMEOUT_DEFAULT = 2.0
+
+
+class ConfigError(Exception):
+    """A configuration problem; str() is the one line an admin sees."""
+
+
+class Service:
+    """One `[service NAME]` section."""
+
+    __slots__ = ("name",) + SERVICE_KEYS + ("tcp_addr", "http_url")
+
+    def __init__(self, name):
+        self.name = name
+        for key in SERVICE_KEYS:
+            setattr(self, key, None)
+        self.timeout = PROBE_TIMEOUT_DEFAULT
+        self.tcp_addr = None       # (host, port)
+        self.http_url = None       # (scheme, host, port, path)
+
+    def probes(self):
+        return [k for k in PROBE_KEYS if getattr(self, k)]
+
+
+class Config:
+    def __init__(self, path):
+        self.path = path
+        self.services = []
+        for key, value in AGENT_DEFAULTS.items():
+            setattr(self, key, value)
+
+    @property
+    def probe_kinds(self):
+        kinds = set()
+        for svc in self.services:
+            kinds.update(svc.probes())
+        return kinds
+
+
+def resolve_path(cli_path=None, environ=os.environ, ocf=False):
+    """--config, else OCF_RESKEY_config (OCF agent), else $MDLP_RHCS_CONF, else the default."""
+    if cli_path:
+        return cli_path
+    if ocf and environ.get("OCF_RESKEY_config"):
+        return environ["OCF_RESKEY_config"]
+    return environ.get(ENV_PATH) or DEFAULT_PATH
+
+
+def _where(path, section, key=None):
+    where = "%s: [%s]" % (path, section)
+    return where + " " + key if key else where
+
+
+def _positive_number(path, section, key, value):
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not number > 0 or number != number or number == float("inf"):
+        raise ConfigError("%s: %r is not a positive number of seconds"
+                          % (_where(path, section, key), value))
+    return number
+
+
+def parse_hostport(text):
+    """'127.0.0.1:443', '[::1]:443', 'localhost:80' -> (host, port); ValueError if not."""
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+        if ":" in host:
+            raise ValueError("IPv6 address must be in brackets")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT")
+    return host, int(port)
+
+
+def parse_url(text):
+    """http(s) URL -> (scheme, host, port, path); ValueError if not usable."""
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        raise ValueError("expected an http:// or https:// URL")
+    netloc, slash, path = rest.partition("/")
+    path = slash + path if slash else "/"
+    if "@" in netloc:
+        raise ValueError("credentials in the URL are not supported")
+    default_port = 443 if scheme == "https" else 80
+    if netloc.startswith("[") and netloc.endswith("]"):
+        host, port = netloc[1:-1], default_port
+    elif netloc.startswith("[") or netloc.count(":") == 1:
+        host, port = parse_hostport(netloc)
+    else:
+        host, port = netloc, default_port
+    if not host or ":" in host and not netloc.startswith("["):
+        raise ValueError("no host in the URL")
+    return scheme, host, port, path
+
+
+def _parser():
+    return configparser.ConfigParser(
+        interpolation=None,
+        inline_comment_prefixes=(";", "#"),
+        default_section="\0no default section",  # a [DEFAULT] is reported as unknown
+        strict=True,
+        empty_lines_in_values=False,
+    )
+
+
+def load(path):
+    """Read and check PATH; return a Config or raise ConfigError."""
+    parser = _parser()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle, source=path)
+    except FileNotFoundError:
+        raise ConfigError("%s: configuration file not found" % path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError("%s: cannot read configuration: %s" % (path, reason)) from None
+    except configparser.Error as exc:
+        raise ConfigError("%s: %s" % (path, _one_line(exc))) from None
+    return from_parser(parser, path)
+
+
+def _one_line(exc):
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return "line %d: text before the first [section]: %r" % (exc.lineno, exc.line.strip())
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return "line %s: section [%s] appears twice" % (exc.lineno, exc.section)
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return "line %s: [%s] %s appears twice" % (exc.lineno, exc.section, exc.option)
+    if isinstance(exc, configparser.ParsingError):
+        lineno, line = exc.errors[0]
+        return "line %d: not a 'key = value' line: %s" % (lineno, line.strip())
+    return " ".join(str(exc).split())
+
+
+def from_parser(parser, path):
+    config = Config(path)
+    for section in parser.sections():
+        kind, _, name = section.partition(" ")
+        name = name.strip()
+        if section == "agent":
+            _load_agent(config, parser[section], path)
+        elif kind == "service" and name:
+            if any(svc.name == name for svc in config.services):
+                raise ConfigError("%s: service %s is defined twice" % (_where(path, section), name))
+            config.services.append(_load_service(name, parser[section], path, section))
+        else:
+            raise ConfigError("%s: unknown section (expected [agent] or [service NAME])"
+                              % _where(path, section))
+    if not config.services:
+        raise ConfigError("%s: no [service NAME] section: nothing to check" % path)
+    return config
+
+
+def _unknown(path, section, key, allowed):
+    return ConfigError("%s: unknown key (allowed: %s)"
+                       % (_where(path, section, key), ", ".join(allowed)))
+
+
+def _load_agent(config, items, path):
+    for key, value in items.items():
+        if key not in AGENT_KEYS:
+            raise _unknown(path, "agent", key, AGENT_KEYS)
+        if key in ("deadline", "start_timeout", "stop_timeout"):
+            value = _positive_number(path, "agent", key, value)
+        elif key == "stop_policy":
+            if value not in STOP_POLICIES:
+                raise ConfigError("%s: %r is not one of %s"
+                                  % (_where(path, "agent", key), value, " | ".join(STOP_POLICIES)))
+        elif not value.startswith("/"):
+            raise ConfigError("%s: %r is not an absolute path" % (_where(path, "agent", key), value))
+        setattr(config, key, value)
+
+
+def _load_service(name, items, path, section):
+    svc = Service(name)
+    for key, value in items.items():
+        if key not in SERVICE_KEYS:
+            raise _unknown(path, section, key, SERVICE_KEYS)
+        if not value:
+            raise ConfigError("%s: empty value" % _where(path, section, key))
+        if key == "timeout":
+            value = _positive_number(path, section, key, value)
+        elif key == "pidfile" and not value.startswith("/"):
+            raise ConfigError("%s: %r is not an absolute path" % (_where(path, section, key), value))
+        elif key == "process" and ("/" in value or " " in value):
+            raise ConfigError("%s: %r is not a process name (no path, no arguments)"
+                              % (_where(path, section, key), value))
+        elif key == "tcp":
+            try:
+                svc.tcp_addr = parse_hostport(value)
+            except ValueError as exc:
+                raise ConfigError("%s: %r: %s" % (_where(path, section, key), value, exc)) from None
+        elif key == "http":
+            try:
+                svc.http_url = parse_url(value)
+            except ValueError as exc:
+                raise ConfigError("%s: %r: %s" % (_where(path, section, key), value, exc)) from None
+        setattr(svc, key, value)
+    if not svc.probes():
+        raise ConfigError("%s: no probe: give at least one of %s"
+                          % (_where(path, section), ", ".join(PROBE_KEYS)))
+    return svc

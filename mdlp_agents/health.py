@@ -1,0 +1,148 @@
+"""Is each service really serving?  All probes of all services run at once,
+under one deadline.
+
+A service is up only if every one of its probes passes.  Probes run in daemon
+threads; whatever has not answered when its own timeout (or the whole check's
+deadline) is reached counts as hung, so a check always answers in time, even
+when a process is SIGSTOPped, a port black-holes or an init script hangs.
+"""
+
+import threading
+import time
+
+from . import probes, procfacts
+from .results import FAILED, HUNG, STALE, STOPPED, ProbeResult
+
+RUNNING = "RUNNING"
+# Service state labels, by the cause of the first failed probe.
+STATE_OF_CAUSE = {STOPPED: "STOPPED", STALE: "STALE", HUNG: "HUNG", FAILED: "FAILED"}
+# A small allowance for the local facts (reading /proc) on top of a probe timeout.
+_LOCAL_ALLOWANCE = 0.5
+
+
+class ServiceStatus:
+    __slots__ = ("name", "results", "pid", "started")
+
+    def __init__(self, name, results):
+        self.name = name
+        self.results = results
+        self.pid = next((r.pid for r in results if r.pid), None)
+        self.started = next((r.started for r in results if r.started), None)
+
+    @property
+    def ok(self):
+        return all(r.ok for r in self.results)
+
+    @property
+    def failure(self):
+        return next((r for r in self.results if not r.ok), None)
+
+    @property
+    def cause(self):
+        failure = self.failure
+        return failure.cause if failure else None
+
+    @property
+    def state(self):
+        failure = self.failure
+        return STATE_OF_CAUSE[failure.cause] if failure else RUNNING
+
+    @property
+    def cleanly_stopped(self):
+        """Nothing of the service is left: no process (a stale pidfile at most), or,
+        for a service watched only through the network, every probe refused."""
+        local = [r for r in self.results if r.probe in ("process", "pidfile")]
+        if local:
+            return all(not r.ok and r.cause in (STOPPED, STALE) for r in local)
+        return all(not r.ok and r.cause == FAILED for r in self.results)
+
+
+class _ProcessTable:
+    """One scan of the process table, shared by the services that need it."""
+
+    def __init__(self, names):
+        self._names = names
+        self._lock = threading.Lock()
+        self._found = None
+
+    def get(self, name):
+        with self._lock:
+            if self._found is None:
+                self._found = procfacts.find_processes(self._names)
+            return self._found[name]
+
+
+def _local_chain(svc, table, out):
+    """pidfile, process, then tcp (which needs the PIDs): appended to OUT as they finish."""
+    pid_result = None
+    if svc.pidfile:
+        pid_result = procfacts.check_pidfile(svc.pidfile, svc.process)
+        out.append(pid_result)
+    if svc.process:
+        if pid_result is not None and pid_result.ok:
+            # the pidfile's process is alive, running and is svc.process: no scan needed
+            out.append(ProbeResult(True, "process", pid=pid_result.pid, started=pid_result.started,
+                                   pids=pid_result.pids))
+        else:
+            out.append(procfacts.check_process(svc.process, table.get(svc.process)))
+    if svc.tcp:
+        pids = ()
+        for result in out:
+            pids = pids or result.pids
+        out.append(probes.check_tcp(svc, svc.timeout, pids))
+
+
+def _planned(svc):
+    return [k for k in ("pidfile", "process", "tcp") if getattr(svc, k)]
+
+
+def _run_into(out, func, *args):
+    try:
+        func(*args)
+    except Exception as exc:  # noqa: BLE001 - a probe bug must read as a failed probe, not a crash
+        out.append(ProbeResult(False, "internal", FAILED, "%s: %s" % (type(exc).__name__, exc)))
+
+
+def _single(func, svc, out):
+    out.append(func(svc, svc.timeout))
+
+
+def check_services(config, services=None, deadline=None):
+    """Check SERVICES (default: all) of CONFIG; return [ServiceStatus] in config order."""
+    services = config.services if services is None else services
+    start = time.monotonic()
+    overall_end = start + (config.deadline if deadline is None else deadline)
+    table = _ProcessTable([s.process for s in services if s.process])
+    jobs = []   # (service index, planned probe names, out list, thread, end time)
+    for index, svc in enumerate(services):
+        planned_jobs = []
+        if _planned(svc):
+            planned_jobs.append((_planned(svc), _local_chain, (svc, table)))
+        if svc.http:
+            planned_jobs.append((["http"], _single, (probes.check_http, svc)))
+        if svc.init:
+            planned_jobs.append((["init"], _single, (probes.check_init, svc)))
+        for planned, func, args in planned_jobs:
+            out = []
+            thread = threading.Thread(target=_run_into, args=(out, func) + args + (out,),
+                                      name="probe-%s-%s" % (svc.name, planned[0]), daemon=True)
+            thread.start()
+            end = min(overall_end, time.monotonic() + svc.timeout + _LOCAL_ALLOWANCE)
+            jobs.append((index, planned, out, thread, end))
+    collected = [[] for _ in services]
+    for index, planned, out, thread, end in jobs:
+        thread.join(max(0.0, end - time.monotonic()))
+        done = list(out)
+        if thread.is_alive():
+            waited = end - start
+            missing = planned[len(done)] if len(done) < len(planned) else planned[-1]
+            done.append(ProbeResult(False, missing, HUNG, "%s: no answer within %.1fs" % (missing, waited)))
+        collected[index].extend(done)
+    order = {name: i for i, name in enumerate(("pidfile", "process", "tcp", "http", "init", "internal"))}
+    return [ServiceStatus(svc.name, sorted(results, key=lambda r: order[r.probe]))
+            for svc, results in zip(services, collected)]
+
+
+def any_probe_running():
+    """True if some probe thread is still stuck (the caller should not wait for it at exit)."""
+    return any(t.name.startswith("probe-") and t.is_alive() for t in threading.enumerate())

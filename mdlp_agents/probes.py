@@ -1,0 +1,149 @@
+"""Network and init-script probes, each bounded by its own timeout.
+
+A probe function takes the service and a timeout in seconds and returns a
+ProbeResult.  They are run in threads by health.py, which also bounds them from
+the outside: a probe that does not answer in time is reported as hung even if
+it is stuck somewhere this module's own timeouts do not reach.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from . import procfacts
+from .results import FAILED, HUNG, ProbeResult
+
+# rgmanager runs scripts with this PATH; do not rely on a richer one.
+SYSTEM_PATH = "/bin:/sbin:/usr/bin:/usr/sbin"
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
+
+
+def _timeout_text(timeout):
+    return "no answer within %gs" % timeout
+
+
+def check_tcp(svc, timeout, pids=()):
+    """Connect to HOST:PORT; when PIDS are known and the port is local, the
+    listener must belong to them (another program on the port is not our service)."""
+    host, port = svc.tcp_addr
+    where = "%s:%d" % (host, port)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.timeout:
+        return ProbeResult(False, "tcp", HUNG, "connect to %s: %s" % (where, _timeout_text(timeout)))
+    except OSError as exc:
+        return ProbeResult(False, "tcp", FAILED, "connect to %s: %s" % (where, exc.strerror or exc))
+    sock.close()
+    if pids and (host in _LOCAL_HOSTS or host.startswith("127.")):
+        inodes = procfacts.listener_inodes(host, port)
+        if inodes and not procfacts.holders(inodes, _with_children(pids)):
+            owner = procfacts.owner_of(inodes)
+            who = "pid %d (%s)" % owner if owner else "another process"
+            return ProbeResult(False, "tcp", FAILED,
+                               "%s is held by %s, not by %s" % (where, who, svc.process or svc.name))
+    return ProbeResult(True, "tcp")
+
+
+def _with_children(pids):
+    """The service's processes and their children (a listening socket may be
+    held by workers only)."""
+    result = list(pids)
+    try:
+        import psutil
+        for pid in pids:
+            result.extend(child.pid for child in psutil.Process(pid).children())
+    except Exception:  # noqa: BLE001 - a vanished process just has no children to add
+        pass
+    return result
+
+
+def check_http(svc, timeout):
+    """GET the URL; any status below 500 counts as serving.  TLS is not verified:
+    the appliance serves a self-signed certificate on 443."""
+    import http.client
+    scheme, host, port, path = svc.http_url
+    deadline = time.monotonic() + timeout
+    if scheme == "https":
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "mdlp_rhcs", "Connection": "close"})
+        # the socket timeout is per operation: bound the whole exchange too
+        conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        response = conn.getresponse()
+        status = response.status
+    except socket.timeout:
+        return ProbeResult(False, "http", HUNG, "GET %s: %s" % (svc.http, _timeout_text(timeout)))
+    except (OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return ProbeResult(False, "http", FAILED, "GET %s: %s" % (svc.http, reason))
+    finally:
+        conn.close()
+    if status >= 500:
+        return ProbeResult(False, "http", FAILED, "GET %s: HTTP %d" % (svc.http, status))
+    return ProbeResult(True, "http")
+
+
+def systemd_booted():
+    """sd_booted(): systemd-python's when installed, else the same test by hand."""
+    try:
+        from systemd import daemon
+        return bool(daemon.booted())
+    except ImportError:
+        return os.path.isdir("/run/systemd/system")
+
+
+def init_command(name):
+    """The argv that asks the init system about NAME, or None if there is no tool."""
+    if systemd_booted():
+        tool = shutil.which("systemctl", path=SYSTEM_PATH)
+        return [tool, "is-active", "--quiet", name] if tool else None
+    tool = shutil.which("service", path=SYSTEM_PATH)
+    if tool:
+        return [tool, name, "status"]
+    script = "/etc/init.d/" + name
+    return [script, "status"] if os.access(script, os.X_OK) else None
+
+
+def run_bounded(argv, timeout, shell=False):
+    """Run a command with no terminal and no pipes we must drain; kill its whole
+    process group at the timeout.  Returns (exit code or None on timeout, seconds)."""
+    started = time.monotonic()
+    env = dict(os.environ, PATH=SYSTEM_PATH + ":" + os.environ.get("PATH", ""))
+    proc = subprocess.Popen(argv, shell=shell, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+                            close_fds=True)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+        code = None
+    return code, time.monotonic() - started
+
+
+def check_init(svc, timeout):
+    argv = init_command(svc.init)
+    if argv is None:
+        return ProbeResult(False, "init", FAILED, "no systemctl, service or /etc/init.d/%s to ask" % svc.init)
+    try:
+        code, _ = run_bounded(argv, timeout)
+    except OSError as exc:
+        return ProbeResult(False, "init", FAILED, "%s: %s" % (argv[0], exc.strerror))
+    if code is None:
+        return ProbeResult(False, "init", HUNG, "%s: %s" % (" ".join(argv[-3:]), _timeout_text(timeout)))
+    if code != 0:
+        return ProbeResult(False, "init", FAILED, "%s exited %d" % (" ".join(argv[-3:]), code))
+    return ProbeResult(True, "init")

@@ -1,0 +1,283 @@
+"""mdlp_rhcs: the command line.
+
+    mdlp_rhcs ACTION [--config PATH] [--json] [-v]
+
+rgmanager runs it as `mdlp_rhcs start|stop|status` (LSB exit codes; only zero
+versus non-zero matters to it); Pacemaker runs it through an OCF link such as
+/usr/lib/ocf/resource.d/websense/mdlp (OCF exit codes); admins run
+`mdlp_rhcs status` by hand.
+
+The cluster's calls carry exactly one argument; they are dispatched without
+importing click, which costs more than the check itself (see bench/status).
+Everything else goes through the click command.
+"""
+
+import os
+import sys
+import time
+
+from . import exitcodes as ec
+
+ACTIONS = ("start", "stop", "status", "monitor", "restart", "meta-data", "validate-all")
+# OCF verbs we do not implement (no promotable clones, no reload, no migration).
+OCF_UNIMPLEMENTED = ("notify", "promote", "demote", "reload", "reload-agent", "migrate_to",
+                     "migrate_from", "recover", "methods", "usage")
+LSB_UNIMPLEMENTED = ("reload", "force-reload", "try-restart", "condrestart")
+IDENT = "mdlp_rhcs"
+
+
+def is_ocf_invocation(argv0):
+    """Run through an OCF link (…/resource.d/PROVIDER/AGENT)?  OCF_* variables alone
+    prove nothing: rgmanager's script wrapper exports them too."""
+    return "/resource.d/" in argv0
+
+
+class Agent:
+    """One invocation: the mode (LSB or OCF), where output goes, the log."""
+
+    def __init__(self, ocf, environ=None, out=None, err=None):
+        self.ocf = ocf
+        self.environ = os.environ if environ is None else environ
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.config = None
+        self._log = None
+
+    # -- plumbing -----------------------------------------------------------------
+    @property
+    def log(self):
+        if self._log is None:
+            from .syslogging import AgentLog
+            socket_path = self.config.syslog_socket if self.config else "/dev/log"
+            self._log = AgentLog(IDENT, socket_path)
+        return self._log
+
+    def fail(self, code, message, level="error"):
+        """One line on stderr and in the log; return CODE."""
+        self.err.write("%s: %s\n" % (IDENT, message))
+        self.log.log(level, message)
+        return code
+
+    def load_config(self, cli_path):
+        from . import config as cfg
+        path = cfg.resolve_path(cli_path, self.environ, self.ocf)
+        try:
+            self.config = cfg.load(path)
+        except cfg.ConfigError as exc:
+            return str(exc)
+        return None
+
+    def runstate(self):
+        from .config import AGENT_DEFAULTS
+        from .runstate import RunState, state_dir
+        configured = self.config.state_dir if self.config else AGENT_DEFAULTS["state_dir"]
+        return RunState(state_dir(configured))
+
+    def _bounded_timeout(self, configured):
+        """An action's time: the configured one, within Pacemaker's op timeout if it gave one."""
+        meta = self.environ.get("OCF_RESKEY_CRM_meta_timeout") if self.ocf else None
+        if meta and meta.isdigit() and int(meta) > 0:
+            return max(1.0, min(configured, int(meta) / 1000.0 - 2.0))
+        return configured
+
+    # -- actions ------------------------------------------------------------------
+    def run(self, action, cli_config=None, as_json=False, verbose=False):
+        if action == "meta-data":
+            from .ocf_metadata import metadata_xml
+            self.out.write(metadata_xml())
+            return ec.OCF_SUCCESS
+        if action not in ACTIONS:
+            if self.ocf:
+                code = ec.OCF_ERR_UNIMPLEMENTED
+            else:
+                code = ec.LSB_ERR_UNIMPLEMENTED if action in LSB_UNIMPLEMENTED else ec.LSB_ERR_ARGS
+            if self.ocf and action in OCF_UNIMPLEMENTED:
+                return code  # Pacemaker and ocf-tester ask; "unimplemented" is the answer
+            return self.fail(code, "unknown action %r (use one of: %s)" % (action, ", ".join(ACTIONS)))
+        problem = self.load_config(cli_config)
+        if problem:
+            return self._config_problem(action, problem)
+        if action == "validate-all":
+            return self.validate()
+        if action in ("status", "monitor"):
+            return self.status(action, as_json, verbose)
+        if action == "start":
+            return self.start()
+        if action == "stop":
+            return self.stop(force=False)
+        return self.restart()
+
+    def _config_problem(self, action, problem):
+        if self.ocf and action in ("monitor", "status", "stop"):
+            state = self.runstate()
+            if action == "stop":
+                # A failed stop gets this node fenced; with no usable configuration there is
+                # nothing we could stop, so give up the resource and say why.
+                state.clear_active()
+                self.fail(ec.OCF_SUCCESS, "stop: %s (marked inactive, no service stopped)" % problem)
+                return ec.OCF_SUCCESS
+            if state.active_since() is None:
+                # a probe on a node that never started the resource: it is not running here
+                self.fail(ec.OCF_NOT_RUNNING, problem)
+                return ec.OCF_NOT_RUNNING
+        return self.fail(ec.OCF_ERR_CONFIGURED, problem)
+
+    def validate(self):
+        from .validation import missing_programs
+        missing = missing_programs(self.config)
+        if missing:
+            return self.fail(ec.OCF_ERR_INSTALLED if self.ocf else ec.LSB_ERR_INSTALLED, missing[0])
+        return ec.OCF_SUCCESS
+
+    def _check(self):
+        from .health import check_services
+        started = time.monotonic()
+        statuses = check_services(self.config)
+        return statuses, time.monotonic() - started
+
+    def _log_changes(self, statuses, state):
+        previous = state.last_states()
+        current = {}
+        for status in statuses:
+            failure = status.failure
+            detail = "%s: %s" % (failure.probe, failure.detail) if failure else ""
+            current[status.name] = (status.state, detail)
+            before = previous.get(status.name, ("RUNNING", ""))[0]
+            if status.state == before:
+                continue
+            if status.ok:
+                self.log.notice("service %s is back up (pid %s), was %s" % (status.name, status.pid, before),
+                                service=status.name, state=status.state)
+            else:
+                self.log.warning("service %s is down: %s: %s" % (status.name, status.state, detail),
+                                 service=status.name, state=status.state, probe=failure.probe)
+        if current != previous:
+            state.save_states(current)
+
+    def status(self, action, as_json, verbose):
+        state = self.runstate()
+        active_since = state.active_since()
+        if self.ocf and action == "monitor" and active_since is None:
+            # The services run on both nodes; the resource runs only where it was started.
+            if as_json or verbose:
+                self.out.write("not active on this node\n")
+            return ec.OCF_NOT_RUNNING
+        statuses, elapsed = self._check()
+        self._log_changes(statuses, state)
+        down = [s for s in statuses if not s.ok]
+        if not down:
+            code, summary = ec.OCF_SUCCESS, "mdlp: running"
+        elif self.ocf and action == "monitor":
+            if all(s.cleanly_stopped for s in statuses):
+                code, summary = ec.OCF_NOT_RUNNING, "mdlp: not running"
+            else:
+                code, summary = ec.OCF_ERR_GENERIC, "mdlp: FAILED"
+        else:
+            stale = any(s.cause == "stale" for s in down)
+            code = ec.LSB_STATUS_DEAD_PIDFILE if stale else ec.LSB_STATUS_NOT_RUNNING
+            summary = "mdlp: NOT RUNNING (%d of %d services down)" % (len(down), len(statuses))
+        from . import report
+        if as_json:
+            text = report.as_json(statuses, summary, active_since, code, elapsed)
+        elif self.out.isatty():
+            text = report.table(statuses, summary, active_since, verbose)
+        else:
+            text = report.one_line(statuses, summary, active_since)
+        self.out.write(text + "\n")
+        return code
+
+    def start(self):
+        from . import control
+        timeout = self._bounded_timeout(self.config.start_timeout)
+        self.log.info("start requested (%s)" % ("OCF" if self.ocf else "LSB"))
+        from .validation import missing_programs
+        missing = missing_programs(self.config, actions=("start",))
+        if missing:
+            return self.fail(ec.OCF_ERR_INSTALLED if self.ocf else ec.LSB_ERR_INSTALLED, missing[0])
+        ok, message = control.start(self.config, self.log, timeout)
+        if not ok:
+            return self.fail(ec.OCF_ERR_GENERIC, "start failed: " + message)
+        try:
+            self.runstate().set_active(self.environ.get("OCF_RESOURCE_INSTANCE", ""))
+        except OSError as exc:
+            return self.fail(ec.OCF_ERR_GENERIC, "start: cannot record the active role: %s" % exc)
+        self.log.notice("started: %s; this node is active" % message)
+        self.out.write("mdlp: started; role active\n")
+        return ec.OCF_SUCCESS
+
+    def stop(self, force):
+        from . import control
+        state = self.runstate()
+        state.clear_active()
+        if self.config.stop_policy == "leave" and not force:
+            self.log.info("stop: this node is no longer active; services left running (stop_policy = leave)")
+            self.out.write("mdlp: stopped (services left running: stop_policy = leave)\n")
+            return ec.OCF_SUCCESS
+        timeout = self._bounded_timeout(self.config.stop_timeout)
+        self.log.info("stop requested: stopping the services")
+        ok, message = control.stop(self.config, self.log, timeout)
+        if not ok:
+            return self.fail(ec.OCF_ERR_GENERIC, "stop failed: " + message)
+        self.log.notice("stopped: %s" % message)
+        self.out.write("mdlp: stopped\n")
+        return ec.OCF_SUCCESS
+
+    def restart(self):
+        code = self.stop(force=True)
+        return code if code else self.start()
+
+
+def _finish(code):
+    """Exit now, even if a probe thread is still stuck in a system call."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def build_command(ocf=False, environ=None):
+    """The click command (also what tests drive with click.testing.CliRunner)."""
+    import click
+
+    from . import __version__
+
+    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.argument("action", metavar="ACTION")
+    @click.option("--config", "-c", "config_path", metavar="PATH",
+                  help="Configuration file (default: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+    @click.option("-v", "--verbose", is_flag=True, help="Show every probe's result.")
+    @click.version_option(__version__, "--version", prog_name=IDENT)
+    def command(action, config_path, as_json, verbose):
+        """Check, start or stop the Websense mobile DLP services (httpd, PolicyEngine,
+        RProxyWD) for rgmanager, Pacemaker (through an OCF link) or an admin.
+
+        ACTION is one of: start, stop, status, monitor, restart, meta-data, validate-all.
+        Exit codes are LSB's, or OCF's when run through an OCF link.
+        """
+        agent = Agent(ocf, environ, out=click.get_text_stream("stdout"), err=click.get_text_stream("stderr"))
+        sys.exit(agent.run(action, config_path, as_json, verbose))
+
+    return command
+
+
+def main(argv=None):
+    argv = sys.argv if argv is None else argv
+    ocf = is_ocf_invocation(argv[0] if argv else "")
+    args = argv[1:]
+    code = ec.LSB_ERR_GENERIC
+    try:
+        if len(args) == 1 and not args[0].startswith("-"):
+            code = Agent(ocf).run(args[0])   # how rgmanager and Pacemaker call us
+        else:
+            build_command(ocf).main(args=args, prog_name=IDENT)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        code = ec.LSB_ERR_GENERIC
+    except Exception as exc:  # noqa: BLE001 - one line and a failure code, never a traceback
+        action = args[0] if args else ""
+        code = ec.LSB_STATUS_UNKNOWN if action == "status" and not ocf else ec.OCF_ERR_GENERIC
+        sys.stderr.write("%s: internal error: %s: %s\n" % (IDENT, type(exc).__name__, exc))
+    _finish(code)

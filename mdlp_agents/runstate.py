@@ -1,0 +1,87 @@
+"""What the agent remembers between runs, under /run/mdlp_agents (tmpfs: gone at boot).
+
+- `active`: this node runs the cluster resource (written by a successful `start`,
+  removed by `stop`).  OCF `monitor` answers "not running" without it, because the
+  services themselves run on both nodes and only the floating IP moves.
+- `last-status`: each service's last state, so that only changes are logged.
+"""
+
+import os
+import tempfile
+import time
+
+
+def state_dir(configured):
+    """CONFIGURED if we can write there, else a per-user temp dir (e.g. not root)."""
+    for candidate in (configured, os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid())):
+        try:
+            os.makedirs(candidate, mode=0o755, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return None
+
+
+def _write_atomic(path, text):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+class RunState:
+    def __init__(self, directory):
+        self.directory = directory
+
+    def _path(self, name):
+        return os.path.join(self.directory, name) if self.directory else None
+
+    # -- the "active on this node" marker -------------------------------------
+    def active_since(self):
+        """Seconds since the epoch at which `start` made this node active, or None."""
+        path = self._path("active")
+        try:
+            return os.stat(path).st_mtime if path else None
+        except OSError:
+            return None
+
+    def set_active(self, instance=""):
+        path = self._path("active")
+        if path is None:
+            raise OSError("no writable state directory")
+        _write_atomic(path, "%s %s\n" % (int(time.time()), instance))
+
+    def clear_active(self):
+        path = self._path("active")
+        try:
+            if path:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    # -- last known state of each service --------------------------------------
+    def last_states(self):
+        """{service: (state, detail)} from the previous check; {} if none."""
+        path = self._path("last-status")
+        states = {}
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    fields = line.rstrip("\n").split("\t")
+                    if len(fields) == 3:
+                        states[fields[0]] = (fields[1], fields[2])
+        except (OSError, TypeError):
+            pass
+        return states
+
+    def save_states(self, states):
+        path = self._path("last-status")
+        if path is None:
+            return
+        text = "".join("%s\t%s\t%s\n" % (name, state, detail.replace("\t", " ").replace("\n", " "))
+                       for name, (state, detail) in states.items())
+        try:
+            _write_atomic(path, text)
+        except OSError:
+            pass

@@ -1,0 +1,83 @@
+"""Log lines to syslog (facility daemon, so they land in /var/log/messages as the
+guide says) and to journald when it runs.
+
+Nothing here is imported or opened unless a line is logged: a healthy, unchanged
+status check logs nothing.  Logging never fails the caller: no syslog daemon,
+no journald, a full socket buffer -- the line is dropped, the agent goes on.
+"""
+
+import os
+
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+JOURNAL_DEV_LOG = "/run/systemd/journal/dev-log"
+_SEND_TIMEOUT = 1.0
+
+_PRIORITIES = {"error": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+
+
+class AgentLog:
+    """log.warning("service httpd down: ...") -> syslog + journald."""
+
+    def __init__(self, ident, syslog_socket="/dev/log"):
+        self.ident = ident
+        self.syslog_socket = syslog_socket
+        self._handler = None
+        self._journal = None
+        self._opened = False
+
+    def _open(self):
+        self._opened = True
+        journald = os.path.exists(JOURNAL_SOCKET)
+        if journald:
+            try:
+                from systemd import journal
+                self._journal = journal
+            except ImportError:
+                self._journal = None
+        # When journald owns /dev/log, the journal already has the line: do not send it twice.
+        if self._journal is not None and os.path.realpath(self.syslog_socket) == JOURNAL_DEV_LOG:
+            return
+        import logging
+        import logging.handlers
+
+        class _Handler(logging.handlers.SysLogHandler):
+            def _connect_unixsocket(self, address):
+                super()._connect_unixsocket(address)
+                self.socket.settimeout(_SEND_TIMEOUT)  # a hung syslogd must not hang us
+
+            def handleError(self, record):  # drop the line, never print a traceback
+                pass
+
+        handler = _Handler(address=self.syslog_socket, facility=_Handler.LOG_DAEMON)
+        handler.ident = "%s[%d]: " % (self.ident, os.getpid())
+        handler.append_nul = False
+        handler.priority_map = dict(handler.priority_map, NOTICE="notice")
+        self._handler = handler
+        self._logging = logging
+
+    def log(self, level, message, **fields):
+        if not self._opened:
+            self._open()
+        if self._handler is not None:
+            record = self._logging.LogRecord(self.ident, 20, __file__, 0, message, None, None)
+            record.levelname = level.upper()  # SysLogHandler maps the name to a priority
+            self._handler.emit(record)
+        if self._journal is not None:
+            try:
+                extra = {"MDLP_" + k.upper(): str(v) for k, v in fields.items()}
+                self._journal.send(message, PRIORITY=_PRIORITIES[level], SYSLOG_IDENTIFIER=self.ident,
+                                   SYSLOG_FACILITY=3, **extra)
+            except Exception:  # noqa: BLE001 - logging must never fail the agent
+                pass
+
+    def error(self, message, **fields):
+        self.log("error", message, **fields)
+
+    def warning(self, message, **fields):
+        self.log("warning", message, **fields)
+
+    def notice(self, message, **fields):
+        self.log("notice", message, **fields)
+
+    def info(self, message, **fields):
+        self.log("info", message, **fields)
