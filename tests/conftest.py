@@ -1,0 +1,311 @@
+"""Fixtures that start real things: processes under the services' names, a real
+Apache httpd on a loopback port, a syslog socket that receives the agent's lines.
+
+PID 1 on these machines does not reap orphans, so the test process makes itself
+a child subreaper: daemons that start commands leave behind are reparented to
+it and reaped after each test.
+"""
+
+import ctypes
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN_DIR = Path(sys.executable).parent
+AGENT = BIN_DIR / "mdlp_rhcs"
+SYSTEM_PATH = "/bin:/sbin:/usr/bin:/usr/sbin"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def pytest_configure(config):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap_orphans():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    yield
+    reap_orphans()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Result:
+    def __init__(self, proc, elapsed):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.elapsed = elapsed
+
+    def __repr__(self):
+        return "<rc=%s %.2fs out=%r err=%r>" % (self.returncode, self.elapsed, self.stdout, self.stderr)
+
+
+def run_agent(*args, config=None, env=None, ocf_link=None, timeout=60, rgmanager=False):
+    """Run the installed agent as the cluster would: a real process, stdout to a pipe.
+
+    CONFIG goes where the caller's kind would put it: $OCF_RESKEY_config through an
+    OCF link, $MDLP_RHCS_CONF otherwise (so `status` keeps its single argument)."""
+    if rgmanager:  # rgmanager's script wrapper: a bare PATH, C locale, its OCF_* variables
+        environ = {"PATH": SYSTEM_PATH, "LC_ALL": "C", "OCF_ROOT": "/usr/lib/ocf",
+                   "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "0",
+                   "OCF_RESOURCE_INSTANCE": "mdlp_rhcs", "OCF_CHECK_LEVEL": "0",
+                   "OCF_RESKEY_file": str(AGENT), "OCF_RESKEY_name": "mdlp_rhcs",
+                   "OCF_RESKEY_service_name": "mdlp"}
+    else:
+        environ = dict(os.environ)
+    environ.pop("MDLP_RHCS_CONF", None)
+    if config is not None:
+        environ["OCF_RESKEY_config" if ocf_link else "MDLP_RHCS_CONF"] = str(config)
+    if env:
+        environ.update(env)
+    cmd = [str(ocf_link or AGENT)] + list(args)
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=environ, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+    return Result(proc, time.monotonic() - started)
+
+
+@pytest.fixture
+def ocf_link(tmp_path):
+    """The agent reached as Pacemaker reaches it: OCF_ROOT/resource.d/websense/mdlp."""
+    link = tmp_path / "ocf" / "resource.d" / "websense" / "mdlp"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(AGENT)
+    return link
+
+
+class FakeServices:
+    """Real processes named httpd / PolicyEngine / RProxyWD (sleep under another name)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.bindir = self.root / "bin"
+        self.bindir.mkdir(parents=True, exist_ok=True)
+        self.procs = {}
+
+    def program(self, name, target="/bin/sleep"):
+        path = self.bindir / name
+        if not path.exists():
+            path.symlink_to(target)
+        return path
+
+    def pidfile(self, name):
+        return self.root / ("%s.pid" % name)
+
+    def start(self, name, pidfile=True, target="/bin/sleep", args=("1000",)):
+        proc = subprocess.Popen([str(self.program(name, target))] + list(args),
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.setdefault(name, []).append(proc)
+        if pidfile:
+            self.pidfile(name).write_text("%d\n" % proc.pid)
+        wait_for(lambda: _comm(proc.pid) == name[:15], timeout=5)
+        return proc
+
+    def kill(self, name, sig=signal.SIGKILL):
+        for proc in self.procs.get(name, []):
+            if proc.poll() is None:
+                os.kill(proc.pid, sig)
+                if sig == signal.SIGKILL:
+                    proc.wait()
+
+    def cleanup(self):
+        for procs in self.procs.values():
+            for proc in procs:
+                if proc.poll() is None:
+                    try:
+                        os.kill(proc.pid, signal.SIGCONT)
+                        os.kill(proc.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                    proc.wait()
+
+
+def _comm(pid):
+    try:
+        return Path("/proc/%d/comm" % pid).read_text().strip()
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def fake(tmp_path):
+    services = FakeServices(tmp_path / "svc")
+    yield services
+    services.cleanup()
+
+
+def write_config(tmp_path, body, agent=""):
+    """A config whose state and syslog live in the test's own directory."""
+    state = tmp_path / "state"
+    path = tmp_path / "mdlp_rhcs.conf"
+    path.write_text("[agent]\nstate_dir = %s\nsyslog_socket = %s\n%s\n%s"
+                    % (state, tmp_path / "syslog.sock", agent, body))
+    return path
+
+
+@pytest.fixture
+def three_services(tmp_path, fake):
+    """The guide's three services, running, each with process + pidfile probes."""
+    for name in ("httpd", "PolicyEngine", "RProxyWD"):
+        fake.start(name)
+    body = "".join("[service %s]\nprocess = %s\npidfile = %s\ntimeout = 1\n\n" % (n, n, fake.pidfile(n))
+                   for n in ("httpd", "PolicyEngine", "RProxyWD"))
+    return write_config(tmp_path, body, agent="deadline = 4\n")
+
+
+class SyslogReceiver:
+    """A real unix datagram socket where the agent's syslog lines arrive."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+
+    def lines(self):
+        got = []
+        while True:
+            try:
+                got.append(self.sock.recv(65536).decode())
+            except BlockingIOError:
+                return got
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+
+
+@pytest.fixture
+def syslog(tmp_path):
+    receiver = SyslogReceiver(tmp_path / "syslog.sock")
+    yield receiver
+    receiver.close()
+
+
+APACHE_CONF = """
+LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so
+ServerName localhost
+Listen 127.0.0.1:{port}
+PidFile {root}/httpd.pid
+DefaultRuntimeDir {root}
+Mutex file:{root} default
+ErrorLog {root}/error.log
+LogLevel warn
+User www-data
+Group www-data
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 3
+MaxRequestWorkers 8
+DocumentRoot {root}/htdocs
+<Directory {root}>
+    Require all granted
+</Directory>
+ScriptAlias /slow {root}/cgi/slow
+ScriptAlias /broken {root}/cgi/broken
+"""
+
+
+class Apache:
+    """Debian's apache2 binary, started as `httpd` (a symlink) on a loopback port."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="mdlp-apache-"))
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        (self.root / "htdocs").mkdir()
+        (self.root / "htdocs" / "index.html").write_text("mdlp test\n")
+        cgi = self.root / "cgi"
+        cgi.mkdir()
+        (cgi / "slow").write_text("#!/bin/sh\nsleep 6\nprintf 'Content-Type: text/plain\\n\\nslow\\n'\n")
+        (cgi / "broken").write_text("#!/bin/sh\nprintf 'Status: 503 Service Unavailable\\n"
+                                    "Content-Type: text/plain\\n\\nbroken\\n'\n")
+        for script in cgi.iterdir():
+            script.chmod(0o755)
+        (self.root / "httpd.conf").write_text(APACHE_CONF.format(port=self.port, root=self.root))
+        self.binary = self.root / "httpd"
+        self.binary.symlink_to("/usr/sbin/apache2")
+        self.pidfile = self.root / "httpd.pid"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([str(self.binary), "-f", str(self.root / "httpd.conf"), "-DFOREGROUND"],
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        if not wait_for(lambda: port_open(self.port) and self.pidfile.exists(), timeout=15):
+            self.stop()
+            raise RuntimeError("apache did not start: %s" % (self.root / "error.log").read_text())
+        return self
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def signal_all(self, sig):
+        os.killpg(self.proc.pid, sig)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGCONT)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        reap_orphans()
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def apache():
+    if not os.path.exists("/usr/sbin/apache2"):
+        pytest.fail("apache2 is not installed: run sh tools/bootstrap test")
+    server = Apache().start()
+    yield server
+    server.remove()
