@@ -242,7 +242,7 @@ def build_command(ocf=False, environ=None):
 
     from . import __version__
 
-    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION")
     @click.option("--config", "-c", "config_path", metavar="PATH",
                   help="Configuration file (default: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf).")
@@ -253,13 +253,26 @@ def build_command(ocf=False, environ=None):
         """Check, start or stop the Websense mobile DLP services (httpd, PolicyEngine,
         RProxyWD) for rgmanager, Pacemaker (through an OCF link) or an admin.
 
+        \b
         ACTION is one of: start, stop, status, monitor, restart, meta-data, validate-all.
-        Exit codes are LSB's, or OCF's when run through an OCF link.
+        Exit codes are LSB's (status: 0 running, 1 dead with a pidfile, 3 not running;
+        6 not configured), or OCF's when run through an OCF link.
         """
         agent = Agent(ocf, environ, out=click.get_text_stream("stdout"), err=click.get_text_stream("stderr"))
         sys.exit(agent.run(action, config_path, as_json, verbose))
 
     return command
+
+
+def _run_click(ocf, args):
+    import click
+    try:
+        result = build_command(ocf).main(args=args, prog_name=IDENT, standalone_mode=False)
+    except click.UsageError as exc:  # one line, not click's usage block
+        return Agent(ocf).fail(exc.exit_code, "%s (see %s --help)" % (exc.format_message(), IDENT))
+    except click.Abort:
+        return ec.LSB_ERR_GENERIC
+    return result if isinstance(result, int) else 0
 
 
 def main(argv=None):
@@ -271,7 +284,7 @@ def main(argv=None):
         if len(args) == 1 and not args[0].startswith("-"):
             code = Agent(ocf).run(args[0])   # how rgmanager and Pacemaker call us
         else:
-            build_command(ocf).main(args=args, prog_name=IDENT)
+            code = _run_click(ocf, args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
