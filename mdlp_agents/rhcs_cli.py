@@ -258,7 +258,7 @@ def build_command(ocf=False, environ=None):
         Exit codes are LSB's (status: 0 running, 1 dead with a pidfile, 3 not running;
         6 not configured), or OCF's when run through an OCF link.
         """
-        agent = Agent(ocf, environ, out=click.get_text_stream("stdout"), err=click.get_text_stream("stderr"))
+        agent = Agent(ocf, environ)
         sys.exit(agent.run(action, config_path, as_json, verbose))
 
     return command

@@ -151,6 +151,17 @@ class FakeServices:
                     proc.wait()
 
     def cleanup(self):
+        """Kill what we started and whatever start commands launched from our bindir."""
+        import psutil
+        prefix = str(self.bindir) + "/"
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = proc.info["cmdline"] or [""]
+            if cmdline[0].startswith(prefix) and proc.pid != os.getpid():
+                try:
+                    proc.resume()
+                    proc.kill()
+                except psutil.Error:
+                    pass
         for procs in self.procs.values():
             for proc in procs:
                 if proc.poll() is None:
@@ -160,6 +171,7 @@ class FakeServices:
                     except OSError:
                         pass
                     proc.wait()
+        reap_orphans()
 
 
 def _comm(pid):
