@@ -1,0 +1,84 @@
+"""Logging: one syslog line per state change, none for repeated healthy checks,
+and no failure when no syslog or journald runs."""
+
+import os
+import re
+import signal
+
+from conftest import run_agent
+
+# facility daemon (3): <3*8 + severity>
+WARNING, NOTICE, INFO, ERROR = "<28>", "<29>", "<30>", "<27>"
+
+
+def _state_lines(lines):
+    return [l for l in lines if "service " in l and (" is down: " in l or " is back up " in l)]
+
+
+def test_one_line_per_state_change(three_services, fake, syslog):
+    assert run_agent("status", config=three_services).returncode == 0
+    assert run_agent("status", config=three_services).returncode == 0
+    assert syslog.lines() == []  # healthy and unchanged: silence
+
+    fake.kill("PolicyEngine", signal.SIGSTOP)
+    for _ in range(3):
+        assert run_agent("status", config=three_services).returncode == 3
+    lines = syslog.lines()
+    assert len(lines) == 1, lines
+    assert re.match(r"^<28>mdlp_rhcs\[\d+\]: service PolicyEngine is down: HUNG: pidfile: pid \d+ is "
+                    r"stopped \(SIGSTOP\): hung$", lines[0]), lines
+
+    fake.kill("PolicyEngine", signal.SIGCONT)
+    for _ in range(3):
+        assert run_agent("status", config=three_services).returncode == 0
+    lines = syslog.lines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(NOTICE + "mdlp_rhcs[")
+    assert "service PolicyEngine is back up (pid %d), was HUNG" % fake.procs["PolicyEngine"][0].pid in lines[0]
+
+    # HUNG -> killed is a change too (the cause changed), then nothing more
+    fake.kill("PolicyEngine")
+    run_agent("status", config=three_services)
+    run_agent("status", config=three_services)
+    lines = syslog.lines()
+    assert len(lines) == 1 and "service PolicyEngine is down: STALE" in lines[0], lines
+
+
+def test_actions_and_errors_are_logged(tmp_path, syslog):
+    bad = tmp_path / "mdlp_rhcs.conf"
+    bad.write_text("[agent]\nsyslog_socket = %s\n[service x]\n" % syslog.path)
+    # a broken config cannot tell us its syslog socket: the default one is used, so
+    # here nothing arrives -- but the one line is still on stderr
+    result = run_agent("status", config=bad)
+    assert result.returncode == 6 and len(result.stderr.splitlines()) == 1
+    good = tmp_path / "good.conf"
+    good.write_text("[agent]\nsyslog_socket = %s\nstate_dir = %s\nstart_timeout = 1\n"
+                    "[service PolicyEngine]\nprocess = PolicyEngine\nstart = true\n"
+                    % (syslog.path, tmp_path / "state"))
+    assert run_agent("start", config=good).returncode == 1
+    lines = syslog.lines()
+    assert any(l.startswith(INFO) and "start requested" in l for l in lines), lines
+    assert any(l.startswith(ERROR) and "start failed: service PolicyEngine did not become healthy" in l
+               for l in lines), lines
+
+
+def test_no_syslog_no_journald_is_not_a_failure(three_services, fake):
+    # syslog.sock does not exist (no receiver fixture): every line is dropped quietly
+    fake.kill("RProxyWD")
+    result = run_agent("status", config=three_services)
+    assert result.returncode == 1, result
+    assert result.stderr == ""
+
+
+def test_state_dir_falls_back_when_not_writable(tmp_path):
+    """An unwritable state_dir (as for a non-root user): the per-user temp dir keeps the state."""
+    import tempfile
+    name = "mdlp-fallback-%d" % os.getpid()
+    config = tmp_path / "public.conf"
+    config.write_text("[agent]\nstate_dir = /proc/mdlp-not-writable\n[service %s]\nprocess = %s\n"
+                      % (name, name))
+    result = run_agent("status", config=config)
+    assert result.returncode == 3, result
+    fallback = os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid(), "last-status")
+    with open(fallback) as handle:
+        assert handle.read().startswith(name + "\tSTOPPED\t")
