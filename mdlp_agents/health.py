@@ -58,18 +58,30 @@ class ServiceStatus:
 
 
 class _ProcessTable:
-    """One scan of the process table, shared by the services that need it."""
+    """The processes of the services known by name: remembered from the last run
+    and re-checked one by one, or found by one scan of the process table shared
+    by every service that needs it."""
 
-    def __init__(self, names):
+    def __init__(self, names, remembered):
         self._names = names
+        self._remembered = remembered
         self._lock = threading.Lock()
-        self._found = None
+        self._scanned = None
+        self.used = {}
 
     def get(self, name):
         with self._lock:
-            if self._found is None:
-                self._found = procfacts.find_processes(self._names)
-            return self._found[name]
+            still = procfacts.revalidate(name, self._remembered.get(name, ()))
+            if not still:
+                if self._scanned is None:
+                    self._scanned = procfacts.scan(self._names)
+                still = self._scanned[name]
+            self.used[name] = still
+            return still
+
+    @property
+    def rescanned(self):
+        return self._scanned is not None
 
 
 def _local_chain(svc, table, out):
@@ -107,12 +119,14 @@ def _single(func, svc, out):
     out.append(func(svc, svc.timeout))
 
 
-def check_services(config, services=None, deadline=None):
-    """Check SERVICES (default: all) of CONFIG; return [ServiceStatus] in config order."""
+def check_services(config, services=None, deadline=None, runstate=None):
+    """Check SERVICES (default: all) of CONFIG; return [ServiceStatus] in config order.
+    With RUNSTATE, the processes found by name are remembered for the next run."""
     services = config.services if services is None else services
     start = time.monotonic()
     overall_end = start + (config.deadline if deadline is None else deadline)
-    table = _ProcessTable([s.process for s in services if s.process])
+    remembered = runstate.remembered_processes(procfacts.SCAN_MAX_AGE) if runstate else {}
+    table = _ProcessTable([s.process for s in services if s.process], remembered)
     jobs = []   # (service index, planned probe names, out list, thread, end time)
     for index, svc in enumerate(services):
         planned_jobs = []
@@ -138,6 +152,8 @@ def check_services(config, services=None, deadline=None):
             missing = planned[len(done)] if len(done) < len(planned) else planned[-1]
             done.append(ProbeResult(False, missing, HUNG, "%s: no answer within %.1fs" % (missing, waited)))
         collected[index].extend(done)
+    if runstate is not None and (table.rescanned or table.used != remembered):
+        runstate.remember_processes(table.used, rescanned=table.rescanned)
     order = {name: i for i, name in enumerate(("pidfile", "process", "tcp", "http", "init", "internal"))}
     return [ServiceStatus(svc.name, sorted(results, key=lambda r: order[r.probe]))
             for svc, results in zip(services, collected)]

@@ -7,10 +7,7 @@ it is stuck somewhere this module's own timeouts do not reach.
 """
 
 import os
-import shutil
-import signal
 import socket
-import subprocess
 import time
 
 from . import procfacts
@@ -39,26 +36,14 @@ def check_tcp(svc, timeout, pids=()):
         return ProbeResult(False, "tcp", FAILED, "connect to %s: %s" % (where, exc.strerror or exc))
     sock.close()
     if pids and (host in _LOCAL_HOSTS or host.startswith("127.")):
-        inodes = procfacts.listener_inodes(host, port)
-        if inodes and not procfacts.holders(inodes, _with_children(pids)):
+        inodes = procfacts.listener_inodes(port)
+        if inodes and not procfacts.holders(inodes, pids) \
+                and not procfacts.holders(inodes, procfacts.children(pids)):
             owner = procfacts.owner_of(inodes)
             who = "pid %d (%s)" % owner if owner else "another process"
             return ProbeResult(False, "tcp", FAILED,
                                "%s is held by %s, not by %s" % (where, who, svc.process or svc.name))
     return ProbeResult(True, "tcp")
-
-
-def _with_children(pids):
-    """The service's processes and their children (a listening socket may be
-    held by workers only)."""
-    result = list(pids)
-    try:
-        import psutil
-        for pid in pids:
-            result.extend(child.pid for child in psutil.Process(pid).children())
-    except Exception:  # noqa: BLE001 - a vanished process just has no children to add
-        pass
-    return result
 
 
 def check_http(svc, timeout):
@@ -104,6 +89,7 @@ def systemd_booted():
 
 def init_command(name):
     """The argv that asks the init system about NAME, or None if there is no tool."""
+    import shutil
     if systemd_booted():
         tool = shutil.which("systemctl", path=SYSTEM_PATH)
         return [tool, "is-active", "--quiet", name] if tool else None
@@ -117,6 +103,8 @@ def init_command(name):
 def run_bounded(argv, timeout, shell=False):
     """Run a command with no terminal and no pipes we must drain; kill its whole
     process group at the timeout.  Returns (exit code or None on timeout, seconds)."""
+    import signal
+    import subprocess
     started = time.monotonic()
     env = dict(os.environ, PATH=SYSTEM_PATH + ":" + os.environ.get("PATH", ""))
     proc = subprocess.Popen(argv, shell=shell, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -143,7 +131,7 @@ def check_init(svc, timeout):
     except OSError as exc:
         return ProbeResult(False, "init", FAILED, "%s: %s" % (argv[0], exc.strerror))
     if code is None:
-        return ProbeResult(False, "init", HUNG, "%s: %s" % (" ".join(argv[-3:]), _timeout_text(timeout)))
+        return ProbeResult(False, "init", HUNG, "%s: %s" % (" ".join(argv), _timeout_text(timeout)))
     if code != 0:
-        return ProbeResult(False, "init", FAILED, "%s exited %d" % (" ".join(argv[-3:]), code))
+        return ProbeResult(False, "init", FAILED, "%s exited %d" % (" ".join(argv), code))
     return ProbeResult(True, "init")

@@ -1,42 +1,97 @@
 """Process facts: is a service's process alive, itself, and not hung?
 
-psutil gives the facts; this module decides what they mean for a service:
 - a zombie is dead;
 - a process in the stopped state (SIGSTOP, `T`, or traced `t`) is hung;
 - a pidfile counts only when its PID is alive, is the named process, and was
   not started after the pidfile was written (PID reuse).
+
+The cluster runs this every 30 s, so the healthy path reads /proc/PID/stat
+itself (one read per process: name, state, start time) and does not import
+psutil, whose import alone costs more than the whole check (bench/status).
+psutil serves the rarer paths: finding a port's owner, a process's children.
+A scan of the whole process table is needed only for services known by name
+alone; its result (PIDs and start times) is remembered between runs, so a
+healthy check on a host with thousands of processes re-reads a few files.
 """
 
 import os
 
-import psutil
-
 from .results import FAILED, HUNG, STALE, STOPPED, ProbeResult
 
-_HUNG_STATES = {psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP}
-# A process's start time is computed from the boot time (whole seconds) and clock
-# ticks, so it can look up to a second later than it was: a pidfile written at
-# once by the new process may seem a little older than its process.
+_HUNG_STATES = {"T": "stopped (SIGSTOP): hung", "t": "stopped by a tracer: hung"}
+_DEAD_STATES = ("Z", "X", "x")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A process's start time is the boot time (whole seconds) plus clock ticks, so it
+# can look up to a second later than it was: a pidfile written at once by the new
+# process may seem a little older than its process.
 _START_SLACK = 2.0
+# How long a remembered process-table scan is trusted before a full rescan.
+SCAN_MAX_AGE = 300.0
+
+_boot_time = None
 
 
-def _describe_status(status):
-    if status == psutil.STATUS_STOPPED:
-        return "stopped (SIGSTOP): hung"
-    if status == psutil.STATUS_TRACING_STOP:
-        return "stopped by a tracer: hung"
-    return status
+def boot_time():
+    global _boot_time
+    if _boot_time is None:
+        with open("/proc/stat", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"btime "):
+                    _boot_time = float(line.split()[1])
+                    break
+    return _boot_time
 
 
-def _name_matches(proc, name):
-    """comm (possibly truncated to 15 characters) or the executable's basename."""
+class ProcStat:
+    """The fields of /proc/PID/stat we use.  Raises OSError if PID is gone."""
+
+    __slots__ = ("pid", "comm", "state", "ticks")
+
+    def __init__(self, pid):
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            data = handle.read()
+        close = data.rindex(b")")
+        self.pid = pid
+        self.comm = data[data.index(b"(") + 1:close].decode("utf-8", "replace")
+        fields = data[close + 2:].split()
+        self.state = fields[0].decode()
+        self.ticks = int(fields[19])
+
+    @property
+    def started(self):
+        return boot_time() + self.ticks / _CLK_TCK
+
+    @property
+    def dead(self):
+        return self.state in _DEAD_STATES
+
+
+def _basename(link):
     try:
-        if proc.name() == name:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    if target.endswith(" (deleted)"):
+        target = target[:-10]
+    return os.path.basename(target)
+
+
+def _argv0_basename(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv0 = handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
+    except OSError:
+        return None
+    return os.path.basename(argv0)
+
+
+def name_matches(stat, name):
+    """comm, or the executable's basename; a name longer than the 15 characters
+    the kernel keeps of comm is confirmed from argv[0]."""
+    if stat.comm == name[:15]:
+        if len(name) <= 15 or _argv0_basename(stat.pid) == name:
             return True
-        exe = proc.exe()
-    except (psutil.AccessDenied, psutil.ZombieProcess):
-        return False
-    return bool(exe) and os.path.basename(exe) == name
+    return _basename("/proc/%d/exe" % stat.pid) == name
 
 
 def check_pidfile(path, name=None):
@@ -54,102 +109,100 @@ def check_pidfile(path, name=None):
         return ProbeResult(False, "pidfile", STALE, "pidfile %s holds no PID" % path)
     pid = int(fields[0])
     try:
-        proc = psutil.Process(pid)
-        with proc.oneshot():
-            status = proc.status()
-            started = proc.create_time()
-            if status == psutil.STATUS_ZOMBIE:
-                return ProbeResult(False, "pidfile", STALE,
-                                  "pid %d from %s is a zombie (dead, not reaped)" % (pid, path))
-            if name and not _name_matches(proc, name):
-                return ProbeResult(False, "pidfile", STALE,
-                                  "pid %d from %s is now %r, not %s (stale pidfile, PID reused)"
-                                  % (pid, path, proc.name(), name))
-    except psutil.NoSuchProcess:
+        stat = ProcStat(pid)
+    except (OSError, ValueError, IndexError):
         return ProbeResult(False, "pidfile", STALE, "pid %d from %s is not running (stale pidfile)" % (pid, path))
-    except psutil.AccessDenied as exc:
-        return ProbeResult(False, "pidfile", FAILED, "pid %d from %s: %s" % (pid, path, exc))
+    if stat.dead:
+        return ProbeResult(False, "pidfile", STALE, "pid %d from %s is a zombie (dead, not reaped)" % (pid, path))
+    if name and not name_matches(stat, name):
+        return ProbeResult(False, "pidfile", STALE, "pid %d from %s is now %r, not %s (stale pidfile, PID reused)"
+                           % (pid, path, stat.comm, name))
+    started = stat.started
     if started > written + _START_SLACK:
         return ProbeResult(False, "pidfile", STALE,
-                          "pid %d started after %s was written (stale pidfile, PID reused)" % (pid, path))
-    if status in _HUNG_STATES:
-        return ProbeResult(False, "pidfile", HUNG, "pid %d is %s" % (pid, _describe_status(status)),
-                          pid=pid, started=started, pids=(pid,))
+                           "pid %d started after %s was written (stale pidfile, PID reused)" % (pid, path))
+    if stat.state in _HUNG_STATES:
+        return ProbeResult(False, "pidfile", HUNG, "pid %d is %s" % (pid, _HUNG_STATES[stat.state]),
+                           pid=pid, started=started, pids=(pid,))
     return ProbeResult(True, "pidfile", pid=pid, started=started, pids=(pid,))
 
 
-def find_processes(names):
-    """One pass over the process table: {name: [psutil.Process, ...]} for every NAME.
+def scan(names):
+    """One pass over the process table: {name: [(pid, start ticks), ...]} for every NAME.
 
-    Matching is on comm first (one read of /proc/PID/stat each); the executable's
-    basename is consulted in a second pass only for names that matched nothing,
-    so a healthy check stays cheap on a host with thousands of processes.
-    """
+    Matching is on comm first (one read of /proc/PID/stat each); executables'
+    basenames are read in a second pass only for names that matched nothing."""
     wanted = {name[:15]: name for name in names}
     found = {name: [] for name in names}
-    for pid in psutil.pids():
+    pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    for pid in pids:
         try:
-            full = wanted.get(_comm(pid))
-            if full is None:
-                continue
-            proc = psutil.Process(pid)
-        except (OSError, psutil.Error):
+            stat = ProcStat(pid)
+        except (OSError, ValueError, IndexError):
             continue
-        if len(full) <= 15 or _name_matches(proc, full):
-            found[full].append(proc)
+        full = wanted.get(stat.comm)
+        if full is not None and name_matches(stat, full):
+            found[full].append((pid, stat.ticks))
     missing = {name for name, procs in found.items() if not procs}
     if missing:
-        for pid in psutil.pids():
-            try:
-                exe = os.readlink("/proc/%d/exe" % pid)
-                base = os.path.basename(exe[:-10] if exe.endswith(" (deleted)") else exe)
-                if base in missing:
-                    found[base].append(psutil.Process(pid))
-            except (OSError, psutil.Error):
-                continue
+        for pid in pids:
+            base = _basename("/proc/%d/exe" % pid)
+            if base in missing:
+                try:
+                    found[base].append((pid, ProcStat(pid).ticks))
+                except (OSError, ValueError, IndexError):
+                    continue
     return found
 
 
-def _comm(pid):
-    with open("/proc/%d/comm" % pid, "rb") as handle:
-        return handle.read().rstrip(b"\n").decode("utf-8", "replace")
+def revalidate(name, remembered):
+    """The remembered [(pid, ticks)] of NAME that are still the same processes,
+    or None when the oldest of them (the master) is gone: then scan again."""
+    still = []
+    for pid, ticks in sorted(remembered, key=lambda item: item[1]):
+        try:
+            stat = ProcStat(pid)
+        except (OSError, ValueError, IndexError):
+            stat = None
+        if stat is not None and stat.ticks == ticks and name_matches(stat, name):
+            still.append((pid, ticks))
+        elif not still:
+            return None
+    return still
 
 
 def check_process(name, procs):
-    """The process probe, from the matches find_processes() gave for NAME."""
+    """The process probe, from the [(pid, ticks)] that matched NAME."""
     alive, zombies, hung = [], 0, []
-    for proc in procs:
+    for pid, _ in procs:
         try:
-            with proc.oneshot():
-                status = proc.status()
-                started = proc.create_time()
-        except psutil.NoSuchProcess:
+            stat = ProcStat(pid)
+        except (OSError, ValueError, IndexError):
             continue
-        except psutil.AccessDenied:
-            status, started = psutil.STATUS_RUNNING, 0.0
-        if status == psutil.STATUS_ZOMBIE:
+        if stat.dead:
             zombies += 1
-        else:
-            alive.append((started, proc.pid))
-            if status in _HUNG_STATES:
-                hung.append((proc.pid, status))
+            continue
+        alive.append((stat.ticks, pid))
+        if stat.state in _HUNG_STATES:
+            hung.append((pid, stat.state))
     if not alive:
         detail = "no process named %s" % name
         if zombies:
             detail += " (only %d zombie%s)" % (zombies, "s" if zombies > 1 else "")
         return ProbeResult(False, "process", STOPPED, detail)
     alive.sort()
-    started, pid = alive[0]  # the oldest: the master of a pre-forking daemon
+    ticks, pid = alive[0]  # the oldest: the master of a pre-forking daemon
+    started = boot_time() + ticks / _CLK_TCK
     pids = tuple(p for _, p in alive)
     if hung:
-        bad_pid, status = hung[0]
-        return ProbeResult(False, "process", HUNG, "%s pid %d is %s" % (name, bad_pid, _describe_status(status)),
-                          pid=pid, started=started, pids=pids)
+        bad_pid, state = hung[0]
+        return ProbeResult(False, "process", HUNG, "%s pid %d is %s" % (name, bad_pid, _HUNG_STATES[state]),
+                           pid=pid, started=started, pids=pids)
     return ProbeResult(True, "process", pid=pid, started=started, pids=pids)
 
 
-def listener_inodes(host, port):
-    """Inodes of the TCP sockets listening on PORT that would take HOST's connections."""
+def listener_inodes(port):
+    """Inodes of the TCP sockets listening on PORT (any address)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -157,8 +210,10 @@ def listener_inodes(host, port):
                 next(handle, None)
                 for line in handle:
                     fields = line.split()
-                    if len(fields) < 10 or fields[3] != "0A":  # 0A = LISTEN
+                    if len(fields) < 10:
                         continue
+                    if fields[3] != "0A":  # the kernel lists LISTEN sockets first
+                        break
                     if int(fields[1].rpartition(":")[2], 16) == port:
                         inodes.add(fields[9])
         except OSError:
@@ -167,7 +222,7 @@ def listener_inodes(host, port):
 
 
 def holders(inodes, pids):
-    """Which of PIDS (and their children) hold one of the socket INODES open."""
+    """Which of PIDS hold one of the socket INODES open."""
     targets = {"socket:[%s]" % inode for inode in inodes}
     held = []
     for pid in pids:
@@ -186,8 +241,20 @@ def holders(inodes, pids):
     return held
 
 
+def children(pids):
+    import psutil
+    result = []
+    for pid in pids:
+        try:
+            result.extend(child.pid for child in psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            continue
+    return result
+
+
 def owner_of(inodes):
     """(pid, name) of some process holding one of INODES, for the error message."""
+    import psutil
     for proc in psutil.process_iter():
         if holders(inodes, (proc.pid,)):
             try:

@@ -129,10 +129,10 @@ class Agent:
             return self.fail(ec.OCF_ERR_INSTALLED if self.ocf else ec.LSB_ERR_INSTALLED, missing[0])
         return ec.OCF_SUCCESS
 
-    def _check(self):
+    def _check(self, state):
         from .health import check_services
         started = time.monotonic()
-        statuses = check_services(self.config)
+        statuses = check_services(self.config, runstate=state)
         return statuses, time.monotonic() - started
 
     def _log_changes(self, statuses, state):
@@ -162,7 +162,7 @@ class Agent:
             if as_json or verbose:
                 self.out.write("not active on this node\n")
             return ec.OCF_NOT_RUNNING
-        statuses, elapsed = self._check()
+        statuses, elapsed = self._check(state)
         self._log_changes(statuses, state)
         down = [s for s in statuses if not s.ok]
         if not down:

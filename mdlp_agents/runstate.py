@@ -7,13 +7,15 @@
 """
 
 import os
-import tempfile
 import time
 
 
 def state_dir(configured):
     """CONFIGURED if we can write there, else a per-user temp dir (e.g. not root)."""
-    for candidate in (configured, os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid())):
+    for candidate in (configured, None):
+        if candidate is None:
+            import tempfile
+            candidate = os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid())
         try:
             os.makedirs(candidate, mode=0o755, exist_ok=True)
         except OSError:
@@ -81,6 +83,41 @@ class RunState:
             return
         text = "".join("%s\t%s\t%s\n" % (name, state, detail.replace("\t", " ").replace("\n", " "))
                        for name, (state, detail) in states.items())
+        try:
+            _write_atomic(path, text)
+        except OSError:
+            pass
+
+    # -- processes found by name, so that a healthy check need not scan /proc ----------
+    def remembered_processes(self, max_age):
+        """{name: [(pid, start ticks)]} from a scan at most MAX_AGE seconds old; {} if none."""
+        path = self._path("processes")
+        found = {}
+        try:
+            with open(path, encoding="utf-8") as handle:
+                scanned = float(handle.readline())
+                if not 0 <= time.time() - scanned <= max_age:
+                    return {}
+                for line in handle:
+                    name, _, pairs = line.rstrip("\n").partition("\t")
+                    found[name] = [tuple(int(x) for x in pair.split(":")) for pair in pairs.split()]
+        except (OSError, TypeError, ValueError):
+            return {}
+        return found
+
+    def remember_processes(self, found, rescanned):
+        path = self._path("processes")
+        if path is None:
+            return
+        scanned = time.time()
+        if not rescanned:  # keep the age of the scan these PIDs came from
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    scanned = float(handle.readline())
+            except (OSError, ValueError):
+                pass
+        text = "%f\n" % scanned + "".join(
+            "%s\t%s\n" % (name, " ".join("%d:%d" % pair for pair in pairs)) for name, pairs in found.items())
         try:
             _write_atomic(path, text)
         except OSError:

@@ -261,3 +261,20 @@ def test_table_in_a_terminal(three_services, fake):
     assert lines[0].split()[:3] == ["httpd", "RUNNING", "pid"] and "uptime 0:00:0" in lines[0]
     assert lines[2].split()[:2] == ["RProxyWD", "HUNG"]
     assert lines[-1].startswith("mdlp: NOT RUNNING (1 of 3 services down); role: passive")
+
+
+def test_remembered_processes_follow_restarts(tmp_path, fake):
+    """Processes found by name are remembered between runs; a restart (new PID) or
+    a death is still seen, never answered from the memory."""
+    config = write_config(tmp_path, "[service PolicyEngine]\nprocess = PolicyEngine\n")
+    first = fake.start("PolicyEngine", pidfile=False)
+    report = json.loads(run_agent("status", "--json", "--config", str(config)).stdout)
+    assert report["services"][0]["pid"] == first.pid
+    assert (tmp_path / "state" / "processes").read_text().count("%d:" % first.pid) == 1
+    fake.kill("PolicyEngine")
+    assert run_agent("status", config=config).returncode == 3
+    second = fake.start("PolicyEngine", pidfile=False)
+    report = json.loads(run_agent("status", "--json", "--config", str(config)).stdout)
+    assert report["exit_code"] == 0 and report["services"][0]["pid"] == second.pid
+    os.kill(second.pid, signal.SIGSTOP)
+    assert "HUNG" in run_agent("status", config=config).stdout
