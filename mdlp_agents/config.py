@@ -4,7 +4,6 @@ Every problem becomes one ConfigError whose text names the file, the section
 and the key, so that the CLI can print one line and exit "not configured".
 """
 
-import configparser
 import os
 
 DEFAULT_PATH = "/etc/mdlp_agents/mdlp_rhcs.conf"
@@ -124,6 +123,7 @@ def parse_url(text):
 
 
 def _parser():
+    import configparser
     return configparser.ConfigParser(
         interpolation=None,
         inline_comment_prefixes=(";", "#"),
@@ -133,14 +133,32 @@ def _parser():
     )
 
 
-def load(path):
-    """Read and check PATH; return a Config or raise ConfigError."""
+def load(path, use_cache=True):
+    """Read and check PATH; return a Config or raise ConfigError.
+
+    A file that was valid is remembered (see ParsedCache): the cluster's
+    30-second status then skips configparser, the largest part of its start-up."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError("%s: configuration file not found" % path) from None
+    except OSError as exc:
+        raise ConfigError("%s: cannot read configuration: %s" % (path, exc.strerror)) from None
+    cache = ParsedCache(path, stat) if use_cache else None
+    config = cache.get() if cache else None
+    if config is None:
+        config = _parse(path)
+        if cache:
+            cache.put(config)
+    return config
+
+
+def _parse(path):
+    import configparser
     parser = _parser()
     try:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle, source=path)
-    except FileNotFoundError:
-        raise ConfigError("%s: configuration file not found" % path) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError("%s: cannot read configuration: %s" % (path, reason)) from None
@@ -149,7 +167,63 @@ def load(path):
     return from_parser(parser, path)
 
 
+class ParsedCache:
+    """A valid configuration, kept as marshal data under /run/mdlp_agents/config-cache
+    and used only while the file is unchanged (inode, size, mtime and ctime in ns)
+    and by the same agent version.  Only root's own, not group/world-writable,
+    cache files are trusted: the configuration says what commands root runs."""
+
+    DIRECTORY = os.path.join(AGENT_DEFAULTS["state_dir"], "config-cache")
+
+    def __init__(self, path, stat):
+        from . import __version__
+        self.key = (__version__, os.path.abspath(path), stat.st_ino, stat.st_size,
+                    stat.st_mtime_ns, stat.st_ctime_ns)
+        name = os.path.abspath(path).replace("%", "%25").replace("/", "%2F")
+        self.file = os.path.join(self.DIRECTORY, name)
+        self.path = path
+
+    def get(self):
+        import marshal
+        try:
+            with open(self.file, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                    return None
+                key, agent, services = marshal.load(handle)
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        if key != self.key:
+            return None
+        config = Config(self.path)
+        for name, value in agent.items():
+            setattr(config, name, value)
+        for fields in services:
+            svc = Service(fields["name"])
+            for name, value in fields.items():
+                setattr(svc, name, value)
+            config.services.append(svc)
+        return config
+
+    def put(self, config):
+        import marshal
+        agent = {key: getattr(config, key) for key in AGENT_KEYS}
+        services = [{key: getattr(svc, key) for key in Service.__slots__} for svc in config.services]
+        tmp = "%s.%d.tmp" % (self.file, os.getpid())
+        try:
+            os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                marshal.dump((self.key, agent, services), handle)
+            os.replace(tmp, self.file)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
 def _one_line(exc):
+    import configparser
     if isinstance(exc, configparser.MissingSectionHeaderError):
         return "line %d: text before the first [section]: %r" % (exc.lineno, exc.line.strip())
     if isinstance(exc, configparser.DuplicateSectionError):

@@ -1,13 +1,18 @@
 """Is each service really serving?  All probes of all services run at once,
 under one deadline.
 
-A service is up only if every one of its probes passes.  Probes run in daemon
-threads; whatever has not answered when its own timeout (or the whole check's
-deadline) is reached counts as hung, so a check always answers in time, even
-when a process is SIGSTOPped, a port black-holes or an init script hangs.
+A service is up only if every one of its probes passes.  Probes run in threads;
+whatever has not answered when its own timeout (or the whole check's deadline)
+is reached counts as hung, so a check always answers in time, even when a
+process is SIGSTOPped, a port black-holes or an init script hangs (the CLI then
+exits without waiting for the stuck thread).
+
+Threads come from `_thread`, the documented low-level API: `threading` and its
+imports cost a third of the interpreter's own start-up (bench/status), and a
+lock released by the worker is all the joining with a timeout that we need.
 """
 
-import threading
+import _thread
 import time
 
 from . import probes, procfacts
@@ -65,7 +70,7 @@ class _ProcessTable:
     def __init__(self, names, remembered):
         self._names = names
         self._remembered = remembered
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._scanned = None
         self.used = {}
 
@@ -108,11 +113,30 @@ def _planned(svc):
     return [k for k in ("pidfile", "process", "tcp") if getattr(svc, k)]
 
 
-def _run_into(out, func, *args):
+def _run_into(done, out, func, *args):
     try:
         func(*args)
     except Exception as exc:  # noqa: BLE001 - a probe bug must read as a failed probe, not a crash
         out.append(ProbeResult(False, "internal", FAILED, "%s: %s" % (type(exc).__name__, exc)))
+    finally:
+        done.release()
+
+
+class _Job:
+    """One probe thread: what it plans to report, what it reported, when it must be done."""
+
+    __slots__ = ("index", "planned", "out", "done", "end")
+
+    def __init__(self, index, planned, end, func, args):
+        self.index, self.planned, self.end = index, planned, end
+        self.out = []
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        _thread.start_new_thread(_run_into, (self.done, self.out, func) + args + (self.out,))
+
+    def wait(self):
+        """True if the probe finished before its end time."""
+        return self.done.acquire(timeout=max(0.0, self.end - time.monotonic()))
 
 
 def _single(func, svc, out):
@@ -127,7 +151,7 @@ def check_services(config, services=None, deadline=None, runstate=None):
     overall_end = start + (config.deadline if deadline is None else deadline)
     remembered = runstate.remembered_processes(procfacts.SCAN_MAX_AGE) if runstate else {}
     table = _ProcessTable([s.process for s in services if s.process], remembered)
-    jobs = []   # (service index, planned probe names, out list, thread, end time)
+    jobs = []
     for index, svc in enumerate(services):
         planned_jobs = []
         if _planned(svc):
@@ -137,28 +161,19 @@ def check_services(config, services=None, deadline=None, runstate=None):
         if svc.init:
             planned_jobs.append((["init"], _single, (probes.check_init, svc)))
         for planned, func, args in planned_jobs:
-            out = []
-            thread = threading.Thread(target=_run_into, args=(out, func) + args + (out,),
-                                      name="probe-%s-%s" % (svc.name, planned[0]), daemon=True)
-            thread.start()
             end = min(overall_end, time.monotonic() + svc.timeout + _LOCAL_ALLOWANCE)
-            jobs.append((index, planned, out, thread, end))
+            jobs.append(_Job(index, planned, end, func, args))
     collected = [[] for _ in services]
-    for index, planned, out, thread, end in jobs:
-        thread.join(max(0.0, end - time.monotonic()))
-        done = list(out)
-        if thread.is_alive():
-            waited = end - start
-            missing = planned[len(done)] if len(done) < len(planned) else planned[-1]
+    for job in jobs:
+        finished = job.wait()
+        done = list(job.out)
+        if not finished:
+            waited = job.end - start
+            missing = job.planned[len(done)] if len(done) < len(job.planned) else job.planned[-1]
             done.append(ProbeResult(False, missing, HUNG, "%s: no answer within %.1fs" % (missing, waited)))
-        collected[index].extend(done)
+        collected[job.index].extend(done)
     if runstate is not None and (table.rescanned or table.used != remembered):
         runstate.remember_processes(table.used, rescanned=table.rescanned)
     order = {name: i for i, name in enumerate(("pidfile", "process", "tcp", "http", "init", "internal"))}
     return [ServiceStatus(svc.name, sorted(results, key=lambda r: order[r.probe]))
             for svc, results in zip(services, collected)]
-
-
-def any_probe_running():
-    """True if some probe thread is still stuck (the caller should not wait for it at exit)."""
-    return any(t.name.startswith("probe-") and t.is_alive() for t in threading.enumerate())

@@ -7,8 +7,11 @@ it is stuck somewhere this module's own timeouts do not reach.
 """
 
 import os
-import socket
 import time
+
+# The C module under `socket`: socket.py's enum set-up alone costs a fifth of the
+# interpreter's start-up, and a TCP connect needs none of it (bench/status).
+import _socket
 
 from . import procfacts
 from .results import FAILED, HUNG, ProbeResult
@@ -29,12 +32,11 @@ def check_tcp(svc, timeout, pids=()):
     host, port = svc.tcp_addr
     where = "%s:%d" % (host, port)
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except socket.timeout:
+        _connect(host, port, timeout).close()
+    except TimeoutError:
         return ProbeResult(False, "tcp", HUNG, "connect to %s: %s" % (where, _timeout_text(timeout)))
     except OSError as exc:
         return ProbeResult(False, "tcp", FAILED, "connect to %s: %s" % (where, exc.strerror or exc))
-    sock.close()
     if pids and (host in _LOCAL_HOSTS or host.startswith("127.")):
         inodes = procfacts.listener_inodes(port)
         if inodes and not procfacts.holders(inodes, pids) \
@@ -44,6 +46,21 @@ def check_tcp(svc, timeout, pids=()):
             return ProbeResult(False, "tcp", FAILED,
                                "%s is held by %s, not by %s" % (where, who, svc.process or svc.name))
     return ProbeResult(True, "tcp")
+
+
+def _connect(host, port, timeout):
+    """socket.create_connection(), on the C module: each address in turn."""
+    error = OSError("no address for %s" % host)
+    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
 
 
 def check_http(svc, timeout):
@@ -66,7 +83,7 @@ def check_http(svc, timeout):
         conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
         response = conn.getresponse()
         status = response.status
-    except socket.timeout:
+    except TimeoutError:
         return ProbeResult(False, "http", HUNG, "GET %s: %s" % (svc.http, _timeout_text(timeout)))
     except (OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -58,11 +58,11 @@ class Agent:
         self.log.log(level, message)
         return code
 
-    def load_config(self, cli_path):
+    def load_config(self, cli_path, use_cache=True):
         from . import config as cfg
         path = cfg.resolve_path(cli_path, self.environ, self.ocf)
         try:
-            self.config = cfg.load(path)
+            self.config = cfg.load(path, use_cache)
         except cfg.ConfigError as exc:
             return str(exc)
         return None
@@ -94,7 +94,7 @@ class Agent:
             if self.ocf and action in OCF_UNIMPLEMENTED:
                 return code  # Pacemaker and ocf-tester ask; "unimplemented" is the answer
             return self.fail(code, "unknown action %r (use one of: %s)" % (action, ", ".join(ACTIONS)))
-        problem = self.load_config(cli_config)
+        problem = self.load_config(cli_config, use_cache=action != "validate-all")
         if problem:
             return self._config_problem(action, problem)
         if action == "validate-all":

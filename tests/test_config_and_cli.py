@@ -142,3 +142,25 @@ def test_shipped_configs_are_valid():
         # 0, or 5 where this machine lacks the appliance's programs: never a config error
         assert result.returncode in (0, 5), (path, result.stderr)
         assert "not configured" not in result.stderr and "unknown" not in result.stderr
+
+
+def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
+    from mdlp_agents import config as cfg
+    fake.start("httpd")
+    path = write_config(tmp_path, "[service httpd]\nprocess = httpd\n")
+    assert run_agent("status", config=path).returncode == 0
+    cache = cfg.ParsedCache(str(path), path.stat())
+    assert cache.get() is not None  # remembered after a valid parse
+    # an edit of the same size is still seen
+    path.write_text(path.read_text().replace("process = httpd", "process = httpX"))
+    assert run_agent("status", config=path).returncode == 3
+    # and a broken edit is reported, not hidden by the cache
+    path.write_text(path.read_text() + "[bogus]\n")
+    assert run_agent("status", config=path).returncode == 6
+    # a cache file others could have written is ignored
+    path.write_text(path.read_text().replace("[bogus]\n", ""))
+    assert run_agent("status", config=path).returncode == 3
+    cache = cfg.ParsedCache(str(path), path.stat())
+    import os
+    os.chmod(cache.file, 0o666)
+    assert cache.get() is None

@@ -69,11 +69,12 @@ def test_start_in_order_then_idempotent(managed, fake):
 
 
 def test_start_that_never_becomes_healthy_fails_in_time(tmp_path):
-    config = write_config(tmp_path, "[service PolicyEngine]\nprocess = PolicyEngine\nstart = true\n",
+    name = "PolicyEngine%d" % (os.getpid() % 1000)  # not a name anything else on the host runs
+    config = write_config(tmp_path, "[service %s]\nprocess = %s\nstart = true\n" % (name, name),
                           agent="start_timeout = 2\n")
     result = run_agent("start", config=config)
     assert result.returncode == 1, result
-    assert "service PolicyEngine did not become healthy within 2s" in result.stderr
+    assert "service %s did not become healthy within 2s" % name in result.stderr
     assert result.elapsed < 4
 
 
