@@ -51,7 +51,11 @@ def check_tcp(svc, timeout, pids=()):
 def _connect(host, port, timeout):
     """socket.create_connection(), on the C module: each address in turn."""
     error = OSError("no address for %s" % host)
-    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+    try:
+        name = host.encode("ascii")  # a str would be IDNA-encoded: the codec's import costs 10 ms
+    except UnicodeEncodeError:
+        name = host
+    for family, kind, proto, _, address in _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM):
         sock = _socket.socket(family, kind, proto)
         try:
             sock.settimeout(timeout)

@@ -202,7 +202,58 @@ def check_process(name, procs):
 
 
 def listener_inodes(port):
-    """Inodes of the TCP sockets listening on PORT (any address)."""
+    """Inodes of the TCP sockets listening on PORT (any address), as `ss -ltn` finds
+    them: a sock_diag netlink dump of listeners only, which stays fast on a proxy
+    with thousands of connections (/proc/net/tcp walks every one of them, and
+    every empty hash bucket: 11 ms on an idle 24 GiB host)."""
+    try:
+        return _listeners_netlink(port)
+    except OSError:
+        return _listeners_proc(port)
+
+
+_NETLINK_SOCK_DIAG = 4
+_SOCK_DIAG_BY_FAMILY = 20
+_NLM_F_REQUEST_DUMP = 0x301
+_NLMSG_DONE, _NLMSG_ERROR = 3, 2
+_TCPF_LISTEN = 1 << 10
+
+
+def _listeners_netlink(port):
+    import _socket
+    import struct
+    inodes = set()
+    for family in (_socket.AF_INET, _socket.AF_INET6):
+        # struct inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid
+        request = struct.pack("=BBBBI", family, _socket.IPPROTO_TCP, 0, 0, _TCPF_LISTEN) + bytes(48)
+        header = struct.pack("=IHHII", 16 + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, 1, 0)
+        sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
+        try:
+            sock.settimeout(1.0)
+            sock.send(header + request)
+            done = False
+            while not done:
+                data = sock.recv(65536)
+                offset = 0
+                while offset + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if kind in (_NLMSG_DONE, _NLMSG_ERROR) or length < 16:
+                        done = True
+                        break
+                    # struct inet_diag_msg: 4 bytes, sockid (sport big-endian first), ..., inode at 68
+                    (sport,) = struct.unpack_from(">H", data, offset + 16 + 4)
+                    if sport == port:
+                        (inode,) = struct.unpack_from("=I", data, offset + 16 + 68)
+                        inodes.add(str(inode))
+                    offset += (length + 3) & ~3
+                if not data:
+                    break
+        finally:
+            sock.close()
+    return inodes
+
+
+def _listeners_proc(port):
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -210,11 +261,8 @@ def listener_inodes(port):
                 next(handle, None)
                 for line in handle:
                     fields = line.split()
-                    if len(fields) < 10:
-                        continue
-                    if fields[3] != "0A":  # the kernel lists LISTEN sockets first
-                        break
-                    if int(fields[1].rpartition(":")[2], 16) == port:
+                    if len(fields) >= 10 and fields[3] == "0A" and \
+                            int(fields[1].rpartition(":")[2], 16) == port:
                         inodes.add(fields[9])
         except OSError:
             continue
