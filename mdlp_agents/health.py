@@ -151,18 +151,18 @@ def check_services(config, services=None, deadline=None, runstate=None):
     overall_end = start + (config.deadline if deadline is None else deadline)
     remembered = runstate.remembered_processes(procfacts.SCAN_MAX_AGE) if runstate else {}
     table = _ProcessTable([s.process for s in services if s.process], remembered)
-    jobs = []
+    planned_jobs = []
     for index, svc in enumerate(services):
-        planned_jobs = []
-        if _planned(svc):
-            planned_jobs.append((_planned(svc), _local_chain, (svc, table)))
+        if svc.init:  # the slowest (a process to start): first
+            planned_jobs.insert(0, (index, svc, ["init"], _single, (probes.check_init, svc)))
         if svc.http:
-            planned_jobs.append((["http"], _single, (probes.check_http, svc)))
-        if svc.init:
-            planned_jobs.append((["init"], _single, (probes.check_init, svc)))
-        for planned, func, args in planned_jobs:
-            end = min(overall_end, time.monotonic() + svc.timeout + _LOCAL_ALLOWANCE)
-            jobs.append(_Job(index, planned, end, func, args))
+            planned_jobs.append((index, svc, ["http"], _single, (probes.check_http, svc)))
+        if _planned(svc):
+            planned_jobs.append((index, svc, _planned(svc), _local_chain, (svc, table)))
+    jobs = []
+    for index, svc, planned, func, args in planned_jobs:
+        end = min(overall_end, time.monotonic() + svc.timeout + _LOCAL_ALLOWANCE)
+        jobs.append(_Job(index, planned, end, func, args))
     collected = [[] for _ in services]
     for job in jobs:
         finished = job.wait()
