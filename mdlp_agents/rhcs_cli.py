@@ -17,6 +17,7 @@ import sys
 import time
 
 from . import exitcodes as ec
+from .results import STALE
 
 ACTIONS = ("start", "stop", "status", "monitor", "restart", "meta-data", "validate-all")
 # OCF verbs we do not implement (no promotable clones, no reload, no migration).
@@ -87,12 +88,12 @@ class Agent:
             self.out.write(metadata_xml())
             return ec.OCF_SUCCESS
         if action not in ACTIONS:
-            if self.ocf:
-                code = ec.OCF_ERR_UNIMPLEMENTED
-            else:
-                code = ec.LSB_ERR_UNIMPLEMENTED if action in LSB_UNIMPLEMENTED else ec.LSB_ERR_ARGS
             if self.ocf and action in OCF_UNIMPLEMENTED:
-                return code  # Pacemaker and ocf-tester ask; "unimplemented" is the answer
+                return ec.OCF_ERR_UNIMPLEMENTED  # Pacemaker and ocf-tester ask; that is the answer
+            if self.ocf or action in LSB_UNIMPLEMENTED:
+                code = ec.OCF_ERR_UNIMPLEMENTED  # == LSB_ERR_UNIMPLEMENTED
+            else:
+                code = ec.LSB_ERR_ARGS
             return self.fail(code, "unknown action %r (use one of: %s)" % (action, ", ".join(ACTIONS)))
         problem = self.load_config(cli_config, use_cache=action != "validate-all")
         if problem:
@@ -100,7 +101,7 @@ class Agent:
         if action == "validate-all":
             return self.validate()
         if action in ("status", "monitor"):
-            return self.status(action, as_json, verbose)
+            return self.status(as_json, verbose)
         if action == "start":
             return self.start()
         if action == "stop":
@@ -154,10 +155,11 @@ class Agent:
         if current != previous:
             state.save_states(current)
 
-    def status(self, action, as_json, verbose):
+    def status(self, as_json, verbose):
         state = self.runstate()
         active_since = state.active_since()
-        if self.ocf and action == "monitor" and active_since is None:
+        monitor = self.ocf  # through the OCF link, `status` is the legacy name of monitor
+        if monitor and active_since is None:
             # The services run on both nodes; the resource runs only where it was started.
             if as_json or verbose:
                 self.out.write("not active on this node\n")
@@ -167,13 +169,13 @@ class Agent:
         down = [s for s in statuses if not s.ok]
         if not down:
             code, summary = ec.OCF_SUCCESS, "mdlp: running"
-        elif self.ocf and action == "monitor":
+        elif monitor:
             if all(s.cleanly_stopped for s in statuses):
                 code, summary = ec.OCF_NOT_RUNNING, "mdlp: not running"
             else:
                 code, summary = ec.OCF_ERR_GENERIC, "mdlp: FAILED"
         else:
-            stale = any(s.cause == "stale" for s in down)
+            stale = any(s.cause == STALE for s in down)
             code = ec.LSB_STATUS_DEAD_PIDFILE if stale else ec.LSB_STATUS_NOT_RUNNING
             summary = "mdlp: NOT RUNNING (%d of %d services down)" % (len(down), len(statuses))
         from . import report
@@ -292,5 +294,5 @@ def main(argv=None):
     except Exception as exc:  # noqa: BLE001 - one line and a failure code, never a traceback
         action = args[0] if args else ""
         code = ec.LSB_STATUS_UNKNOWN if action == "status" and not ocf else ec.OCF_ERR_GENERIC
-        sys.stderr.write("%s: internal error: %s: %s\n" % (IDENT, type(exc).__name__, exc))
+        Agent(ocf).fail(code, "internal error: %s: %s" % (type(exc).__name__, exc))
     _finish(code)

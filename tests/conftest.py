@@ -260,6 +260,15 @@ DocumentRoot {root}/htdocs
 </Directory>
 ScriptAlias /slow {root}/cgi/slow
 ScriptAlias /broken {root}/cgi/broken
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+Listen 127.0.0.1:{tls_port}
+SSLSessionCache shmcb:{root}/ssl_scache(512000)
+<VirtualHost 127.0.0.1:{tls_port}>
+    SSLEngine on
+    SSLCertificateFile {root}/cert.pem
+    SSLCertificateKeyFile {root}/key.pem
+</VirtualHost>
 """
 
 
@@ -270,6 +279,11 @@ class Apache:
         self.root = Path(tempfile.mkdtemp(prefix="mdlp-apache-"))
         os.chmod(self.root, 0o755)
         self.port = free_port()
+        self.tls_port = free_port()
+        # a self-signed certificate, as the appliance serves on 443
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=mdlp-test", "-keyout", str(self.root / "key.pem"),
+                        "-out", str(self.root / "cert.pem")], check=True, capture_output=True)
         (self.root / "htdocs").mkdir()
         (self.root / "htdocs" / "index.html").write_text("mdlp test\n")
         cgi = self.root / "cgi"
@@ -279,7 +293,7 @@ class Apache:
                                     "Content-Type: text/plain\\n\\nbroken\\n'\n")
         for script in cgi.iterdir():
             script.chmod(0o755)
-        (self.root / "httpd.conf").write_text(APACHE_CONF.format(port=self.port, root=self.root))
+        (self.root / "httpd.conf").write_text(APACHE_CONF.format(port=self.port, tls_port=self.tls_port, root=self.root))
         self.binary = self.root / "httpd"
         self.binary.symlink_to("/usr/sbin/apache2")
         self.pidfile = self.root / "httpd.pid"
@@ -288,12 +302,21 @@ class Apache:
     def start(self):
         self.proc = subprocess.Popen([str(self.binary), "-f", str(self.root / "httpd.conf"), "-DFOREGROUND"],
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        if not wait_for(lambda: port_open(self.port) and self.pidfile.exists(), timeout=15):
+        def ready():  # both ports answer and the pidfile is complete (Apache writes it in steps)
+            try:
+                written = self.pidfile.read_text().strip() == str(self.proc.pid)
+            except OSError:
+                written = False
+            return written and port_open(self.port) and port_open(self.tls_port)
+
+        if not wait_for(ready, timeout=15):
             self.stop()
             raise RuntimeError("apache did not start: %s" % (self.root / "error.log").read_text())
         return self
 
-    def url(self, path="/"):
+    def url(self, path="/", tls=False):
+        if tls:
+            return "https://127.0.0.1:%d%s" % (self.tls_port, path)
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
     def signal_all(self, sig):

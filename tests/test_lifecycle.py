@@ -152,6 +152,7 @@ def test_ocf_monitor_follows_the_active_role(managed, fake, ocf_link):
     # services run (as on both nodes), but this node never started the resource
     assert run_agent("status", config=config).returncode == 0
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 7
+    assert run_agent("status", config=config, ocf_link=ocf_link).returncode == 7  # legacy name
     assert run_agent("start", config=config, ocf_link=ocf_link).returncode == 0
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 0
     status = run_agent("status", "--json", "--config", str(config))

@@ -113,6 +113,17 @@ def test_real_apache_up(tmp_path, apache):
     assert all(p["ok"] for p in httpd["probes"])
 
 
+def test_https_with_a_self_signed_certificate(tmp_path, apache):
+    config = write_config(tmp_path, "[service httpd]\ntcp = 127.0.0.1:%d\nhttp = %s\n"
+                          % (apache.tls_port, apache.url(tls=True)))
+    result = run_agent("status", config=config)
+    assert result.returncode == 0, result
+    # plain HTTP spoken to the TLS port is answered with 400: serving, but say TLS to get 2xx
+    config = write_config(tmp_path, "[service httpd]\nhttp = %s\n" % apache.url("/broken", tls=True))
+    result = run_agent("status", config=config)
+    assert result.returncode == 3 and "HTTP 503" in result.stdout, result
+
+
 def test_sigstopped_apache_answers_within_the_deadline(tmp_path, apache):
     config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 127.0.0.1:%d\nhttp = %s\n"
                                     "timeout = 1\n" % (apache.port, apache.url()), agent="deadline = 3\n")
