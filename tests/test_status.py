@@ -156,6 +156,37 @@ def test_http_5xx_is_failed_and_4xx_is_serving(tmp_path, apache):
     assert result.returncode == 0, result
 
 
+@pytest.mark.parametrize("answer,expected", [
+    (b"SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP answer: b'SSH-2.0-OpenSSH_9.2'"),
+    (b"", "connection closed without an answer"),
+    (b"HTTP/1.0 200 OK\r\n\r\n", None),
+])
+def test_http_probe_reads_the_status_line(tmp_path, answer, expected):
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(answer)
+        conn.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    config = write_config(tmp_path, "[service httpd]\nhttp = http://127.0.0.1:%d/\n" % server.getsockname()[1])
+    try:
+        result = run_agent("status", config=config)
+    finally:
+        thread.join(5)
+        server.close()
+    if expected is None:
+        assert result.returncode == 0, result
+    else:
+        assert result.returncode == 3 and expected in result.stdout, result
+
+
 def test_port_held_by_a_different_process(tmp_path, fake):
     fake.start("httpd")
     squatter = socket.socket()
