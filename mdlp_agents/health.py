@@ -81,7 +81,7 @@ class _ProcessTable:
                 if self._scanned is None:
                     self._scanned = procfacts.scan(self._names)
                 still = self._scanned[name]
-            self.used[name] = still
+            self.used[name] = [(stat.pid, stat.ticks) for stat in still if not stat.dead]
             return still
 
     @property

@@ -128,7 +128,7 @@ def check_pidfile(path, name=None):
 
 
 def scan(names):
-    """One pass over the process table: {name: [(pid, start ticks), ...]} for every NAME.
+    """One pass over the process table: {name: [ProcStat, ...]} for every NAME.
 
     Matching is on comm first (one read of /proc/PID/stat each); executables'
     basenames are read in a second pass only for names that matched nothing."""
@@ -142,22 +142,22 @@ def scan(names):
             continue
         full = wanted.get(stat.comm)
         if full is not None and name_matches(stat, full):
-            found[full].append((pid, stat.ticks))
+            found[full].append(stat)
     missing = {name for name, procs in found.items() if not procs}
     if missing:
         for pid in pids:
             base = _basename("/proc/%d/exe" % pid)
             if base in missing:
                 try:
-                    found[base].append((pid, ProcStat(pid).ticks))
+                    found[base].append(ProcStat(pid))
                 except (OSError, ValueError, IndexError):
                     continue
     return found
 
 
 def revalidate(name, remembered):
-    """The remembered [(pid, ticks)] of NAME that are still the same processes,
-    or None when the oldest of them (the master) is gone: then scan again."""
+    """[ProcStat] of the remembered [(pid, start ticks)] of NAME that are still the
+    same processes, or None when the oldest of them (the master) is gone: then scan."""
     still = []
     for pid, ticks in sorted(remembered, key=lambda item: item[1]):
         try:
@@ -165,26 +165,22 @@ def revalidate(name, remembered):
         except (OSError, ValueError, IndexError):
             stat = None
         if stat is not None and stat.ticks == ticks and name_matches(stat, name):
-            still.append((pid, ticks))
+            still.append(stat)
         elif not still:
             return None
     return still
 
 
-def check_process(name, procs):
-    """The process probe, from the [(pid, ticks)] that matched NAME."""
+def check_process(name, stats):
+    """The process probe, from the [ProcStat] of the processes named NAME."""
     alive, zombies, hung = [], 0, []
-    for pid, _ in procs:
-        try:
-            stat = ProcStat(pid)
-        except (OSError, ValueError, IndexError):
-            continue
+    for stat in stats:
         if stat.dead:
             zombies += 1
             continue
-        alive.append((stat.ticks, pid))
+        alive.append((stat.ticks, stat.pid))
         if stat.state in _HUNG_STATES:
-            hung.append((pid, stat.state))
+            hung.append((stat.pid, stat.state))
     if not alive:
         detail = "no process named %s" % name
         if zombies:
