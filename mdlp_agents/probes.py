@@ -135,25 +135,36 @@ def _read_status(sock, end):
 
 
 def systemd_booted():
-    """sd_booted(): systemd-python's when installed, else the same test by hand."""
+    """sd_booted(): /run/systemd/system exists (what sd_booted() tests), confirmed by
+    systemd-python when it is installed -- imported only on systemd hosts."""
+    if not os.path.isdir("/run/systemd/system"):
+        return False
     try:
         from systemd import daemon
-        return bool(daemon.booted())
     except ImportError:
-        return os.path.isdir("/run/systemd/system")
+        return True
+    return bool(daemon.booted())
 
 
 def init_command(name):
-    """The argv that asks the init system about NAME, or None if there is no tool."""
+    """(argv, env) that ask the init system whether NAME runs, or None if nothing can.
+
+    Under systemd: `systemctl is-active`.  Otherwise `service NAME status`, which on
+    SysV systems is `env -i PATH=… LANG=… TERM=… /etc/init.d/NAME status`: the script
+    is run that way directly when it exists (half the cost of the wrapper), and
+    through `service` when only `service` knows where it is."""
     import shutil
     if systemd_booted():
         tool = shutil.which("systemctl", path=SYSTEM_PATH)
-        return [tool, "is-active", "--quiet", name] if tool else None
-    tool = shutil.which("service", path=SYSTEM_PATH)
-    if tool:
-        return [tool, name, "status"]
+        return ([tool, "is-active", "--quiet", name], None) if tool else None
     script = "/etc/init.d/" + name
-    return [script, "status"] if os.access(script, os.X_OK) else None
+    if "/" not in name and os.access(script, os.X_OK):
+        env = {"PATH": SYSTEM_PATH, "LANG": os.environ.get("LANG", "C")}
+        if "TERM" in os.environ:
+            env["TERM"] = os.environ["TERM"]
+        return [script, "status"], env
+    tool = shutil.which("service", path=SYSTEM_PATH)
+    return ([tool, name, "status"], None) if tool else None
 
 
 _SIGKILL = 9  # signal.SIGKILL, without importing signal.py's enums on the hot path
@@ -173,7 +184,7 @@ def _wait_exit(pid, timeout):
         os.close(fd)
 
 
-def run_bounded(argv, timeout, shell=False):
+def run_bounded(argv, timeout, shell=False, env=None):
     """Run a command with /dev/null for stdin, stdout and stderr (no pipe to drain, so
     a daemon it leaves behind cannot hold us) in a session of its own; at the
     timeout, kill its whole process group.  Returns (exit code, or None on timeout;
@@ -182,7 +193,8 @@ def run_bounded(argv, timeout, shell=False):
     started = time.monotonic()
     if shell:
         argv = ["/bin/sh", "-c", argv]
-    env = dict(os.environ, PATH=SYSTEM_PATH + ":" + os.environ.get("PATH", ""))
+    if env is None:
+        env = dict(os.environ, PATH=SYSTEM_PATH + ":" + os.environ.get("PATH", ""))
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         pid = os.posix_spawn(argv[0], argv, env, setsid=True,
@@ -209,15 +221,17 @@ def run_bounded(argv, timeout, shell=False):
 
 
 def check_init(svc, timeout):
-    argv = init_command(svc.init)
-    if argv is None:
+    command = init_command(svc.init)
+    if command is None:
         return ProbeResult(False, "init", FAILED, "no systemctl, service or /etc/init.d/%s to ask" % svc.init)
+    argv, env = command
+    what = "service %s status" % svc.init if argv[-1] == "status" else " ".join(argv)
     try:
-        code, _ = run_bounded(argv, timeout)
+        code, _ = run_bounded(argv, timeout, env=env)
     except OSError as exc:
         return ProbeResult(False, "init", FAILED, "%s: %s" % (argv[0], exc.strerror))
     if code is None:
-        return ProbeResult(False, "init", HUNG, "%s: %s" % (" ".join(argv), _timeout_text(timeout)))
+        return ProbeResult(False, "init", HUNG, "%s: %s" % (what, _timeout_text(timeout)))
     if code != 0:
-        return ProbeResult(False, "init", FAILED, "%s exited %d" % (" ".join(argv), code))
+        return ProbeResult(False, "init", FAILED, "%s exited %d" % (what, code))
     return ProbeResult(True, "init")

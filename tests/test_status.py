@@ -256,12 +256,16 @@ def init_script():
 
 
 def test_init_probe(tmp_path, init_script):
-    config = write_config(tmp_path, "[service PolicyEngine]\ninit = %s\ntimeout = 1\n"
-                          % init_script('[ "$1" = status ] && exit 0; exit 1'))
+    name = init_script('[ "$1" = status ] && exit 0; exit 1')
+    config = write_config(tmp_path, "[service PolicyEngine]\ninit = %s\ntimeout = 1\n" % name)
     assert run_agent("status", config=config).returncode == 0
+    # run as `service` runs it: a clean environment with the system PATH
+    init_script('[ "$1" = status ] && [ -z "$LEAKED" ] && [ "$PATH" = /bin:/sbin:/usr/bin:/usr/sbin ] '
+                '&& exit 0; exit 1')
+    assert run_agent("status", config=config, env={"LEAKED": "x"}).returncode == 0
     init_script('[ "$1" = status ] && exit 3; exit 1')
     result = run_agent("status", config=config)
-    assert result.returncode == 3 and "status exited 3" in result.stdout, result
+    assert result.returncode == 3 and "service %s status exited 3" % name in result.stdout, result
     init_script('sleep 30')
     result = run_agent("status", config=config, timeout=30)
     assert result.returncode == 3 and "HUNG" in result.stdout, result
