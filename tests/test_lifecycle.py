@@ -220,3 +220,16 @@ def test_ocf_tester_passes(managed, policy):
         shutil.rmtree(public)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed all tests" in result.stdout
+
+
+def test_restart_stops_in_reverse_then_starts_in_order(managed, fake):
+    config = managed("leave")  # restart stops the services whatever the policy
+    assert run_agent("start", config=config).returncode == 0
+    before = {n: _pids(fake, n) for n in NAMES}
+    result = run_agent("restart", config=config)
+    assert result.returncode == 0, result
+    assert managed.order()[3:] == ["stop RProxyWD", "stop PolicyEngine", "stop httpd",
+                                   "start httpd", "start PolicyEngine", "start RProxyWD"]
+    after = {n: _pids(fake, n) for n in NAMES}
+    assert all(before[n] != after[n] and _alive(after[n]) and not _alive(before[n]) for n in NAMES)
+    assert run_agent("status", config=config).returncode == 0
