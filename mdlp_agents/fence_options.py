@@ -1,0 +1,270 @@
+"""fence_mdlp's parameters: one table for stdin, command line, site defaults,
+validation and metadata -- spoken as fence-agents' fencing.py speaks them.
+
+Names: the new long names (`ip`, `username`, `password`, `plug`, …) and the
+old ones fenced and old cluster.conf files use (`ipaddr`, `login`, `passwd`,
+`port`, `option`, …); `-` and `_` are interchangeable; the last occurrence wins.
+"""
+
+ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
+           "manpage", "validate-all")
+FENCING_ACTIONS = ("off", "reboot")   # `delay` applies to these
+STDIN_LIMIT = 64 * 1024
+
+
+class FenceInputError(Exception):
+    """Bad input: one line for stderr and the log; exit 1."""
+
+
+class Param:
+    __slots__ = ("name", "short", "long", "kind", "default", "required", "shortdesc", "obsoletes",
+                 "choices", "secret", "metavar")
+
+    def __init__(self, name, short=None, kind="string", default=None, required=False, shortdesc="",
+                 obsoletes=None, choices=None, secret=False, metavar=None, long=None):
+        self.name = name
+        self.short = short
+        self.long = long or name.replace("_", "-")
+        self.kind = kind            # string | integer | second | boolean | select
+        self.default = default
+        self.required = required
+        self.shortdesc = shortdesc
+        self.obsoletes = obsoletes  # the old (deprecated) name, e.g. ipaddr for ip
+        self.choices = choices
+        self.secret = secret
+        self.metavar = metavar or name
+
+
+PARAMS = (
+    Param("action", "o", default="reboot", required=True, shortdesc="Fencing action", metavar="action"),
+    Param("plug", "n", shortdesc="The node to fence (its name in the cluster); fenced's nodename= is used "
+          "when no plug is given", obsoletes="port", metavar="id"),
+    Param("backend", None, shortdesc="Fencing backend, or a comma list tried in order until one confirms: "
+          "noop, ipmi, ssh, or one a site registers", metavar="name[,name...]"),
+    Param("ip", "a", shortdesc="IP address or hostname of the BMC (ipmi) or of the node (ssh)",
+          obsoletes="ipaddr"),
+    Param("ipport", "u", kind="integer", shortdesc="TCP/UDP port of the BMC (default 623) or of sshd "
+          "(default 22)"),
+    Param("host_map", None, shortdesc="Addresses by node name for ip, as node1:addr1;node2:addr2",
+          metavar="map"),
+    Param("username", "l", shortdesc="Login name", obsoletes="login"),
+    Param("password", "p", shortdesc="Login password or passphrase", obsoletes="passwd", secret=True),
+    Param("password_script", "S", shortdesc="Script to run to retrieve password", obsoletes="passwd_script",
+          metavar="script"),
+    Param("lanplus", "P", kind="boolean", default="1", shortdesc="Use Lanplus (IPMI 2.0) to improve security "
+          "of connection"),
+    Param("cipher", "C", shortdesc="Ciphersuite to use (same as ipmitool -C parameter)"),
+    Param("privlvl", "L", kind="select", default="administrator",
+          choices=("callback", "user", "operator", "administrator"), shortdesc="Privilege level on IPMI device"),
+    Param("ipmitool_path", None, default="/usr/bin/ipmitool", shortdesc="Path to ipmitool binary",
+          metavar="path"),
+    Param("identity_file", "k", shortdesc="Identity file (private key) for SSH", metavar="filename"),
+    Param("ssh_options", None, shortdesc="SSH options to use (e.g. -o StrictHostKeyChecking=no)",
+          metavar="options"),
+    Param("ssh_path", None, default="/usr/bin/ssh", shortdesc="Path to ssh binary", metavar="path"),
+    Param("vip", None, shortdesc="Floating IP the victim must lose (ssh backend)", metavar="address"),
+    Param("kill_processes", None, default="httpd,PolicyEngine,RProxyWD",
+          shortdesc="Processes the ssh backend kills on the victim", metavar="names"),
+    Param("delay", None, kind="second", default="0", shortdesc="Wait X seconds before fencing is started",
+          metavar="seconds"),
+    Param("power_timeout", None, kind="second", default="20",
+          shortdesc="Test X seconds for status change after ON/OFF", metavar="seconds"),
+    Param("power_wait", None, kind="second", default="0", shortdesc="Wait X seconds after issuing ON/OFF",
+          metavar="seconds"),
+    Param("login_timeout", None, kind="second", default="5",
+          shortdesc="Wait X seconds for cmd prompt after login", metavar="seconds"),
+    Param("shell_timeout", None, kind="second", default="3",
+          shortdesc="Wait X seconds for cmd prompt after issuing command", metavar="seconds"),
+    Param("retry_on", None, kind="integer", default="1", shortdesc="Count of attempts to retry power on",
+          metavar="attempts"),
+    Param("deadline", None, kind="second", default="50",
+          shortdesc="Give up and fail after X seconds for the whole run (fenced waits forever)",
+          metavar="seconds"),
+    Param("verbose", "v", kind="boolean", shortdesc="Verbose mode"),
+    Param("debug_file", "D", shortdesc="Write debug information to given file", obsoletes="debug",
+          metavar="file"),
+    Param("quiet", "q", kind="boolean", shortdesc="Disable logging to stderr. Does not affect --verbose or "
+          "--debug-file or logging to syslog."),
+)
+BY_NAME = {p.name: p for p in PARAMS}
+# keys fenced and Pacemaker send that are not parameters of ours: accepted quietly
+QUIET_KEYS = {"nodename", "agent", "name"}
+ALIASES = {}
+for _p in PARAMS:
+    ALIASES[_p.name] = _p.name
+    if _p.obsoletes:
+        ALIASES[_p.obsoletes] = _p.name
+ALIASES["option"] = "action"
+TRUE = ("1", "yes", "on", "true")
+FALSE = ("0", "no", "off", "false")
+
+
+def canonical(key):
+    """The parameter a stdin or config key means, or None."""
+    key = key.strip().replace("-", "_")
+    if key in QUIET_KEYS:
+        return key
+    return ALIASES.get(key)
+
+
+def parse_stdin(text):
+    """fenced / Pacemaker stdin -> ({name: value}, [unknown keys]).  Raises FenceInputError."""
+    values, unknown = {}, []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise FenceInputError("stdin line %d is not key=value: %r" % (number, line[:80]))
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        name = canonical(key)
+        if name is None:
+            unknown.append(key.strip())
+            continue
+        values[name] = value
+    return values, unknown
+
+
+def normalize(values):
+    """Check and convert values (after defaults are merged); returns a new dict."""
+    result = {}
+    for name, value in values.items():
+        param = BY_NAME.get(name)
+        if param is None:
+            result[name] = value
+            continue
+        if param.kind == "boolean":
+            text = str(value).strip().lower()
+            if text in TRUE or text == "":
+                value = True
+            elif text in FALSE:
+                value = False
+            else:
+                raise FenceInputError("%s=%r is not a boolean (1/0, yes/no, on/off, true/false)" % (name, value))
+        elif param.kind in ("integer", "second"):
+            try:
+                value = float(value) if param.kind == "second" else int(value)
+            except (TypeError, ValueError):
+                raise FenceInputError("%s=%r is not a valid %s" % (
+                    name, value, "time in seconds" if param.kind == "second" else "number")) from None
+            if value < 0 or value != value:
+                raise FenceInputError("%s=%r must not be negative" % (name, value))
+        elif param.kind == "select":
+            value = str(value).lower()
+            if value not in param.choices:
+                raise FenceInputError("%s=%r: use one of %s" % (name, value, ", ".join(param.choices)))
+        result[name] = value
+    action = str(result.get("action", "reboot")).lower()
+    result["action"] = "metadata" if action == "meta-data" else action
+    if result["action"] not in ACTIONS:
+        raise FenceInputError("unknown action %r (use one of: %s)" % (result["action"], ", ".join(ACTIONS)))
+    return result
+
+
+def defaults():
+    return {p.name: p.default for p in PARAMS if p.default is not None}
+
+
+def victim(values):
+    """The node to fence: plug (or port), else fenced's nodename; mapped through host_map for ip."""
+    return values.get("plug") or values.get("nodename")
+
+
+def host_map(text):
+    """'node1:addr1;node2:addr2' (pcmk_host_map's form; ',' and '=' accepted too) -> dict."""
+    mapping = {}
+    for item in text.replace(",", ";").split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition(":") if ":" in item else item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise FenceInputError("host_map entry %r is not node:address" % item)
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+# -- metadata (fence-agents' format; valid against metadata.rng) ---------------------
+def _escape(text):
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def _getopt(param):
+    forms = []
+    if param.short:
+        forms.append("-" + param.short)
+    long_form = "--" + param.long
+    if param.kind != "boolean":
+        long_form += "=[%s]" % param.metavar
+    forms.append(long_form)
+    return ", ".join(forms)
+
+
+def _parameter_xml(name, param, required, extra):
+    lines = ['\t<parameter name="%s" unique="0" required="%d"%s>' % (name, 1 if required else 0, extra),
+             '\t\t<getopt mixed="%s" />' % _escape(_getopt(param))]
+    default = ' default="%s"' % _escape(param.default) if param.default is not None else ""
+    if param.kind == "select":
+        lines.append('\t\t<content type="select"%s >' % default)
+        lines.extend('\t\t\t<option value="%s" />' % _escape(c) for c in param.choices)
+        lines.append("\t\t</content>")
+    else:
+        lines.append('\t\t<content type="%s"%s />' % (param.kind, default))
+    lines.append('\t\t<shortdesc lang="en">%s</shortdesc>' % _escape(param.shortdesc))
+    lines.append("\t</parameter>")
+    return lines
+
+
+LONGDESC = ("fence_mdlp fences a node of a Websense mobile DLP cluster (the guide's 2-node "
+            "rgmanager or Pacemaker cluster) through pluggable backends: ipmi (IPMI 2.0 lanplus chassis "
+            "power control of the node's BMC, confirmed by the BMC), ssh (kill httpd, PolicyEngine and "
+            "RProxyWD and remove the floating IP on the node, then verify), noop (the guide's /bin/true, "
+            "logged loudly as not fencing). A comma list of backends is tried in order until one confirms. "
+            "Site defaults (and secrets) may live in /etc/mdlp_agents/fence_mdlp.conf.")
+
+
+def metadata_xml():
+    lines = ['<?xml version="1.0" ?>',
+             '<resource-agent name="fence_mdlp" shortdesc="Fence agent for the Websense mobile DLP cluster '
+             '(IPMI, SSH or no-op backends)" >',
+             "<longdesc>%s</longdesc>" % _escape(LONGDESC),
+             "<vendor-url>https://www.websense.com</vendor-url>",
+             "<parameters>"]
+    for param in PARAMS:
+        if param.obsoletes:
+            lines += _parameter_xml(param.name, param, param.required, ' obsoletes="%s"' % param.obsoletes)
+            lines += _parameter_xml(param.obsoletes, param, param.required, ' deprecated="1"')
+        else:
+            lines += _parameter_xml(param.name, param, param.required, "")
+    lines.append("</parameters>")
+    lines.append("<actions>")
+    lines.append('\t<action name="on" automatic="0"/>')
+    lines.extend('\t<action name="%s" />' % a for a in ACTIONS if a != "on")
+    lines.append("</actions>")
+    lines.append("</resource-agent>")
+    return "\n".join(lines) + "\n"
+
+
+def manpage():
+    """A troff man page from the same table (fence-agents generates theirs from metadata)."""
+    def roff(text):
+        return str(text).replace("\\", "\\\\").replace("-", "\\-")
+    lines = ['.TH FENCE_MDLP 8 "" "mdlp-agents" "System Administration"',
+             ".SH NAME", "fence_mdlp \\- fence agent for the Websense mobile DLP cluster",
+             ".SH SYNOPSIS", ".B fence_mdlp", "[\\fIOPTION\\fR]...", ".br",
+             "(no option: key=value lines on standard input, as fenced and Pacemaker send them)",
+             ".SH DESCRIPTION", roff(LONGDESC), ".SH OPTIONS"]
+    for param in PARAMS:
+        lines += [".TP", ".B %s" % roff(_getopt(param)),
+                  roff(param.shortdesc + ("" if param.default is None else " (default: %s)" % param.default)),
+                  "On stdin: %s=%s" % (roff(param.name), "" if param.kind == "boolean" else "VALUE")
+                  + (" (old name: %s)" % roff(param.obsoletes) if param.obsoletes else "")]
+    lines += [".SH ACTIONS", roff(", ".join(ACTIONS)), ".SH EXIT STATUS",
+              "0 success; 1 failure, including anything not confirmed and any timeout; "
+              "for status: 0 on, 2 off, 1 unknown.",
+              ".SH FILES", "/etc/mdlp_agents/fence_mdlp.conf \\- site defaults ([fence] section, same names)"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,323 @@
+"""fence_mdlp: the protocol fenced and Pacemaker speak, the noop and ipmi backends
+against a real ipmi_sim BMC, compared with fence-agents' own fence_ipmilan."""
+
+import os
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import FENCE, IpmiSim, fence_conf, run_fence
+
+RNG = "/usr/share/cluster/relaxng/metadata.rng"
+NOOP_WARNING = "NOTHING WAS FENCED"
+
+
+def _stdin(*lines):
+    return "".join(line + "\n" for line in lines)
+
+
+def _ipmi_lines(bmc, password=IpmiSim.PASSWORD):
+    return ["backend=ipmi", "ip=127.0.0.1", "ipport=%d" % bmc.port, "username=admin",
+            "password=%s" % password, "cipher=3"]
+
+
+# -- metadata ---------------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["argv", "stdin"])
+def test_metadata_validates_against_fence_agents_schema(tmp_path, how):
+    result = run_fence("-o", "metadata") if how == "argv" else run_fence(stdin="action=metadata\n")
+    assert result.returncode == 0, result
+    path = tmp_path / "meta.xml"
+    path.write_text(result.stdout)
+    check = subprocess.run(["xmllint", "--noout", "--relaxng", RNG, str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    for name in ("plug", "port", "ip", "ipaddr", "username", "login", "password", "passwd", "password_script",
+                 "passwd_script", "delay", "power_timeout", "power_wait", "login_timeout", "shell_timeout",
+                 "retry_on", "verbose", "debug_file", "backend", "lanplus", "cipher", "privlvl", "ipport",
+                 "identity_file", "ssh_options", "vip"):
+        assert '<parameter name="%s"' % name in result.stdout, name
+    assert '<parameter name="port" unique="0" required="0" deprecated="1">' in result.stdout
+    assert '<parameter name="plug" unique="0" required="0" obsoletes="port">' in result.stdout
+    assert '<getopt mixed="-p, --password=[password]" />' in result.stdout
+    actions = re.findall(r'<action name="([a-z-]+)"', result.stdout)
+    assert actions == ["on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
+                       "manpage", "validate-all"]
+
+
+def test_manpage_and_help_hold_no_secret(tmp_path):
+    conf = fence_conf(tmp_path, "backend = noop\npassword = very-secret-pw\n")
+    for args in (("-o", "manpage"), ("--help",)):
+        result = run_fence(*args, conf=conf)
+        assert result.returncode == 0, result
+        assert "very-secret-pw" not in result.stdout + result.stderr
+    assert ".TH FENCE_MDLP 8" in run_fence("-o", "manpage").stdout
+    assert "--password-script" in run_fence("--help").stdout
+
+
+# -- how fenced and Pacemaker call us --------------------------------------------------
+def test_fenced_style_stdin_no_argv_default_reboot(tmp_path, syslog):
+    """fenced: device attributes, nodename=, fence device attributes with agent=; no action."""
+    conf = fence_conf(tmp_path)
+    stdin = _stdin("backend=noop", "nodename=node2", "agent=fence_mdlp")
+    proc = subprocess.Popen([str(FENCE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, MDLP_FENCE_CONF=str(conf)))
+    proc.stdin.write(stdin.encode())
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0  # its pipe was never read while it ran: it must not block on it
+    output = proc.stdout.read().decode()
+    assert len(output.splitlines()) <= 3, output
+    assert "Success: Rebooted" in output
+    lines = syslog.lines()
+    assert any(NOOP_WARNING in l and "off of node2" in l and l.startswith("<28>fence_mdlp[") for l in lines), lines
+    assert any("reboot of node2 done by noop" in l for l in lines), lines
+
+
+def test_pacemaker_style_stdin_with_extra_keys(tmp_path, syslog):
+    conf = fence_conf(tmp_path)
+    stdin = _stdin("action=off", "nodename=node2", "port=node2", "backend=noop", "pcmk_host_list=node2",
+                   "method=onoff", "timeout=60", "# a comment", "", "retry-on=2")
+    result = run_fence(stdin=stdin, conf=conf, env={"PCMK_service": "pacemaker-fenced"})
+    assert result.returncode == 0, result
+    assert result.stdout == "Success: Powered OFF\n"
+    lines = syslog.lines()
+    for key in ("pcmk_host_list", "method", "timeout"):
+        assert any("ignoring unknown parameter %r" % key in l for l in lines), (key, lines)
+
+
+def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
+    conf = fence_conf(tmp_path)
+    stdin = _stdin("action=off", "nodename=node-x", "port=node1", "backend=ipmi", "ipaddr=127.0.0.1",
+                   "ipport=%d" % bmc.port, "login=admin", 'passwd="%s"' % IpmiSim.PASSWORD, "cipher=3")
+    result = run_fence(stdin=stdin, conf=conf)
+    assert result.returncode == 0, result
+    assert bmc.power == "off"
+    assert "node1" in (tmp_path / "state").joinpath("fence-node1.lock").name
+
+
+# -- bad input -------------------------------------------------------------------------------
+@pytest.mark.parametrize("stdin,expected", [
+    ("backend=noop\nnodename=node2\nthis line has no equals sign\n", "stdin line 3 is not key=value"),
+    ("backend=noop\nnodename=node2\naction=explode\n", "unknown action 'explode'"),
+    ("nodename=node2\n", "no fence backend configured: set backend= (ipmi, noop, ssh)"),
+    ("backend=teleport\nnodename=node2\n", "unknown backend 'teleport' (available: ipmi, noop, ssh)"),
+    ("backend=noop\naction=off\n", "no node to fence"),
+    ("backend=noop\nnodename=node2\ndelay=soon\n", "delay='soon' is not a valid time in seconds"),
+    ("backend=noop\nnodename=node2\nlanplus=maybe\n", "lanplus='maybe' is not a boolean"),
+    ("backend=noop\nnodename=node2\nprivlvl=god\n", "privlvl='god': use one of callback, user, operator"),
+    ("\x00\xff garbage \x01\n", "stdin line 1 is not key=value"),
+    ("x" * 70000, "more than 65536 bytes on stdin"),
+])
+def test_bad_input_is_one_line_and_exit_1(tmp_path, stdin, expected):
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and expected in result.stderr, result
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_options_and_site_config(tmp_path):
+    result = run_fence("--bogus")
+    assert result.returncode == 1 and "--bogus" in result.stderr and len(result.stderr.splitlines()) == 1
+    conf = fence_conf(tmp_path, "backend = noop\ncolour = blue\n")
+    result = run_fence(stdin="nodename=node2\n", conf=conf)
+    assert result.returncode == 1 and "[fence] colour: unknown key" in result.stderr, result
+
+
+def test_site_config_defaults_are_overridden_by_stdin(tmp_path, bmc):
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    result = run_fence(stdin=_stdin("nodename=node1", "action=off"), conf=conf)
+    assert result.returncode == 0 and bmc.power == "on"  # noop: nothing happened
+    result = run_fence(stdin=_stdin("nodename=node1", "action=off", *_ipmi_lines(bmc)), conf=conf)
+    assert result.returncode == 0 and bmc.power == "off"
+
+
+def test_site_config_readable_by_others_with_a_password_warns(tmp_path, syslog):
+    conf = fence_conf(tmp_path, "backend = noop\npassword = pw\n")
+    conf.chmod(0o644)
+    assert run_fence(stdin="nodename=node2\naction=status\n", conf=conf).returncode == 0
+    assert any("readable by group or others (mode 0644): chmod 600" in l for l in syslog.lines())
+
+
+# -- noop -------------------------------------------------------------------------------------------
+def test_noop_is_the_guides_behaviour_but_loud(tmp_path, syslog):
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    for action, expected, code in (("on", "Success: Powered ON", 0), ("off", "Success: Powered OFF", 0),
+                                   ("reboot", "Success: Rebooted", 0), ("status", "Status: ON", 0),
+                                   ("monitor", "", 0)):
+        result = run_fence("-o", action, "-n", "node2", conf=conf)
+        assert result.returncode == code and result.stdout.strip() == expected, (action, result)
+        assert NOOP_WARNING in result.stderr, (action, result)
+        assert any(NOOP_WARNING in l for l in syslog.lines()), action
+
+
+# -- delay, deadline, lock, retries, chains ---------------------------------------------------
+def test_delay_applies_to_off_and_reboot_only(tmp_path):
+    """fence-agents' own check: delay=10 on stdin, the agent takes at least 10 s."""
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    result = run_fence(stdin="nodename=node2\ndelay=10\n", conf=conf)
+    assert result.returncode == 0 and result.elapsed >= 10, result
+    result = run_fence(stdin="nodename=node2\ndelay=10\naction=status\n", conf=conf)
+    assert result.returncode == 0 and result.elapsed < 5, result
+
+
+@pytest.fixture
+def plugin_path(tmp_path):
+    """A site backend registered through the entry-point group, as a separate package."""
+    root = tmp_path / "plugins"
+    dist = root / "mdlp_test_backend-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mdlp-test-backend\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mdlp_agents.fence_backends]\nslow = mdlp_test_backend:SlowBackend\n")
+    (root / "mdlp_test_backend.py").write_text('''
+import os, time
+from mdlp_agents.fence_backends import FenceBackend
+
+class SlowBackend(FenceBackend):
+    name = "slow"
+    def _work(self, what):
+        log = os.environ["SLOW_LOG"]
+        with open(log, "a") as f:
+            f.write("begin %s %s %.3f\\n" % (what, self.options["victim"], time.time()))
+        time.sleep(float(os.environ.get("SLOW_SECONDS", "1")))
+        with open(log, "a") as f:
+            f.write("end %s %s %.3f\\n" % (what, self.options["victim"], time.time()))
+    def power_off(self):
+        self._work("off")
+    def power_on(self):
+        pass
+    def status(self):
+        return "on"
+''')
+    return root
+
+
+def test_site_backend_from_entry_point(tmp_path, plugin_path):
+    conf = fence_conf(tmp_path, "backend = slow\n")
+    env = {"PYTHONPATH": str(plugin_path), "SLOW_LOG": str(tmp_path / "slow.log"), "SLOW_SECONDS": "0"}
+    result = run_fence("-o", "off", "-n", "node2", conf=conf, env=env)
+    assert result.returncode == 0, result
+    assert (tmp_path / "slow.log").read_text().startswith("begin off node2")
+
+
+def test_deadline_bounds_a_hung_backend(tmp_path, plugin_path):
+    conf = fence_conf(tmp_path, "backend = slow\ndeadline = 2\n")
+    env = {"PYTHONPATH": str(plugin_path), "SLOW_LOG": str(tmp_path / "slow.log"), "SLOW_SECONDS": "60"}
+    result = run_fence("-o", "off", "-n", "node2", conf=conf, env=env)
+    assert result.returncode == 1, result
+    assert 2 <= result.elapsed < 5, result
+    assert "timed out after 2s: off of node2 NOT confirmed" in result.stderr  # Pacemaker reads "timed out"
+
+
+def test_one_fencing_of_a_node_at_a_time(tmp_path, plugin_path):
+    conf = fence_conf(tmp_path, "backend = slow\n")
+    log = tmp_path / "slow.log"
+    env = {"PYTHONPATH": str(plugin_path), "SLOW_LOG": str(log), "SLOW_SECONDS": "1.5"}
+    results = []
+    threads = [threading.Thread(target=lambda n=n: results.append(run_fence("-o", "off", "-n", n, conf=conf,
+                                                                            env=env)))
+               for n in ("node2", "node2", "node3")]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(60)
+    assert [r.returncode for r in results] == [0, 0, 0], results
+    events = [line.split() for line in log.read_text().splitlines()]
+    node2 = [(kind, float(t)) for kind, _, node, t in events if node == "node2"]
+    assert [k for k, _ in node2] == ["begin", "end", "begin", "end"]  # serialized, not interleaved
+    node3_begin = next(float(t) for kind, _, node, t in events if node == "node3" and kind == "begin")
+    assert node3_begin < node2[1][1]  # another node is not held up
+
+
+def test_backend_chain_first_confirmed_wins(tmp_path, bmc, syslog):
+    conf = fence_conf(tmp_path)
+    stdin = _stdin("nodename=node1", "action=off", *_ipmi_lines(bmc, password="wrong")) \
+        .replace("backend=ipmi", "backend=ipmi,noop") + "retry_on=2\n"
+    result = run_fence(stdin=stdin, conf=conf)
+    assert result.returncode == 0, result
+    assert bmc.power == "on"  # ipmi could not log in; noop claimed success (and said so)
+    lines = syslog.lines()
+    assert sum("via ipmi, attempt" in l and "failed" in l for l in lines) == 2, lines
+    assert any("off of node1 via noop succeeded" in l for l in lines)
+
+
+# -- ipmi against ipmi_sim, side by side with fence_ipmilan ------------------------------------
+def _fence_ipmilan(bmc, action, password=IpmiSim.PASSWORD, port=None):
+    return subprocess.run(["/usr/sbin/fence_ipmilan", "--ip", "127.0.0.1", "--ipport", str(port or bmc.port),
+                           "--username", "admin", "--password", password, "--lanplus", "--cipher", "3",
+                           "--power-wait", "0", "--action", action],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS="ignore"),
+                          timeout=120)
+
+
+def _fence_mdlp_ipmi(tmp_path, bmc, action, password=IpmiSim.PASSWORD, port=None):
+    lines = _ipmi_lines(bmc, password)
+    if port:
+        lines = [l if not l.startswith("ipport=") else "ipport=%d" % port for l in lines]
+    return run_fence(stdin=_stdin("nodename=node1", "action=%s" % action, *lines), conf=fence_conf(tmp_path))
+
+
+SEQUENCE = [("status", 0, "on"), ("off", 0, "off"), ("status", 2, "off"), ("off", 0, "off"),
+            ("on", 0, "on"), ("status", 0, "on"), ("reboot", 0, "on"), ("monitor", 0, "on")]
+
+
+@pytest.mark.parametrize("agent", ["fence_mdlp", "fence_ipmilan"])
+def test_ipmi_power_actions_match_fence_ipmilan(tmp_path, bmc, agent):
+    for action, code, power in SEQUENCE:
+        if agent == "fence_ipmilan":
+            result = _fence_ipmilan(bmc, action)
+        else:
+            result = _fence_mdlp_ipmi(tmp_path, bmc, action)
+        assert result.returncode == code, (agent, action, result.stdout, result.stderr)
+        assert bmc.power == power, (agent, action)
+    # a reboot really went off and on
+    log = bmc.log()
+    reboot = log[max(i for i, l in enumerate(log) if l == "set power 0"):]
+    assert "set power 1" in reboot
+
+
+@pytest.mark.parametrize("agent", ["fence_mdlp", "fence_ipmilan"])
+def test_ipmi_wrong_password_and_dead_bmc_fail(tmp_path, bmc, agent):
+    run = _fence_ipmilan if agent == "fence_ipmilan" else (lambda *a, **k: _fence_mdlp_ipmi(tmp_path, *a, **k))
+    assert run(bmc, "off", password="wrong").returncode == 1
+    assert bmc.power == "on"
+    assert run(bmc, "status", port=bmc.port + 1 if bmc.port < 65535 else bmc.port - 1).returncode == 1
+
+
+def test_ipmi_password_never_in_argv_or_logs(tmp_path, bmc, syslog):
+    """ipmitool is wrapped by a script that records its argv and environment."""
+    record = tmp_path / "argv.log"
+    wrapper = tmp_path / "ipmitool-wrapper"
+    wrapper.write_text('#!/bin/sh\n{ echo "ARGV: $*"; env; } >> %s\nexec /usr/bin/ipmitool "$@"\n' % record)
+    wrapper.chmod(0o755)
+    stdin = _stdin("nodename=node1", "action=reboot", "ipmitool_path=%s" % wrapper, "verbose=1",
+                   "debug_file=%s" % (tmp_path / "debug.log"), *_ipmi_lines(bmc))
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
+    assert result.returncode == 0, result
+    recorded = record.read_text()
+    assert "ARGV: -I lanplus -H 127.0.0.1" in recorded and " -f /dev/fd/" in recorded
+    for where in (recorded, result.stdout, result.stderr, (tmp_path / "debug.log").read_text(),
+                  "\n".join(syslog.lines())):
+        assert IpmiSim.PASSWORD not in where
+
+
+def test_ipmi_off_must_be_confirmed(tmp_path, bmc):
+    """A BMC that accepts `power off` but never reports off: not fenced, exit 1."""
+    script = bmc.root / "chassis.sh"
+    script.write_text(script.read_text().replace('"set power") echo "$3" > "$state" ;;',
+                                                 '"set power") : ;;'))
+    stdin = _stdin("nodename=node1", "action=off", "power_timeout=2", *_ipmi_lines(bmc))
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
+    assert result.returncode == 1, result
+    assert "still reports power on 2s after power off" in result.stderr
+    assert result.elapsed < 10
+
+
+def test_missing_ipmitool(tmp_path, bmc):
+    stdin = _stdin("nodename=node1", "ipmitool_path=/nonexistent/ipmitool", *_ipmi_lines(bmc))
+    result = run_fence(stdin=stdin + "action=validate-all\n", conf=fence_conf(tmp_path))
+    assert result.returncode == 1 and "ipmitool not found or not executable at /nonexistent/ipmitool" in result.stderr
+    result = run_fence(stdin=stdin + "action=off\n", conf=fence_conf(tmp_path))
+    assert result.returncode == 1 and "ipmitool not found" in result.stderr and bmc.power == "on"
