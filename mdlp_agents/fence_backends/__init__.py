@@ -54,8 +54,13 @@ class FenceBackend:
         self.status()
 
     def list(self):
-        """[(plug, alias)] this device can fence."""
-        return []
+        """[(plug, alias)] this device can fence: the nodes of host_map."""
+        from ..fence_options import host_map
+        return [(node, "") for node in host_map(self.options.get("host_map") or "")]
+
+    def needs_address(self):
+        """Every action but list reaches a node or its BMC."""
+        return self.options.get("action") not in ("list", "list-status")
 
 
 def _resolve(spec):

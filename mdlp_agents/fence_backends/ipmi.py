@@ -24,7 +24,7 @@ class IpmiBackend(FenceBackend):
 
     def validate(self):
         problems = []
-        if not self.options.get("ip"):
+        if self.needs_address() and not self.options.get("ip"):
             problems.append("no BMC address: set ip= (or a host_map entry for the node)")
         path = self.options.get("ipmitool_path") or "/usr/bin/ipmitool"
         if not os.access(path, os.X_OK):

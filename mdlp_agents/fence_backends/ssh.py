@@ -1,0 +1,111 @@
+"""ssh: fencing for nodes without a BMC -- kill the services and drop the floating IP
+on the victim over OpenSSH, then verify over the same connection.
+
+Only a verified result counts: the victim unreachable, a refused login or key, a
+host key that does not match, or anything still running is a failure, never a
+success (list this backend before `noop` in a chain if the guide's "carry on
+anyway" is wanted).  Host keys are checked as the client's configuration says
+(BatchMode: an unknown host fails) unless ssh_options says otherwise.
+
+`on` cannot power anything on over SSH: it confirms the node answers, and the
+cluster starts the services there (rgmanager/Pacemaker run mdlp_rhcs start).
+"""
+
+import math
+import shlex
+
+from . import FenceBackend, FenceError
+
+# Runs on the victim with /bin/sh.  Zombies do not count as running: a killed
+# process is gone even before its parent reaps it.
+_CHECK = r'''
+alive() { ps -e -o stat= -o comm= 2>/dev/null | awk -v p="$1" '$1 !~ /^Z/ && $2 == p {f=1} END {exit !f}'; }
+holders() { [ -n "$VIP" ] || return 0; ip -o addr show 2>/dev/null | awk -v v="$VIP" '{split($4, a, "/"); if (a[1] == v) print $2}'; }
+report() {
+  left=""; for p in $PROCS; do alive "$p" && left="$left $p"; done
+  held=$(holders | tr '\n' ' ')
+  if [ -z "$left" ] && [ -z "$held" ]; then echo "MDLP-FENCE off"; return 0; fi
+  echo "MDLP-FENCE on running:${left:- none} address-on:${held:-none}"; return 3
+}
+'''
+_KILL = r'''
+for p in $PROCS; do pkill -KILL -x -- "$p" 2>/dev/null || killall -q -s KILL -- "$p" 2>/dev/null; done
+if [ -n "$VIP" ]; then
+  ip -o addr show 2>/dev/null | while read -r idx dev family addr rest; do
+    case "$addr" in "$VIP"/*) ip addr del "$addr" dev "${dev%@*}" ;; esac
+  done
+fi
+i=0
+while ! report >/dev/null; do
+  i=$((i + 1)); [ $i -ge @POLLS@ ] && break
+  sleep 0.2
+done
+report
+'''
+
+
+class SshBackend(FenceBackend):
+    name = "ssh"
+
+    def validate(self):
+        import os
+        problems = []
+        path = self.options.get("ssh_path") or "/usr/bin/ssh"
+        if not os.access(path, os.X_OK):
+            problems.append("ssh client not found or not executable at %s (install openssh-clients)" % path)
+        if self.needs_address() and not (self.options.get("ip") or self.options.get("victim")):
+            problems.append("no address: set ip= (or host_map), or give the node's name (resolved by ssh)")
+        identity = self.options.get("identity_file")
+        if identity and not os.access(identity, os.R_OK):
+            problems.append("identity_file %s is not readable" % identity)
+        return problems
+
+    def _host(self):
+        return self.options.get("ip") or self.options.get("victim")
+
+    def _argv(self):
+        opts = self.options
+        connect = max(1, int(math.ceil(float(opts.get("login_timeout", 5)))))
+        argv = [opts.get("ssh_path") or "/usr/bin/ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=%d" % connect,
+                "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=2",
+                "-p", str(opts.get("ipport") or 22), "-l", opts.get("username") or "root"]
+        if opts.get("identity_file"):
+            argv += ["-i", opts["identity_file"]]
+        if opts.get("ssh_options"):
+            argv += shlex.split(opts["ssh_options"])
+        return argv + ["--", self._host(), "/bin/sh -s"]
+
+    def _script(self, body):
+        procs = " ".join(shlex.quote(p.strip()) for p in str(self.options.get("kill_processes") or "").split(",")
+                         if p.strip())
+        header = "PROCS=%s\nVIP=%s\n" % (shlex.quote(procs), shlex.quote(str(self.options.get("vip") or "")))
+        return (header + _CHECK + body).encode()
+
+    def _run(self, body, budget):
+        timeout = (float(self.options.get("login_timeout", 5)) + float(self.options.get("shell_timeout", 3))
+                   + budget)
+        self.log.info("ssh: %s" % " ".join(self._argv()))
+        code, out, err = self.runner.run(self._argv(), timeout, stdin_data=self._script(body))
+        verdict = [line for line in out.splitlines() if line.startswith("MDLP-FENCE ")]
+        if code == 255 or not verdict:
+            reason = (err.strip().splitlines() or ["ssh exited %d without an answer" % code])[-1]
+            raise FenceError("ssh to %s:%s failed: %s" % (self._host(), self.options.get("ipport") or 22, reason))
+        return verdict[-1][len("MDLP-FENCE "):]
+
+    def status(self):
+        answer = self._run("report\n", 0)
+        return "off" if answer == "off" else "on"
+
+    def power_off(self):
+        timeout = float(self.options.get("power_timeout", 20))
+        polls = max(1, int(timeout / 0.2))
+        answer = self._run(_KILL.replace("@POLLS@", str(polls)), timeout)
+        if answer != "off":
+            raise FenceError("%s: after killing and removing the address, still %s" % (self._host(), answer))
+
+    def power_on(self):
+        self._run("echo 'MDLP-FENCE reachable'\n", 0)
+        self.log.info("ssh: %s answers; nothing to switch on (the cluster starts its services)" % self._host())
+
+    def monitor(self):
+        self._run("echo 'MDLP-FENCE reachable'\n", 0)
