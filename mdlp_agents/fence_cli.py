@@ -158,6 +158,17 @@ class FenceRun:
 
     # -- the run --------------------------------------------------------------------
     def main(self, args, stdin):
+        self.pending_warning = None
+        try:
+            site, site_error = self.load_site_config(), None
+        except FenceInputError as exc:  # reported below, unless only metadata is asked for
+            site, site_error = {}, exc
+        # bounded from the first moment: a stdin that never reaches EOF must not hang us
+        try:
+            first_bound = float(site.get("deadline") or fo.BY_NAME["deadline"].default)
+        except ValueError:
+            first_bound = float(fo.BY_NAME["deadline"].default)
+        self.arm_deadline("read input", None, first_bound)
         given, unknown = self.read_input(args, stdin)
         action = str(given.get("action", "reboot")).lower()
         if action in ("metadata", "meta-data"):
@@ -166,8 +177,8 @@ class FenceRun:
         if action == "manpage":
             self.out.write(fo.manpage())
             return EXIT_OK
-        self.pending_warning = None
-        site = self.load_site_config()
+        if site_error is not None:
+            raise site_error
         merged = fo.defaults()
         merged.update(site)
         merged.update(given)
@@ -232,11 +243,15 @@ class FenceRun:
         return out.splitlines()[0]
 
     # -- bounds -----------------------------------------------------------------------
-    def arm_deadline(self, action, victim):
-        seconds = float(self.options.get("deadline") or 0)
-        if action in fo.FENCING_ACTIONS:
-            seconds += float(self.options.get("delay") or 0)
+    def arm_deadline(self, action, victim, seconds=None):
+        """Fail (exit 1) and kill our children once SECONDS pass: the deadline, plus the
+        delay for off and reboot.  Arming again replaces the previous bound."""
+        if seconds is None:
+            seconds = float(self.options.get("deadline") or 0)
+            if action in fo.FENCING_ACTIONS:
+                seconds += float(self.options.get("delay") or 0)
         if seconds <= 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
             return
 
         def expired(signum, frame):

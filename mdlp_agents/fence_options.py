@@ -115,7 +115,8 @@ def parse_stdin(text):
         if not line or line.startswith("#"):
             continue
         if "=" not in line:
-            raise FenceInputError("stdin line %d is not key=value: %r" % (number, line[:80]))
+            # the line itself is not echoed: it could be a mistyped "passwd secret"
+            raise FenceInputError("stdin line %d is not key=value (%d characters, no '=')" % (number, len(line)))
         key, value = line.split("=", 1)
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":

@@ -107,6 +107,7 @@ def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
     ("backend=noop\nnodename=node2\nlanplus=maybe\n", "lanplus='maybe' is not a boolean"),
     ("backend=noop\nnodename=node2\nprivlvl=god\n", "privlvl='god': use one of callback, user, operator"),
     ("\x00\xff garbage \x01\n", "stdin line 1 is not key=value"),
+    ("backend=noop\nnodename=node2\npasswd hunter2\n", "stdin line 3 is not key=value (14 characters, no '=')"),
     ("x" * 70000, "more than 65536 bytes on stdin"),
 ])
 def test_bad_input_is_one_line_and_exit_1(tmp_path, stdin, expected):
@@ -114,7 +115,35 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path, stdin, expected):
     assert result.returncode == 1, result
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and expected in result.stderr, result
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_stdin_that_never_ends_is_bounded(tmp_path):
+    conf = fence_conf(tmp_path, "backend = noop\ndeadline = 2\n")
+    proc = subprocess.Popen([str(FENCE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, MDLP_FENCE_CONF=str(conf)))
+    proc.stdin.write(b"nodename=node2\n")
+    proc.stdin.flush()  # and never closed, like a caller that hangs
+    try:
+        assert proc.wait(timeout=30) == 1
+    finally:
+        proc.stdin.close()
+    assert b"timed out after 2s: read input NOT confirmed" in proc.stderr.read()
+
+
+def test_old_names_option_and_password_script(tmp_path, bmc):
+    script = tmp_path / "pw.sh"
+    script.write_text("#!/bin/sh\necho '%s'\n" % IpmiSim.PASSWORD)
+    script.chmod(0o700)
+    lines = [l for l in _ipmi_lines(bmc) if not l.startswith("password=")]
+    stdin = _stdin("option=off", "port=node1", "passwd_script=%s" % script, *lines)
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
+    assert result.returncode == 0 and result.stdout == "Success: Powered OFF\n", result
+    assert bmc.power == "off"
+    result = run_fence("-o", "on", "-n", "node1", "-a", "127.0.0.1", "-u", str(bmc.port), "-l", "admin",
+                       "-S", str(script), "-C", "3", "--backend", "ipmi", "--power-wait", "0", "--retry-on", "2",
+                       conf=fence_conf(tmp_path))
+    assert result.returncode == 0 and bmc.power == "on", result
 
 
 def test_bad_options_and_site_config(tmp_path):
@@ -123,6 +152,8 @@ def test_bad_options_and_site_config(tmp_path):
     conf = fence_conf(tmp_path, "backend = noop\ncolour = blue\n")
     result = run_fence(stdin="nodename=node2\n", conf=conf)
     assert result.returncode == 1 and "[fence] colour: unknown key" in result.stderr, result
+    # Pacemaker still learns the parameters from a node whose site file is broken
+    assert run_fence(stdin="action=metadata\n", conf=conf).returncode == 0
 
 
 def test_site_config_defaults_are_overridden_by_stdin(tmp_path, bmc):
@@ -321,3 +352,9 @@ def test_missing_ipmitool(tmp_path, bmc):
     assert result.returncode == 1 and "ipmitool not found or not executable at /nonexistent/ipmitool" in result.stderr
     result = run_fence(stdin=stdin + "action=off\n", conf=fence_conf(tmp_path))
     assert result.returncode == 1 and "ipmitool not found" in result.stderr and bmc.power == "on"
+
+
+def test_shipped_site_config_is_the_guides_noop(tmp_path):
+    from conftest import REPO
+    result = run_fence("-o", "reboot", "-n", "node2", conf=REPO / "etc" / "fence_mdlp.conf")
+    assert result.returncode == 0 and "NOTHING WAS FENCED" in result.stderr, result
