@@ -351,10 +351,21 @@ class FenceRun:
             return self.fail("list: no backend could list its nodes")
         for plug, alias in plugs:
             if with_status:
-                self.out.write("%s,%s,%s\n" % (plug, alias or "", "unknown"))
+                self.out.write("%s,%s,%s\n" % (plug, alias or "", self._node_status(backend, plug)))
             else:
                 self.out.write("%s,%s\n" % (plug, alias or ""))
         return EXIT_OK
+
+    def _node_status(self, backend, node):
+        """NODE's power as BACKEND sees it at NODE's host_map address; 'unknown' if it cannot tell."""
+        from .fence_backends import FenceError
+        options = dict(self.options, victim=node, action="status")
+        options["ip"] = fo.host_map(self.options.get("host_map") or "").get(node) or self.options.get("ip")
+        try:
+            return type(backend)(options, self, self.runner).status()
+        except FenceError as exc:
+            self.note("warning", "list-status: %s via %s: %s" % (node, backend.name, exc))
+            return "unknown"
 
     def do_list_status(self, backends, victim):
         return self.do_list(backends, victim, with_status=True)

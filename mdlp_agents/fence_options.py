@@ -56,7 +56,7 @@ PARAMS = (
     Param("cipher", "C", shortdesc="Ciphersuite to use (same as ipmitool -C parameter)"),
     Param("privlvl", "L", kind="select", default="administrator",
           choices=("callback", "user", "operator", "administrator"), shortdesc="Privilege level on IPMI device"),
-    Param("ipmitool_path", None, default="/usr/bin/ipmitool", shortdesc="Path to ipmitool binary",
+    Param("ipmitool_path", None, shortdesc="Path to ipmitool binary (default: ipmitool found on PATH)",
           metavar="path"),
     Param("identity_file", "k", shortdesc="Identity file (private key) for SSH", metavar="filename"),
     Param("ssh_options", None, shortdesc="SSH options to use (e.g. -o StrictHostKeyChecking=no)",

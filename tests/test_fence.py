@@ -352,9 +352,63 @@ def test_missing_ipmitool(tmp_path, bmc):
     assert result.returncode == 1 and "ipmitool not found or not executable at /nonexistent/ipmitool" in result.stderr
     result = run_fence(stdin=stdin + "action=off\n", conf=fence_conf(tmp_path))
     assert result.returncode == 1 and "ipmitool not found" in result.stderr and bmc.power == "on"
+    # not on PATH (as on a node where the package is missing)
+    stdin = _stdin("nodename=node1", "action=off", *_ipmi_lines(bmc))
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path), env={"PATH": str(tmp_path)})
+    assert result.returncode == 1 and "ipmitool not found or not executable on PATH" in result.stderr, result
+    assert bmc.power == "on"
+
+
+def test_dead_bmc_honours_the_timeouts(tmp_path, bmc):
+    bmc.stop()
+    stdin = _stdin("nodename=node1", "action=off", "login_timeout=1", "shell_timeout=1", *_ipmi_lines(bmc))
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
+    assert result.returncode == 1 and "NOT fenced" in result.stderr, result
+    assert result.elapsed < 4, result  # one ipmitool call, killed at login_timeout + shell_timeout
+
+
+def _scan_cmdlines(secret, stop, seen):
+    while not stop.is_set():
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                        if secret.encode() in handle.read():
+                            seen.add(entry)
+                except OSError:
+                    pass
+
+
+@pytest.mark.parametrize("agent,expect_seen", [("fence_mdlp", False), ("fence_ipmilan", True)])
+def test_password_never_in_proc_cmdline_while_fencing(tmp_path, bmc, agent, expect_seen):
+    """Watch every /proc/*/cmdline during a reboot; fence_ipmilan (ipmitool -P) is the control."""
+    stop, seen = threading.Event(), set()
+    watcher = threading.Thread(target=_scan_cmdlines, args=(IpmiSim.PASSWORD, stop, seen))
+    watcher.start()
+    try:
+        if agent == "fence_ipmilan":
+            result = _fence_ipmilan(bmc, "reboot")
+        else:
+            result = run_fence(stdin=_stdin("nodename=node1", "action=reboot", "power_wait=0.5",
+                                            *_ipmi_lines(bmc)), conf=fence_conf(tmp_path))
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.returncode == 0
+    assert bool(seen) == expect_seen, seen
 
 
 def test_shipped_site_config_is_the_guides_noop(tmp_path):
     from conftest import REPO
     result = run_fence("-o", "reboot", "-n", "node2", conf=REPO / "etc" / "fence_mdlp.conf")
     assert result.returncode == 0 and "NOTHING WAS FENCED" in result.stderr, result
+
+
+def test_list_and_list_status_from_host_map(tmp_path, bmc):
+    bmc.set_power("off")
+    lines = [l for l in _ipmi_lines(bmc) if not l.startswith("ip=")]
+    lines.append("host_map=node1:127.0.0.1;node9:127.0.0.1")
+    listing = run_fence(stdin=_stdin("action=list", *lines), conf=fence_conf(tmp_path))
+    assert listing.returncode == 0 and listing.stdout == "node1,\nnode9,\n", listing
+    status = run_fence(stdin=_stdin("action=list-status", *lines), conf=fence_conf(tmp_path))
+    assert status.returncode == 0 and status.stdout == "node1,,off\nnode9,,off\n", status

@@ -26,17 +26,26 @@ class IpmiBackend(FenceBackend):
         problems = []
         if self.needs_address() and not self.options.get("ip"):
             problems.append("no BMC address: set ip= (or a host_map entry for the node)")
-        path = self.options.get("ipmitool_path") or "/usr/bin/ipmitool"
-        if not os.access(path, os.X_OK):
-            problems.append("ipmitool not found or not executable at %s (install ipmitool)" % path)
+        if not self._tool():
+            where = self.options.get("ipmitool_path") or "on PATH (%s)" % os.environ.get("PATH", "")
+            problems.append("ipmitool not found or not executable %s (install ipmitool)"
+                            % (("at " + where) if self.options.get("ipmitool_path") else where))
         return problems
+
+    def _tool(self):
+        """ipmitool_path if executable, else ipmitool on PATH; None if neither."""
+        import shutil
+        path = self.options.get("ipmitool_path")
+        if path:
+            return path if os.access(path, os.X_OK) and os.path.isfile(path) else None
+        return shutil.which("ipmitool")
 
     def _call_timeout(self):
         return float(self.options.get("login_timeout", 5)) + float(self.options.get("shell_timeout", 3))
 
     def _ipmitool(self, *command):
         opts = self.options
-        argv = [opts.get("ipmitool_path") or "/usr/bin/ipmitool",
+        argv = [self._tool(),
                 "-I", "lanplus" if opts.get("lanplus", True) else "lan",
                 "-H", opts["ip"], "-p", str(opts.get("ipport") or 623), "-N", "1", "-R", "2"]
         if opts.get("username"):
