@@ -69,7 +69,7 @@ class FenceRun:
         self.agent = dict(AGENT_KEYS)
         self.options = {}
         self.quiet = False
-        self.debug = None
+        self.debug_path = None
         self.started = time.monotonic()
         self.runner = Runner()
         self._log = None
@@ -83,11 +83,14 @@ class FenceRun:
         return self._log
 
     def note(self, level, message, **fields):
-        """A line for syslog/journald (and the debug file, and stderr with --verbose)."""
-        self.log.log(level, message, **fields)
-        if self.debug:
+        """A line for syslog/journald (and the debug file, and stderr with --verbose).
+        `debug` lines (each command run, each successful check) skip syslog: a
+        device `monitor` every minute must not fill /var/log/messages."""
+        if level != "debug":
+            self.log.log(level, message, **fields)
+        if self.debug_path:
             try:
-                with open(self.debug, "a", encoding="utf-8") as handle:
+                with open(self.debug_path, "a", encoding="utf-8") as handle:
                     handle.write("%s %s: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), level.upper(), message))
             except OSError:
                 pass
@@ -111,6 +114,9 @@ class FenceRun:
 
     def info(self, message, **fields):
         self.note("info", message, **fields)
+
+    def debug(self, message, **fields):
+        self.note("debug", message, **fields)
 
     def fail(self, message):
         """The one line fenced's pipe and Pacemaker's log get; exit 1."""
@@ -184,7 +190,7 @@ class FenceRun:
         merged.update(given)
         self.options = fo.normalize(merged)
         self.quiet = bool(self.options.get("quiet"))
-        self.debug = self.options.get("debug_file")
+        self.debug_path = self.options.get("debug_file")
         if self.pending_warning:
             self.note("warning", self.pending_warning)
         for key in unknown:
@@ -297,7 +303,8 @@ class FenceRun:
                               % (what, backend.name, attempt, tries, time.monotonic() - begun, exc),
                               backend=backend.name, action=what)
                     continue
-                self.note("notice", "%s via %s succeeded (attempt %d, %.1fs)"
+                self.note("notice" if self.options["action"] in ("on", "off", "reboot") else "debug",
+                          "%s via %s succeeded (attempt %d, %.1fs)"
                           % (what, backend.name, attempt, time.monotonic() - begun),
                           backend=backend.name, action=what)
                 return backend, result

@@ -58,7 +58,7 @@ class IpmiBackend(FenceBackend):
             os.write(write_end, (opts.get("password") or "").encode() + b"\n")
             os.close(write_end)
             argv += ["-f", "/dev/fd/%d" % read_end] + list(command)
-            self.log.info("ipmi: %s" % " ".join(argv))
+            self.log.debug("ipmi: %s" % " ".join(argv))
             code, out, err = self.runner.run(argv, self._call_timeout(), pass_fds=(read_end,))
         finally:
             os.close(read_end)

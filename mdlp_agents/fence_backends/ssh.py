@@ -84,7 +84,7 @@ class SshBackend(FenceBackend):
     def _run(self, body, budget):
         timeout = (float(self.options.get("login_timeout", 5)) + float(self.options.get("shell_timeout", 3))
                    + budget)
-        self.log.info("ssh: %s" % " ".join(self._argv()))
+        self.log.debug("ssh: %s" % " ".join(self._argv()))
         code, out, err = self.runner.run(self._argv(), timeout, stdin_data=self._script(body))
         verdict = [line for line in out.splitlines() if line.startswith("MDLP-FENCE ")]
         if code == 255 or not verdict:
