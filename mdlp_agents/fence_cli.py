@@ -15,7 +15,9 @@ import sys
 import time
 
 from . import fence_options as fo
+from .exitcodes import exit_now
 from .fence_options import FenceInputError
+from .syslogging import LevelMethods
 
 IDENT = "fence_mdlp"
 CONF_PATH = "/etc/mdlp_agents/fence_mdlp.conf"
@@ -61,7 +63,9 @@ class Runner:
             self._kill(pid)
 
 
-class FenceRun:
+class FenceRun(LevelMethods):
+    """One run of the agent; also the log its backends write to (error() … debug())."""
+
     def __init__(self, out=None, err=None, environ=None):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -81,6 +85,9 @@ class FenceRun:
             from .syslogging import AgentLog
             self._log = AgentLog(IDENT, self.agent["syslog_socket"])
         return self._log
+
+    def emit(self, level, message, **fields):
+        self.note(level, message, **fields)
 
     def note(self, level, message, **fields):
         """A line for syslog/journald (and the debug file, and stderr with --verbose).
@@ -102,21 +109,6 @@ class FenceRun:
         self.note("warning", message, **fields)
         if not self.quiet and not self.options.get("verbose"):
             self.err.write("%s: WARNING: %s\n" % (IDENT, message))
-
-    def error(self, message, **fields):
-        self.note("error", message, **fields)
-
-    def warning(self, message, **fields):
-        self.note("warning", message, **fields)
-
-    def notice(self, message, **fields):
-        self.note("notice", message, **fields)
-
-    def info(self, message, **fields):
-        self.note("info", message, **fields)
-
-    def debug(self, message, **fields):
-        self.note("debug", message, **fields)
 
     def fail(self, message):
         """The one line fenced's pipe and Pacemaker's log get; exit 1."""
@@ -264,7 +256,7 @@ class FenceRun:
             self.runner.kill_all()
             what = "%s of %s" % (action, victim) if victim else action
             self.fail("timed out after %gs: %s NOT confirmed" % (seconds, what))
-            _finish(EXIT_FAIL)
+            exit_now(EXIT_FAIL)
 
         signal.signal(signal.SIGALRM, expired)
         signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -403,25 +395,17 @@ def parse_argv(args):
     try:
         command.main(args=args, prog_name=IDENT, standalone_mode=False)
     except click.exceptions.Exit as exc:
-        _finish(exc.exit_code)
+        exit_now(exc.exit_code)
     except click.ClickException as exc:
         raise FenceInputError("%s (see %s --help)" % (exc.format_message(), IDENT)) from None
     if args and ("-h" in args or "--help" in args):
-        _finish(EXIT_OK)
+        exit_now(EXIT_OK)
     return given
 
 
 def _version():
     from . import __version__
     return __version__
-
-
-def _finish(code):
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
 
 
 def main(argv=None):
@@ -435,4 +419,4 @@ def main(argv=None):
         code = EXIT_FAIL
     except Exception as exc:  # noqa: BLE001 - one line and failure, never a traceback, never success
         code = run.fail("internal error: %s: %s" % (type(exc).__name__, exc))
-    _finish(code)
+    exit_now(code)

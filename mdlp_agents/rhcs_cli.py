@@ -229,15 +229,6 @@ class Agent:
         return code if code else self.start()
 
 
-def _finish(code):
-    """Exit now, even if a probe thread is still stuck in a system call."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
-
-
 def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
@@ -295,4 +286,4 @@ def main(argv=None):
         action = args[0] if args else ""
         code = ec.LSB_STATUS_UNKNOWN if action == "status" and not ocf else ec.OCF_ERR_GENERIC
         Agent(ocf).fail(code, "internal error: %s: %s" % (type(exc).__name__, exc))
-    _finish(code)
+    ec.exit_now(code)

@@ -15,7 +15,26 @@ _SEND_TIMEOUT = 1.0
 _PRIORITIES = {"error": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
 
 
-class AgentLog:
+class LevelMethods:
+    """error() … debug() over one emit(level, message, **fields)."""
+
+    def error(self, message, **fields):
+        self.emit("error", message, **fields)
+
+    def warning(self, message, **fields):
+        self.emit("warning", message, **fields)
+
+    def notice(self, message, **fields):
+        self.emit("notice", message, **fields)
+
+    def info(self, message, **fields):
+        self.emit("info", message, **fields)
+
+    def debug(self, message, **fields):
+        self.emit("debug", message, **fields)
+
+
+class AgentLog(LevelMethods):
     """log.warning("service httpd down: ...") -> syslog + journald."""
 
     def __init__(self, ident, syslog_socket="/dev/log"):
@@ -70,14 +89,5 @@ class AgentLog:
             except Exception:  # noqa: BLE001 - logging must never fail the agent
                 pass
 
-    def error(self, message, **fields):
-        self.log("error", message, **fields)
-
-    def warning(self, message, **fields):
-        self.log("warning", message, **fields)
-
-    def notice(self, message, **fields):
-        self.log("notice", message, **fields)
-
-    def info(self, message, **fields):
-        self.log("info", message, **fields)
+    def emit(self, level, message, **fields):
+        self.log(level, message, **fields)

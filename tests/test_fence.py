@@ -103,6 +103,7 @@ def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
     ("nodename=node2\n", "no fence backend configured: set backend= (ipmi, noop, ssh)"),
     ("backend=teleport\nnodename=node2\n", "unknown backend 'teleport' (available: ipmi, noop, ssh)"),
     ("backend=noop\naction=off\n", "no node to fence"),
+    ("backend=ipmi\nnodename=node2\nusername=admin\n", "backend ipmi: no BMC address: set ip="),
     ("backend=noop\nnodename=node2\ndelay=soon\n", "delay='soon' is not a valid time in seconds"),
     ("backend=noop\nnodename=node2\nlanplus=maybe\n", "lanplus='maybe' is not a boolean"),
     ("backend=noop\nnodename=node2\nprivlvl=god\n", "privlvl='god': use one of callback, user, operator"),
