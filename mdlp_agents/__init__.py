@@ -1,8 +1,30 @@
 """mdlp-agents: cluster agents for the Websense mobile DLP reverse proxy.
 
 `mdlp_rhcs` is the health/resource agent (rgmanager script, OCF agent, admin
-status tool).  The version below is the project's one version number: setup.cfg
-reads it, the OCF meta-data prints it.
+status tool); `fence_mdlp` the fence agent.  The version has one home,
+setup.cfg; version() reads it back from the installed package's metadata
+(or from setup.cfg in a source checkout) only when something prints it.
 """
 
-__version__ = "0.1.0"
+import os
+
+
+def version():
+    try:
+        from importlib.metadata import PackageNotFoundError, version as dist_version
+        try:
+            return dist_version("mdlp-agents")
+        except PackageNotFoundError:
+            pass
+    except ImportError:  # Python < 3.8
+        pass
+    setup_cfg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.cfg")
+    try:
+        with open(setup_cfg, encoding="utf-8") as handle:
+            for line in handle:
+                key, sep, value = line.partition("=")
+                if sep and key.strip() == "version":
+                    return value.strip()
+    except OSError:
+        pass
+    return "unknown"

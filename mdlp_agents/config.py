@@ -170,14 +170,15 @@ def _parse(path):
 class ParsedCache:
     """A valid configuration, kept as marshal data under /run/mdlp_agents/config-cache
     and used only while the file is unchanged (inode, size, mtime and ctime in ns)
-    and by the same agent version.  Only root's own, not group/world-writable,
+    and by the same installed agent (this module's mtime and size).  Only root's own, not group/world-writable,
     cache files are trusted: the configuration says what commands root runs."""
 
     DIRECTORY = os.path.join(AGENT_DEFAULTS["state_dir"], "config-cache")
 
     def __init__(self, path, stat):
-        from . import __version__
-        self.key = (__version__, os.path.abspath(path), stat.st_ino, stat.st_size,
+        # this module's own identity stands for the agent's version: an upgrade replaces it
+        code = os.stat(__file__)
+        self.key = (code.st_mtime_ns, code.st_size, os.path.abspath(path), stat.st_ino, stat.st_size,
                     stat.st_mtime_ns, stat.st_ctime_ns)
         name = os.path.abspath(path).replace("%", "%25").replace("/", "%2F")
         self.file = os.path.join(self.DIRECTORY, name)

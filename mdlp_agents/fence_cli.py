@@ -374,10 +374,12 @@ def parse_argv(args):
     """fence-agents style options -> {name: value} of what was given (click does the parsing)."""
     import click
     given = {}
+    ran = []
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]}, add_help_option=True)
     @click.version_option(_version(), "-V", "--version", prog_name=IDENT)
     def command(**kwargs):
+        ran.append(True)
         for key, value in kwargs.items():
             if value not in (None, False, 0) or (key == "verbose" and value):
                 given[key] = "1" if value is True else str(value)
@@ -393,19 +395,17 @@ def parse_argv(args):
         else:
             command = click.option(*decls, param.name, metavar=param.metavar.upper(), help=help_text)(command)
     try:
-        command.main(args=args, prog_name=IDENT, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        exit_now(exc.exit_code)
+        code = command.main(args=args, prog_name=IDENT, standalone_mode=False)
     except click.ClickException as exc:
         raise FenceInputError("%s (see %s --help)" % (exc.format_message(), IDENT)) from None
-    if args and ("-h" in args or "--help" in args):
-        exit_now(EXIT_OK)
+    if not ran:  # --help or --version answered: nothing else may run (no default reboot!)
+        exit_now(code if isinstance(code, int) else EXIT_OK)
     return given
 
 
 def _version():
-    from . import __version__
-    return __version__
+    from . import version
+    return version()
 
 
 def main(argv=None):

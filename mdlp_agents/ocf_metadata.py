@@ -2,7 +2,7 @@
 
 from xml.sax.saxutils import escape, quoteattr
 
-from . import __version__
+from . import version
 from .config import DEFAULT_PATH
 
 AGENT_NAME = "mdlp"
@@ -45,5 +45,5 @@ def metadata_xml():
   <actions>
 %(actions)s  </actions>
 </resource-agent>
-""" % {"name": AGENT_NAME, "version": quoteattr(__version__), "longdesc": escape(LONGDESC),
+""" % {"name": AGENT_NAME, "version": quoteattr(version()), "longdesc": escape(LONGDESC),
        "default": quoteattr(DEFAULT_PATH), "actions": actions}

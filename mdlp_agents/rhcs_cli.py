@@ -233,7 +233,7 @@ def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
 
-    from . import __version__
+    from . import version
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION")
@@ -241,7 +241,7 @@ def build_command(ocf=False, environ=None):
                   help="Configuration file (default: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf).")
     @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
     @click.option("-v", "--verbose", is_flag=True, help="Show every probe's result.")
-    @click.version_option(__version__, "--version", prog_name=IDENT)
+    @click.version_option(version(), "--version", prog_name=IDENT)
     def command(action, config_path, as_json, verbose):
         """Check, start or stop the Websense mobile DLP services (httpd, PolicyEngine,
         RProxyWD) for rgmanager, Pacemaker (through an OCF link) or an admin.

@@ -46,6 +46,16 @@ def test_metadata_validates_against_fence_agents_schema(tmp_path, how):
                        "manpage", "validate-all"]
 
 
+@pytest.mark.parametrize("args", [("-V",), ("--version",), ("--help",), ("-h",)])
+def test_help_and_version_do_nothing_else(tmp_path, plugin_path, args):
+    """With a site backend configured, -V must not fall through to the default action (reboot)."""
+    conf = fence_conf(tmp_path, "backend = slow\nplug = node2\n")
+    env = {"PYTHONPATH": str(plugin_path), "SLOW_LOG": str(tmp_path / "slow.log"), "SLOW_SECONDS": "0"}
+    result = run_fence(*args, conf=conf, env=env)
+    assert result.returncode == 0 and result.stderr == "", result
+    assert not (tmp_path / "slow.log").exists()
+
+
 def test_manpage_and_help_hold_no_secret(tmp_path):
     conf = fence_conf(tmp_path, "backend = noop\npassword = very-secret-pw\n")
     for args in (("-o", "manpage"), ("--help",)):
