@@ -1,0 +1,59 @@
+"""Man pages generated from the agents' own help and metadata (the RPM build runs
+`python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp`)."""
+
+import sys
+
+
+def _roff(text):
+    return str(text).replace("\\", "\\\\").replace("-", "\\-").replace("\n.", "\n\\&.")
+
+
+def rhcs_manpage():
+    import click
+
+    from . import version
+    from .config import AGENT_DEFAULTS, PROBE_TIMEOUT_DEFAULT, SERVICE_KEYS
+    from .rhcs_cli import ACTIONS, build_command
+    command = build_command()
+    with click.Context(command, info_name="mdlp_rhcs") as ctx:
+        help_text = command.get_help(ctx)
+    lines = ['.TH MDLP_RHCS 8 "" "mdlp-agents %s" "System Administration"' % version(),
+             ".SH NAME", "mdlp_rhcs \\- health and resource agent of the Websense mobile DLP cluster",
+             ".SH SYNOPSIS", ".B mdlp_rhcs", "\\fIACTION\\fR [\\fB\\-\\-config\\fR \\fIPATH\\fR] "
+             "[\\fB\\-\\-json\\fR] [\\fB\\-v\\fR]",
+             ".SH DESCRIPTION",
+             "rgmanager runs it as /opt/websense/rproxy/cs/mdlp_rhcs (LSB exit codes); Pacemaker through "
+             "the OCF link /usr/lib/ocf/resource.d/websense/mdlp (OCF exit codes, parameter config); "
+             "admins run mdlp_rhcs status by hand.",
+             ".SH ACTIONS", _roff(", ".join(ACTIONS)),
+             ".SH USAGE", ".nf", _roff(help_text), ".fi",
+             ".SH CONFIGURATION",
+             "INI file: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf.",
+             ".TP", ".B [agent]", _roff(", ".join("%s (default %s)" % kv for kv in AGENT_DEFAULTS.items())),
+             ".TP", ".B [service NAME]", _roff(", ".join(SERVICE_KEYS) +
+                                               " (timeout default %gs)" % PROBE_TIMEOUT_DEFAULT),
+             ".SH EXIT STATUS",
+             "status: 0 running, 1 down with a stale pidfile, 3 not running, 4 internal error, 6 not configured. "
+             "Other actions: 0 success, 1 failure, 2 invalid arguments, 3 unimplemented, 5 not installed, "
+             "6 not configured. Through the OCF link: monitor 0 running, 7 not running (or not active on this "
+             "node), 1 failed.",
+             ".SH FILES", "/etc/mdlp_agents/mdlp_rhcs.conf, /run/mdlp_agents/ (role marker, last states)",
+             ".SH SEE ALSO", "fence_mdlp(8)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["mdlp_rhcs"]:
+        sys.stdout.write(rhcs_manpage())
+    elif argv == ["fence_mdlp"]:
+        from .fence_options import manpage
+        sys.stdout.write(manpage())
+    else:
+        sys.stderr.write("usage: python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
