@@ -1,6 +1,7 @@
 """Bad configuration and bad input: one clear line, the documented exit code, no traceback."""
 
 import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -144,15 +145,28 @@ def test_shipped_configs_are_valid():
         assert "not configured" not in result.stderr and "unknown" not in result.stderr
 
 
+def _cache_hit(path):
+    """Would the installed agent take PATH's configuration from its cache?  (Asked of the
+    installed package, run outside the checkout: the cache is tied to the agent's own code.)"""
+    code = ("import os, sys; from mdlp_agents import config as c; "
+            "print(c.ParsedCache(sys.argv[1], os.stat(sys.argv[1])).get() is not None)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], cwd="/", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip() == "True"
+
+
 def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
+    import os
+
     from mdlp_agents import config as cfg
     fake.start("httpd")
     path = write_config(tmp_path, "[service httpd]\nprocess = httpd\n")
+    assert not _cache_hit(path)
     assert run_agent("status", config=path).returncode == 0
-    cache = cfg.ParsedCache(str(path), path.stat())
-    assert cache.get() is not None  # remembered after a valid parse
+    assert _cache_hit(path)  # remembered after a valid parse
     # an edit of the same size is still seen
     path.write_text(path.read_text().replace("process = httpd", "process = httpX"))
+    assert not _cache_hit(path)
     assert run_agent("status", config=path).returncode == 3
     # and a broken edit is reported, not hidden by the cache
     path.write_text(path.read_text() + "[bogus]\n")
@@ -160,7 +174,6 @@ def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
     # a cache file others could have written is ignored
     path.write_text(path.read_text().replace("[bogus]\n", ""))
     assert run_agent("status", config=path).returncode == 3
-    cache = cfg.ParsedCache(str(path), path.stat())
-    import os
-    os.chmod(cache.file, 0o666)
-    assert cache.get() is None
+    assert _cache_hit(path)
+    os.chmod(cfg.ParsedCache(str(path), path.stat()).file, 0o666)
+    assert not _cache_hit(path)
