@@ -28,3 +28,16 @@ def version():
     except OSError:
         pass
     return "unknown"
+
+
+def click_version_option(prog, *decls):
+    """A --version option that looks the version up only when asked (not at every start)."""
+    import click
+
+    def show(ctx, param, value):
+        if value and not ctx.resilient_parsing:
+            click.echo("%s, version %s" % (prog, version()))
+            ctx.exit()
+
+    return click.option(*decls, is_flag=True, expose_value=False, is_eager=True, callback=show,
+                        help="Show the version and exit.")

@@ -137,28 +137,29 @@ def load(path, use_cache=True):
     """Read and check PATH; return a Config or raise ConfigError.
 
     A file that was valid is remembered (see ParsedCache): the cluster's
-    30-second status then skips configparser, the largest part of its start-up."""
+    30-second status then skips configparser, the largest part of its start-up.
+    The cache key and the text come from the same open file."""
     try:
-        stat = os.stat(path)
+        handle = open(path, encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("%s: configuration file not found" % path) from None
     except OSError as exc:
         raise ConfigError("%s: cannot read configuration: %s" % (path, exc.strerror)) from None
-    cache = ParsedCache(path, stat) if use_cache else None
-    config = cache.get() if cache else None
-    if config is None:
-        config = _parse(path)
-        if cache:
-            cache.put(config)
+    with handle:
+        cache = ParsedCache(path, os.fstat(handle.fileno())) if use_cache else None
+        config = cache.get() if cache else None
+        if config is None:
+            config = _parse(handle, path)
+            if cache:
+                cache.put(config)
     return config
 
 
-def _parse(path):
+def _parse(handle, path):
     import configparser
     parser = _parser()
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle, source=path)
+        parser.read_file(handle, source=path)
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError("%s: cannot read configuration: %s" % (path, reason)) from None

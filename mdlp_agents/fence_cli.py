@@ -136,10 +136,18 @@ class FenceRun(LevelMethods):
                                            default_section="\0none")
         try:
             with open(path, encoding="utf-8") as handle:
+                info = os.fstat(handle.fileno())
+                if info.st_mode & 0o022 or info.st_uid not in (0, os.geteuid()):
+                    raise FenceInputError("%s is writable by others or not owned by root: refusing it (it "
+                                          "names programs root runs)" % path)
                 parser.read_file(handle, source=path)
-                mode = os.fstat(handle.fileno()).st_mode
-        except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-            raise FenceInputError("%s: %s" % (path, " ".join(str(exc).split()))) from None
+                mode = info.st_mode
+        except configparser.Error as exc:
+            # the line itself is not echoed: it could be a mistyped "password secret"
+            lineno = getattr(exc, "lineno", None) or (exc.errors[0][0] if getattr(exc, "errors", None) else "?")
+            raise FenceInputError("%s: line %s: %s" % (path, lineno, type(exc).__name__)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FenceInputError("%s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
         site = {}
         for section in parser.sections():
             for key, value in parser[section].items():
@@ -244,13 +252,11 @@ class FenceRun(LevelMethods):
     def arm_deadline(self, action, victim, seconds=None):
         """Fail (exit 1) and kill our children once SECONDS pass: the deadline, plus the
         delay for off and reboot.  Arming again replaces the previous bound."""
-        if seconds is None:
-            seconds = float(self.options.get("deadline") or 0)
+        if seconds is None:  # the whole run, counted from its start
+            seconds = float(self.options["deadline"])
             if action in fo.FENCING_ACTIONS:
                 seconds += float(self.options.get("delay") or 0)
-        if seconds <= 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            return
+        remaining = max(0.001, seconds - (time.monotonic() - self.started))
 
         def expired(signum, frame):
             self.runner.kill_all()
@@ -259,23 +265,30 @@ class FenceRun(LevelMethods):
             exit_now(EXIT_FAIL)
 
         signal.signal(signal.SIGALRM, expired)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, remaining)
 
     def lock(self, victim):
         """One fencing of a node at a time: a second request for it waits for the first."""
         import fcntl
 
         from .runstate import state_dir
+        from .runstate import open_lock
         directory = state_dir(self.agent["state_dir"])
         if directory is None:
+            self.note("warning", "no private state directory (%s): fencing %s without a lock"
+                      % (self.agent["state_dir"], victim))
             return
         safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in victim)
-        self._lock_file = open(os.path.join(directory, "fence-%s.lock" % safe), "a")
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lock_fd = open_lock(directory, "fence-%s.lock" % safe)
+        except OSError as exc:
+            self.note("warning", "fencing %s without a lock: %s" % (victim, exc))
+            return
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.note("info", "another fence_mdlp is fencing %s: waiting for it" % victim)
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
 
     # -- actions ----------------------------------------------------------------------
     def _attempts(self, backends, what, step):
@@ -373,16 +386,18 @@ class FenceRun(LevelMethods):
 def parse_argv(args):
     """fence-agents style options -> {name: value} of what was given (click does the parsing)."""
     import click
+
+    from . import click_version_option
     given = {}
     ran = []
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]}, add_help_option=True)
-    @click.version_option(_version(), "-V", "--version", prog_name=IDENT)
+    @click_version_option(IDENT, "-V", "--version")
     def command(**kwargs):
         ran.append(True)
         for key, value in kwargs.items():
-            if value not in (None, False, 0) or (key == "verbose" and value):
-                given[key] = "1" if value is True else str(value)
+            if value not in (None, False, 0):
+                given[key] = "1" if value is True or key == "verbose" else str(value)  # -vv counts
 
     for param in reversed(fo.PARAMS):
         decls = (["-" + param.short] if param.short else []) + ["--" + param.long]
@@ -401,11 +416,6 @@ def parse_argv(args):
     if not ran:  # --help or --version answered: nothing else may run (no default reboot!)
         exit_now(code if isinstance(code, int) else EXIT_OK)
     return given
-
-
-def _version():
-    from . import version
-    return version()
 
 
 def main(argv=None):

@@ -151,8 +151,10 @@ def normalize(values):
             except (TypeError, ValueError):
                 raise FenceInputError("%s=%r is not a valid %s" % (
                     name, value, "time in seconds" if param.kind == "second" else "number")) from None
-            if value < 0 or value != value:
-                raise FenceInputError("%s=%r must not be negative" % (name, value))
+            if value < 0 or value != value or value == float("inf"):
+                raise FenceInputError("%s=%r must be a finite number, not negative" % (name, value))
+            if name == "deadline" and value <= 0:
+                raise FenceInputError("deadline=%r: the run must be bounded (fenced waits forever)" % value)
         elif param.kind == "select":
             value = str(value).lower()
             if value not in param.choices:

@@ -139,8 +139,8 @@ class _Job:
         return self.done.acquire(timeout=max(0.0, self.end - time.monotonic()))
 
 
-def _single(func, svc, out):
-    out.append(func(svc, svc.timeout))
+def _single(func, svc, timeout, out):
+    out.append(func(svc, timeout))
 
 
 def check_services(config, services=None, deadline=None, runstate=None):
@@ -151,17 +151,20 @@ def check_services(config, services=None, deadline=None, runstate=None):
     overall_end = start + (config.deadline if deadline is None else deadline)
     remembered = runstate.remembered_processes(procfacts.SCAN_MAX_AGE) if runstate else {}
     table = _ProcessTable([s.process for s in services if s.process], remembered)
+    # a probe's own timeout never outlives the whole check: an init script killed at its
+    # timeout is killed before we exit, not left behind
+    timeout = {id(svc): max(0.05, min(svc.timeout, overall_end - time.monotonic())) for svc in services}
     planned_jobs = []
     for index, svc in enumerate(services):
         if svc.init:  # the slowest (a process to start): first
-            planned_jobs.insert(0, (index, svc, ["init"], _single, (probes.check_init, svc)))
+            planned_jobs.insert(0, (index, svc, ["init"], _single, (probes.check_init, svc, timeout[id(svc)])))
         if svc.http:
-            planned_jobs.append((index, svc, ["http"], _single, (probes.check_http, svc)))
+            planned_jobs.append((index, svc, ["http"], _single, (probes.check_http, svc, timeout[id(svc)])))
         if _planned(svc):
             planned_jobs.append((index, svc, _planned(svc), _local_chain, (svc, table)))
     jobs = []
     for index, svc, planned, func, args in planned_jobs:
-        end = min(overall_end, time.monotonic() + svc.timeout + _LOCAL_ALLOWANCE)
+        end = min(overall_end, time.monotonic() + timeout[id(svc)] + _LOCAL_ALLOWANCE)
         jobs.append(_Job(index, planned, end, func, args))
     collected = [[] for _ in services]
     for job in jobs:

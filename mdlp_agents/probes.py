@@ -13,6 +13,9 @@ import time
 # interpreter's start-up, and a TCP connect needs none of it (bench/status).
 import _socket
 
+# socket.timeout is TimeoutError only from Python 3.10 on (EL8 has 3.6, EL9 3.9)
+_TIMEOUTS = (TimeoutError, _socket.timeout)
+
 from . import procfacts
 from .results import FAILED, HUNG, ProbeResult
 
@@ -33,14 +36,16 @@ def check_tcp(svc, timeout, pids=()):
     where = "%s:%d" % (host, port)
     try:
         _connect(host, port, timeout).close()
-    except TimeoutError:
+    except _TIMEOUTS:
         return ProbeResult(False, "tcp", HUNG, "connect to %s: %s" % (where, _timeout_text(timeout)))
     except OSError as exc:
         return ProbeResult(False, "tcp", FAILED, "connect to %s: %s" % (where, exc.strerror or exc))
     if pids and (host in _LOCAL_HOSTS or host.startswith("127.")):
         inodes = procfacts.listener_inodes(port)
-        if inodes and not procfacts.holders(inodes, pids) \
-                and not procfacts.holders(inodes, procfacts.children(pids)):
+        held = procfacts.holders(inodes, pids) if inodes else True
+        if held == []:
+            held = procfacts.holders(inodes, procfacts.children(pids))
+        if held == []:  # None: we may not look (not root), so we do not claim a squatter
             owner = procfacts.owner_of(inodes)
             who = "pid %d (%s)" % owner if owner else "another process"
             return ProbeResult(False, "tcp", FAILED,
@@ -89,7 +94,7 @@ def check_http(svc, timeout):
             sock = _tls_wrap(sock, host)
         sock.sendall(request)
         status = _read_status(sock, end)
-    except TimeoutError:
+    except _TIMEOUTS:
         return ProbeResult(False, "http", HUNG, "GET %s: %s" % (svc.http, _timeout_text(timeout)))
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
@@ -184,6 +189,13 @@ def _wait_exit(pid, timeout):
         os.close(fd)
 
 
+def _exit_code(status):
+    """os.waitstatus_to_exitcode (Python >= 3.9)."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
 def run_bounded(argv, timeout, shell=False, env=None):
     """Run a command with /dev/null for stdin, stdout and stderr (no pipe to drain, so
     a daemon it leaves behind cannot hold us) in a session of its own; at the
@@ -197,8 +209,13 @@ def run_bounded(argv, timeout, shell=False, env=None):
         env = dict(os.environ, PATH=SYSTEM_PATH + ":" + os.environ.get("PATH", ""))
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
-        pid = os.posix_spawn(argv[0], argv, env, setsid=True,
-                             file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)])
+        if hasattr(os, "posix_spawn"):  # Python >= 3.8
+            pid = os.posix_spawn(argv[0], argv, env, setsid=True,
+                                 file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)])
+        else:
+            import subprocess
+            pid = subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull, env=env,
+                                   start_new_session=True).pid
     finally:
         os.close(devnull)
     end = started + timeout
@@ -207,7 +224,7 @@ def run_bounded(argv, timeout, shell=False, env=None):
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return os.waitstatus_to_exitcode(status), time.monotonic() - started
+            return _exit_code(status), time.monotonic() - started
         remaining = end - time.monotonic()
         if remaining <= 0:
             try:

@@ -118,7 +118,11 @@ def check_pidfile(path, name=None):
         return ProbeResult(False, "pidfile", STALE, "pid %d from %s is now %r, not %s (stale pidfile, PID reused)"
                            % (pid, path, stat.comm, name))
     started = stat.started
-    if started > written + _START_SLACK:
+    # PID reuse: the process started after its pidfile was written.  The start time is
+    # the boot time plus ticks, and the kernel moves the boot time when the clock is
+    # stepped (NTP at boot): only a gap beyond any plausible step counts, or a pidfile
+    # left from before this boot.
+    if started > written + _START_SLACK or written < boot_time() - _START_SLACK:
         return ProbeResult(False, "pidfile", STALE,
                            "pid %d started after %s was written (stale pidfile, PID reused)" % (pid, path))
     if stat.state in _HUNG_STATES:
@@ -266,13 +270,16 @@ def _listeners_proc(port):
 
 
 def holders(inodes, pids):
-    """Which of PIDS hold one of the socket INODES open."""
+    """Which of PIDS hold one of the socket INODES open; None if we may not look
+    (an admin's own account cannot read root's /proc/PID/fd: unknown, not "no")."""
     targets = {"socket:[%s]" % inode for inode in inodes}
     held = []
     for pid in pids:
         fd_dir = "/proc/%d/fd" % pid
         try:
             fds = os.listdir(fd_dir)
+        except PermissionError:
+            return None
         except OSError:
             continue
         for fd in fds:

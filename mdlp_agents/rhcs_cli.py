@@ -109,14 +109,15 @@ class Agent:
         return self.restart()
 
     def _config_problem(self, action, problem):
-        if self.ocf and action in ("monitor", "status", "stop"):
+        if action == "stop":
+            # A failed stop puts rgmanager's service into "failed" and gets a Pacemaker node
+            # fenced; with no usable configuration there is nothing we could stop, so give
+            # up the role and say why.
+            self.runstate().clear_active()
+            self.fail(ec.OCF_SUCCESS, "stop: %s (marked inactive, no service stopped)" % problem)
+            return ec.OCF_SUCCESS
+        if self.ocf and action in ("monitor", "status"):
             state = self.runstate()
-            if action == "stop":
-                # A failed stop gets this node fenced; with no usable configuration there is
-                # nothing we could stop, so give up the resource and say why.
-                state.clear_active()
-                self.fail(ec.OCF_SUCCESS, "stop: %s (marked inactive, no service stopped)" % problem)
-                return ec.OCF_SUCCESS
             if state.active_since() is None:
                 # a probe on a node that never started the resource: it is not running here
                 self.fail(ec.OCF_NOT_RUNNING, problem)
@@ -233,7 +234,7 @@ def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
 
-    from . import version
+    from . import click_version_option
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION")
@@ -241,7 +242,7 @@ def build_command(ocf=False, environ=None):
                   help="Configuration file (default: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf).")
     @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
     @click.option("-v", "--verbose", is_flag=True, help="Show every probe's result.")
-    @click.version_option(version(), "--version", prog_name=IDENT)
+    @click_version_option(IDENT, "--version")
     def command(action, config_path, as_json, verbose):
         """Check, start or stop the Websense mobile DLP services (httpd, PolicyEngine,
         RProxyWD) for rgmanager, Pacemaker (through an OCF link) or an admin.

@@ -103,7 +103,8 @@ def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
     result = run_fence(stdin=stdin, conf=conf)
     assert result.returncode == 0, result
     assert bmc.power == "off"
-    assert "node1" in (tmp_path / "state").joinpath("fence-node1.lock").name
+    assert (tmp_path / "state" / "fence-node1.lock").exists()  # the lock is the plug's, not nodename's
+    assert not (tmp_path / "state" / "fence-node-x.lock").exists()
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -117,6 +118,8 @@ def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
     ("backend=noop\nnodename=node2\ndelay=soon\n", "delay='soon' is not a valid time in seconds"),
     ("backend=noop\nnodename=node2\nlanplus=maybe\n", "lanplus='maybe' is not a boolean"),
     ("backend=noop\nnodename=node2\nprivlvl=god\n", "privlvl='god': use one of callback, user, operator"),
+    ("backend=noop\nnodename=node2\ndeadline=0\n", "deadline=0.0: the run must be bounded"),
+    ("backend=noop\nnodename=node2\ndelay=inf\n", "delay=inf must be a finite number"),
     ("\x00\xff garbage \x01\n", "stdin line 1 is not key=value"),
     ("backend=noop\nnodename=node2\npasswd hunter2\n", "stdin line 3 is not key=value (14 characters, no '=')"),
     ("x" * 70000, "more than 65536 bytes on stdin"),
@@ -155,6 +158,21 @@ def test_old_names_option_and_password_script(tmp_path, bmc):
                        "-S", str(script), "-C", "3", "--backend", "ipmi", "--power-wait", "0", "--retry-on", "2",
                        conf=fence_conf(tmp_path))
     assert result.returncode == 0 and bmc.power == "on", result
+
+
+def test_site_config_errors_do_not_echo_secrets_and_others_cannot_write_it(tmp_path):
+    conf = fence_conf(tmp_path, "backend = noop\npassword hunter2\n")
+    result = run_fence(stdin="nodename=node2\n", conf=conf)
+    assert result.returncode == 1 and "line" in result.stderr and "hunter2" not in result.stderr, result
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    conf.chmod(0o666)
+    result = run_fence(stdin="nodename=node2\n", conf=conf)
+    assert result.returncode == 1 and "writable by others" in result.stderr, result
+
+
+def test_stacked_verbose(tmp_path):
+    result = run_fence("-vv", "-o", "status", "-n", "node2", "--backend", "noop", conf=fence_conf(tmp_path))
+    assert result.returncode == 0 and "WARNING: backend noop" in result.stderr, result
 
 
 def test_bad_options_and_site_config(tmp_path):

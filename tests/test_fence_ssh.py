@@ -102,3 +102,33 @@ def test_ssh_node_address_from_host_map(tmp_path, fake, victim):
     assert result.returncode == 0, result
     listing = run_fence(stdin=_stdin("action=list", *lines), conf=fence_conf(tmp_path))
     assert listing.returncode == 0 and listing.stdout == "node1,\nnode2,\n", listing
+
+
+def test_vip_with_a_prefix_length_is_still_found_and_dropped(tmp_path, fake, victim):
+    _start_services(fake)
+    lines = [l if not l.startswith("vip=") else "vip=%s/24" % victim.VIP for l in victim.ssh_lines()]
+    result = run_fence(stdin=_stdin("nodename=node2", "action=off", *lines), conf=fence_conf(tmp_path))
+    assert result.returncode == 0, result
+    assert not victim.has_vip()
+
+
+def test_the_node_script_never_says_off_when_it_cannot_look(tmp_path):
+    """The script the ssh backend sends, run by a real sh on a node without ps: an error, not "off"."""
+    from mdlp_agents.fence_backends.ssh import SshBackend
+    backend = SshBackend({"kill_processes": "httpd", "vip": "10.9.9.9"}, None, None)
+    nops = tmp_path / "bin"
+    nops.mkdir()
+    for tool in ("ip", "awk", "tr", "sleep", "pkill", "killall", "rm"):
+        path = subprocess.run(["sh", "-c", "command -v %s" % tool], capture_output=True, text=True).stdout.strip()
+        if path:
+            (nops / tool).symlink_to(path)
+    result = subprocess.run(["/bin/sh", "-s"], input=backend._script("report\n"), capture_output=True,
+                            env={"PATH": str(nops)})
+    assert b"MDLP-FENCE error: no ps on the node: cannot verify" in result.stdout, result
+    assert b"MDLP-FENCE off" not in result.stdout
+
+
+def test_unmatchable_process_names_are_refused(tmp_path, victim):
+    lines = victim.ssh_lines() + ["kill_processes=httpd,a-very-long-process-name"]
+    result = run_fence(stdin=_stdin("nodename=node2", "action=off", *lines), conf=fence_conf(tmp_path))
+    assert result.returncode == 1 and "cannot be matched by its process name" in result.stderr, result

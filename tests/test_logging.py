@@ -70,15 +70,35 @@ def test_no_syslog_no_journald_is_not_a_failure(three_services, fake):
     assert result.stderr == ""
 
 
-def test_state_dir_falls_back_when_not_writable(tmp_path):
-    """An unwritable state_dir (as for a non-root user): the per-user temp dir keeps the state."""
+def test_state_dir_falls_back_for_other_users_only(tmp_path):
+    """`nobody` (as ocf-tester runs us) cannot write /run/mdlp_agents: a per-user temp dir keeps
+    its state.  Root never falls back, and never uses a state directory someone else owns."""
+    import shutil
+    import subprocess
     import tempfile
-    name = "mdlp-fallback-%d" % os.getpid()
-    config = tmp_path / "public.conf"
-    config.write_text("[agent]\nstate_dir = /proc/mdlp-not-writable\n[service %s]\nprocess = %s\n"
-                      % (name, name))
-    result = run_agent("status", config=config)
-    assert result.returncode == 3, result
-    fallback = os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid(), "last-status")
-    with open(fallback) as handle:
-        assert handle.read().startswith(name + "\tSTOPPED\t")
+    name = "mdlp-fb-%d" % os.getpid()
+    public = tempfile.mkdtemp(prefix="mdlp-public-")
+    try:
+        os.chmod(public, 0o755)
+        config = os.path.join(public, "public.conf")
+        with open(config, "w") as handle:
+            handle.write("[agent]\nstate_dir = /run/mdlp-not-for-nobody\n[service %s]\nprocess = %s\n"
+                         % (name, name))
+        os.chmod(config, 0o644)
+        from conftest import AGENT
+        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(AGENT),
+                                 "status", "--config", config], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 3, result
+        fallback = os.path.join(tempfile.gettempdir(), "mdlp_agents-65534", "last-status")
+        with open(fallback) as handle:
+            assert name + "\tSTOPPED\t" in handle.read()
+        # root, with a state_dir that belongs to somebody else: not used at all
+        foreign = os.path.join(public, "foreign-state")
+        os.mkdir(foreign)
+        os.chown(foreign, 65534, 65534)
+        with open(config, "w") as handle:
+            handle.write("[agent]\nstate_dir = %s\n[service %s]\nprocess = %s\n" % (foreign, name, name))
+        assert run_agent("status", config=config).returncode == 3
+        assert os.listdir(foreign) == []
+    finally:
+        shutil.rmtree(public)

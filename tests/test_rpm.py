@@ -192,3 +192,25 @@ def test_wheel_and_sdist_install_in_a_fresh_venv(tmp_path):
     assert meta.returncode == 0 and "<resource-agent" in meta.stdout, meta.stderr
     fence = subprocess.run([str(venv / "bin/fence_mdlp"), "-o", "metadata"], capture_output=True, text=True)
     assert fence.returncode == 0 and '<resource-agent name="fence_mdlp"' in fence.stdout, fence.stderr
+
+
+def test_launchers_are_tiny_and_scan_no_entry_points(built, tmp_path, fake):
+    rpm_file, _, _ = built
+    root = tmp_path / "root"
+    root.mkdir()
+    rpm(root, "-i", str(rpm_file))
+    for launcher in ("opt/websense/rproxy/cs/mdlp_rhcs", "usr/sbin/fence_mdlp"):
+        code = [l for l in (root / launcher).read_text().splitlines() if l.strip() and not l.startswith("#")]
+        assert len(code) <= 3, code
+    fake.start("PolicyEngine")
+    config = tmp_path / "one.conf"
+    config.write_text("[agent]\nstate_dir = %s\n[service PolicyEngine]\nprocess = PolicyEngine\n" % (tmp_path / "s"))
+    runs = [("opt/websense/rproxy/cs/mdlp_rhcs", ["status"], {"MDLP_RHCS_CONF": str(config)}),
+            ("usr/sbin/fence_mdlp", ["-o", "status", "-n", "node2", "--backend", "noop"],
+             {"MDLP_FENCE_CONF": str(tmp_path / "none.conf")})]
+    for launcher, args, env in runs:
+        result = run_installed(root, launcher, *args, env=dict(env, PYTHONPROFILEIMPORTTIME="1"))
+        assert result.returncode == 0, result
+        imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line}
+        assert "mdlp_agents" in imported  # the profile is real
+        assert not {"pkg_resources", "importlib.metadata"} & imported, launcher

@@ -77,7 +77,10 @@ def available():
 
 
 def _entry_points():
-    from importlib import metadata
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8 (EL8): built-in backends only
+        return []
     eps = metadata.entry_points()
     if hasattr(eps, "select"):
         return list(eps.select(group=ENTRY_POINT_GROUP))

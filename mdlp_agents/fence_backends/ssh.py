@@ -19,17 +19,26 @@ from . import FenceBackend, FenceError
 # Runs on the victim with /bin/sh.  Zombies do not count as running: a killed
 # process is gone even before its parent reaps it.
 _CHECK = r'''
-alive() { ps -e -o stat= -o comm= 2>/dev/null | awk -v p="$1" '$1 !~ /^Z/ && $2 == p {f=1} END {exit !f}'; }
-holders() { [ -n "$VIP" ] || return 0; ip -o addr show 2>/dev/null | awk -v v="$VIP" '{split($4, a, "/"); if (a[1] == v) print $2}'; }
+fail() { echo "MDLP-FENCE error: $*"; exit 3; }
+for tool in ps ip awk; do command -v "$tool" >/dev/null 2>&1 || fail "no $tool on the node: cannot verify"; done
 report() {
-  left=""; for p in $PROCS; do alive "$p" && left="$left $p"; done
-  held=$(holders | tr '\n' ' ')
+  # what cannot be looked at is not "gone": no answer from ps or ip is an error
+  procs=$(ps -e -o stat= -o comm=) && [ -n "$procs" ] || fail "ps gave no process list: cannot verify"
+  addrs=$(ip -o addr show) && [ -n "$addrs" ] || fail "ip gave no address list: cannot verify"
+  left=""
+  for p in $PROCS; do
+    echo "$procs" | awk -v p="$p" '$1 !~ /^Z/ && $2 == p {f=1} END {exit !f}' && left="$left $p"
+  done
+  held=""
+  [ -z "$VIP" ] || held=$(echo "$addrs" | awk -v v="$VIP" '{split($4, a, "/"); if (a[1] == v) print $2}' | tr '\n' ' ')
   if [ -z "$left" ] && [ -z "$held" ]; then echo "MDLP-FENCE off"; return 0; fi
   echo "MDLP-FENCE on running:${left:- none} address-on:${held:-none}"; return 3
 }
 '''
 _KILL = r'''
 for p in $PROCS; do pkill -KILL -x -- "$p" 2>/dev/null || killall -q -s KILL -- "$p" 2>/dev/null; done
+# the node must not come back as the active one when its services restart
+rm -f /run/mdlp_agents/active
 if [ -n "$VIP" ]; then
   ip -o addr show 2>/dev/null | while read -r idx dev family addr rest; do
     case "$addr" in "$VIP"/*) ip addr del "$addr" dev "${dev%@*}" ;; esac
@@ -58,7 +67,26 @@ class SshBackend(FenceBackend):
         identity = self.options.get("identity_file")
         if identity and not os.access(identity, os.R_OK):
             problems.append("identity_file %s is not readable" % identity)
+        for name in self._process_names():
+            if len(name) > 15 or not all(c.isalnum() or c in "-_.+@" for c in name):
+                problems.append("kill_processes: %r cannot be matched by its process name (at most 15 "
+                                "characters, no spaces or shell characters)" % name)
+        try:
+            self._vip()
+        except ValueError as exc:
+            problems.append("vip: %s" % exc)
         return problems
+
+    def _process_names(self):
+        return [p.strip() for p in str(self.options.get("kill_processes") or "").split(",") if p.strip()]
+
+    def _vip(self):
+        """The floating IP, canonical and without a prefix length (ip addr shows it so)."""
+        text = str(self.options.get("vip") or "").strip()
+        if not text:
+            return ""
+        import ipaddress
+        return str(ipaddress.ip_interface(text).ip)
 
     def _host(self):
         return self.options.get("ip") or self.options.get("victim")
@@ -76,9 +104,8 @@ class SshBackend(FenceBackend):
         return argv + ["--", self._host(), "/bin/sh -s"]
 
     def _script(self, body):
-        procs = " ".join(shlex.quote(p.strip()) for p in str(self.options.get("kill_processes") or "").split(",")
-                         if p.strip())
-        header = "PROCS=%s\nVIP=%s\n" % (shlex.quote(procs), shlex.quote(str(self.options.get("vip") or "")))
+        # names are checked by validate(): plain words, safe to split on spaces in the script
+        header = "PROCS=%s\nVIP=%s\n" % (shlex.quote(" ".join(self._process_names())), shlex.quote(self._vip()))
         return (header + _CHECK + body).encode()
 
     def _run(self, body, budget):
@@ -87,6 +114,8 @@ class SshBackend(FenceBackend):
         self.log.debug("ssh: %s" % " ".join(self._argv()))
         code, out, err = self.runner.run(self._argv(), timeout, stdin_data=self._script(body))
         verdict = [line for line in out.splitlines() if line.startswith("MDLP-FENCE ")]
+        if verdict and verdict[-1].startswith("MDLP-FENCE error"):
+            raise FenceError("%s: %s" % (self._host(), verdict[-1][len("MDLP-FENCE error: "):]))
         if code == 255 or not verdict:
             reason = (err.strip().splitlines() or ["ssh exited %d without an answer" % code])[-1]
             raise FenceError("ssh to %s:%s failed: %s" % (self._host(), self.options.get("ipport") or 22, reason))
