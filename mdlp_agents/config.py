@@ -30,6 +30,10 @@ class ConfigError(Exception):
     """A configuration problem; str() is the one line an admin sees."""
 
 
+class ConfigMissing(ConfigError):
+    """The file is not there or cannot be read (this node's problem, not the cluster's)."""
+
+
 class Service:
     """One `[service NAME]` section."""
 
@@ -142,9 +146,9 @@ def load(path, use_cache=True):
     try:
         handle = open(path, encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("%s: configuration file not found" % path) from None
+        raise ConfigMissing("%s: configuration file not found" % path) from None
     except OSError as exc:
-        raise ConfigError("%s: cannot read configuration: %s" % (path, exc.strerror)) from None
+        raise ConfigMissing("%s: cannot read configuration: %s" % (path, exc.strerror)) from None
     with handle:
         cache = ParsedCache(path, os.fstat(handle.fileno())) if use_cache else None
         config = cache.get() if cache else None

@@ -354,7 +354,19 @@ class FenceRun(LevelMethods):
         return EXIT_OK if state == "on" else EXIT_OFF
 
     def do_monitor(self, backends, victim):
-        backend, _ = self._attempts(backends, "monitor", lambda b: b.monitor())
+        def monitor(backend):
+            if backend.options.get("ip") or not self.options.get("host_map"):
+                return backend.monitor()
+            # a device known only through host_map: it answers if any of its nodes' addresses does
+            from .fence_backends import FenceError
+            errors = []
+            for node in fo.host_map(self.options["host_map"]):
+                try:
+                    return self._for_node(backend, node, "monitor").monitor()
+                except FenceError as exc:
+                    errors.append("%s: %s" % (node, exc))
+            raise FenceError("; ".join(errors) or "host_map is empty")
+        backend, _ = self._attempts(backends, "monitor", monitor)
         return EXIT_OK if backend else self.fail("monitor: no fencing device answers (last: %s)" % self.last_error)
 
     def do_list(self, backends, victim, with_status=False):
@@ -368,13 +380,16 @@ class FenceRun(LevelMethods):
                 self.out.write("%s,%s\n" % (plug, alias or ""))
         return EXIT_OK
 
+    def _for_node(self, backend, node, action):
+        """A backend like BACKEND aimed at NODE (its host_map address, else ip)."""
+        address = fo.host_map(self.options.get("host_map") or "").get(node) or self.options.get("ip")
+        return type(backend)(dict(self.options, victim=node, ip=address, action=action), self, self.runner)
+
     def _node_status(self, backend, node):
         """NODE's power as BACKEND sees it at NODE's host_map address; 'unknown' if it cannot tell."""
         from .fence_backends import FenceError
-        options = dict(self.options, victim=node, action="status")
-        options["ip"] = fo.host_map(self.options.get("host_map") or "").get(node) or self.options.get("ip")
         try:
-            return type(backend)(options, self, self.runner).status()
+            return self._for_node(backend, node, "status").status()
         except FenceError as exc:
             self.note("warning", "list-status: %s via %s: %s" % (node, backend.name, exc))
             return "unknown"

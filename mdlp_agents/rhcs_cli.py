@@ -42,6 +42,7 @@ class Agent:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.config = None
+        self.config_missing = False
         self._log = None
 
     # -- plumbing -----------------------------------------------------------------
@@ -65,6 +66,7 @@ class Agent:
         try:
             self.config = cfg.load(path, use_cache)
         except cfg.ConfigError as exc:
+            self.config_missing = isinstance(exc, cfg.ConfigMissing)
             return str(exc)
         return None
 
@@ -122,6 +124,10 @@ class Agent:
                 # a probe on a node that never started the resource: it is not running here
                 self.fail(ec.OCF_NOT_RUNNING, problem)
                 return ec.OCF_NOT_RUNNING
+        if self.ocf and self.config_missing:
+            # a file missing on this node only: Pacemaker should try another node (5), not
+            # give up the resource everywhere (6)
+            return self.fail(ec.OCF_ERR_INSTALLED, problem)
         return self.fail(ec.OCF_ERR_CONFIGURED, problem)
 
     def validate(self):

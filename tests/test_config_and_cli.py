@@ -175,5 +175,9 @@ def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
     path.write_text(path.read_text().replace("[bogus]\n", ""))
     assert run_agent("status", config=path).returncode == 3
     assert _cache_hit(path)
-    os.chmod(cfg.ParsedCache(str(path), path.stat()).file, 0o666)
-    assert not _cache_hit(path)
+    cache_file = cfg.ParsedCache(str(path), path.stat()).file
+    os.chmod(cache_file, 0o666)
+    try:
+        assert not _cache_hit(path)
+    finally:
+        os.unlink(cache_file)

@@ -441,3 +441,13 @@ def test_list_and_list_status_from_host_map(tmp_path, bmc):
     assert listing.returncode == 0 and listing.stdout == "node1,\nnode9,\n", listing
     status = run_fence(stdin=_stdin("action=list-status", *lines), conf=fence_conf(tmp_path))
     assert status.returncode == 0 and status.stdout == "node1,,off\nnode9,,off\n", status
+
+
+def test_monitor_with_host_map_only(tmp_path, bmc):
+    """Pacemaker's device monitor carries no node: a host_map device answers through its nodes."""
+    lines = [l for l in _ipmi_lines(bmc) if not l.startswith("ip=")]
+    ok = run_fence(stdin=_stdin("action=monitor", "host_map=node1:127.0.0.1", *lines), conf=fence_conf(tmp_path))
+    assert ok.returncode == 0, ok
+    bad = [l.replace("password=%s" % IpmiSim.PASSWORD, "password=wrong") for l in lines]
+    result = run_fence(stdin=_stdin("action=monitor", "host_map=node1:127.0.0.1", *bad), conf=fence_conf(tmp_path))
+    assert result.returncode == 1 and "monitor: no fencing device answers" in result.stderr, result

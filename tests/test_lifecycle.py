@@ -172,6 +172,12 @@ def test_ocf_broken_config(tmp_path, ocf_link):
     bad = tmp_path / "bad.conf"
     bad.write_text("[service x]\n")
     assert run_agent("validate-all", config=bad, ocf_link=ocf_link).returncode == 6
+    assert run_agent("start", config=bad, ocf_link=ocf_link).returncode == 6  # the same file everywhere
+    # missing on this node only: "not installed" here, so Pacemaker tries the other node
+    missing = tmp_path / "missing.conf"
+    assert run_agent("start", config=missing, ocf_link=ocf_link).returncode == 5
+    assert run_agent("validate-all", config=missing, ocf_link=ocf_link).returncode == 5
+    assert run_agent("status", config=missing).returncode == 6  # LSB: not configured
     # a probe on a node that never started the resource: not running here
     assert run_agent("monitor", config=bad, ocf_link=ocf_link).returncode == 7
     # stop must not fail (that gets the node fenced): it gives up the role and says why

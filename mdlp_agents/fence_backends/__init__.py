@@ -59,8 +59,11 @@ class FenceBackend:
         return [(node, "") for node in host_map(self.options.get("host_map") or "")]
 
     def needs_address(self):
-        """Every action but list reaches a node or its BMC."""
-        return self.options.get("action") not in ("list", "list-status")
+        """Every action but list reaches a node or its BMC; monitor may use host_map's."""
+        action = self.options.get("action")
+        if action == "monitor" and self.options.get("host_map"):
+            return False
+        return action not in ("list", "list-status")
 
 
 def _resolve(spec):
