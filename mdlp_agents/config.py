@@ -11,7 +11,7 @@ ENV_PATH = "MDLP_RHCS_CONF"
 
 STOP_POLICIES = ("leave", "stop")
 PROBE_KEYS = ("process", "pidfile", "tcp", "http", "init")
-SERVICE_KEYS = PROBE_KEYS + ("start", "stop", "timeout")
+SERVICE_KEYS = PROBE_KEYS + ("user", "start", "stop", "timeout")
 AGENT_KEYS = ("deadline", "stop_policy", "start_timeout", "stop_timeout",
               "state_dir", "syslog_socket")
 
@@ -37,7 +37,7 @@ class ConfigMissing(ConfigError):
 class Service:
     """One `[service NAME]` section."""
 
-    __slots__ = ("name",) + SERVICE_KEYS + ("tcp_addr", "http_url")
+    __slots__ = ("name",) + SERVICE_KEYS + ("tcp_addr", "http_url", "uid")
 
     def __init__(self, name):
         self.name = name
@@ -46,6 +46,7 @@ class Service:
         self.timeout = PROBE_TIMEOUT_DEFAULT
         self.tcp_addr = None       # (host, port)
         self.http_url = None       # (scheme, host, port, path)
+        self.uid = None            # `user`, resolved: process/pidfile must belong to it
 
     def probes(self):
         return [k for k in PROBE_KEYS if getattr(self, k)]
@@ -295,6 +296,12 @@ def _load_service(name, items, path, section):
         elif key == "process" and ("/" in value or " " in value):
             raise ConfigError("%s: %r is not a process name (no path, no arguments)"
                               % (_where(path, section, key), value))
+        elif key == "user":
+            import pwd
+            try:
+                svc.uid = pwd.getpwnam(value).pw_uid
+            except KeyError:
+                raise ConfigError("%s: no such user %r" % (_where(path, section, key), value)) from None
         elif key == "tcp":
             try:
                 svc.tcp_addr = parse_hostport(value)

@@ -74,15 +74,16 @@ class _ProcessTable:
         self._scanned = None
         self.used = {}
 
-    def get(self, name):
+    def get(self, name, fresh=False):
+        """([ProcStat] named NAME, whether they come from a scan made now)."""
         with self._lock:
-            still = procfacts.revalidate(name, self._remembered.get(name, ()))
+            still = None if fresh else procfacts.revalidate(name, self._remembered.get(name, ()))
             if not still:
                 if self._scanned is None:
                     self._scanned = procfacts.scan(self._names)
                 still = self._scanned[name]
             self.used[name] = [(stat.pid, stat.ticks) for stat in still if not stat.dead]
-            return still
+            return still, self._scanned is not None
 
     @property
     def rescanned(self):
@@ -93,7 +94,7 @@ def _local_chain(svc, table, out):
     """pidfile, process, then tcp (which needs the PIDs): appended to OUT as they finish."""
     pid_result = None
     if svc.pidfile:
-        pid_result = procfacts.check_pidfile(svc.pidfile, svc.process)
+        pid_result = procfacts.check_pidfile(svc.pidfile, svc.process, svc.uid)
         out.append(pid_result)
     if svc.process:
         if pid_result is not None and pid_result.ok:
@@ -101,7 +102,11 @@ def _local_chain(svc, table, out):
             out.append(ProbeResult(True, "process", pid=pid_result.pid, started=pid_result.started,
                                    pids=pid_result.pids))
         else:
-            out.append(procfacts.check_process(svc.process, table.get(svc.process)))
+            stats, scanned = table.get(svc.process)
+            result = procfacts.check_process(svc.process, stats, svc.uid)
+            if not result.ok and not scanned:  # a failure is never answered from memory
+                result = procfacts.check_process(svc.process, table.get(svc.process, fresh=True)[0], svc.uid)
+            out.append(result)
     if svc.tcp:
         pids = ()
         for result in out:

@@ -65,6 +65,14 @@ class ProcStat:
     def dead(self):
         return self.state in _DEAD_STATES
 
+    @property
+    def uid(self):
+        """The owner of /proc/PID: the process's effective user."""
+        try:
+            return os.stat("/proc/%d" % self.pid).st_uid
+        except OSError:
+            return None
+
 
 def _basename(link):
     try:
@@ -94,8 +102,9 @@ def name_matches(stat, name):
     return _basename("/proc/%d/exe" % stat.pid) == name
 
 
-def check_pidfile(path, name=None):
-    """The pidfile probe (with the process-name check when NAME is given)."""
+def check_pidfile(path, name=None, uid=None):
+    """The pidfile probe (with the process-name check when NAME is given, the owner
+    check when UID is)."""
     try:
         with open(path, "rb") as handle:
             text = handle.read(64).decode("ascii", "replace")
@@ -117,6 +126,9 @@ def check_pidfile(path, name=None):
     if name and not name_matches(stat, name):
         return ProbeResult(False, "pidfile", STALE, "pid %d from %s is now %r, not %s (stale pidfile, PID reused)"
                            % (pid, path, stat.comm, name))
+    if uid is not None and stat.uid != uid:
+        return ProbeResult(False, "pidfile", STALE, "pid %d from %s belongs to uid %s, not %d (stale pidfile, "
+                           "PID reused)" % (pid, path, stat.uid, uid))
     started = stat.started
     # PID reuse: the process started after its pidfile was written.  The start time is
     # the boot time plus ticks, and the kernel moves the boot time when the clock is
@@ -175,10 +187,14 @@ def revalidate(name, remembered):
     return still
 
 
-def check_process(name, stats):
-    """The process probe, from the [ProcStat] of the processes named NAME."""
-    alive, zombies, hung = [], 0, []
+def check_process(name, stats, uid=None):
+    """The process probe, from the [ProcStat] of the processes named NAME (and owned by
+    UID when given: anybody can name a process PolicyEngine)."""
+    alive, zombies, hung, foreign = [], 0, [], 0
     for stat in stats:
+        if uid is not None and stat.uid != uid:
+            foreign += 1
+            continue
         if stat.dead:
             zombies += 1
             continue
@@ -187,8 +203,12 @@ def check_process(name, stats):
             hung.append((stat.pid, stat.state))
     if not alive:
         detail = "no process named %s" % name
+        if uid is not None:
+            detail += " owned by uid %d" % uid
         if zombies:
             detail += " (only %d zombie%s)" % (zombies, "s" if zombies > 1 else "")
+        if foreign:
+            detail += " (%d of another user)" % foreign
         return ProbeResult(False, "process", STOPPED, detail)
     alive.sort()
     ticks, pid = alive[0]  # the oldest: the master of a pre-forking daemon

@@ -324,3 +324,23 @@ def test_remembered_processes_follow_restarts(tmp_path, fake):
     assert report["exit_code"] == 0 and report["services"][0]["pid"] == second.pid
     os.kill(second.pid, signal.SIGSTOP)
     assert "HUNG" in run_agent("status", config=config).stdout
+
+
+def test_user_key_ignores_processes_of_other_users(tmp_path, fake):
+    """Anybody can run a process named PolicyEngine; with `user =` only the right owner counts."""
+    program = fake.program("PolicyEngine")
+    impostor = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(program), "1000"],
+                                start_new_session=True)
+    fake.procs.setdefault("impostor", []).append(impostor)
+    time.sleep(0.3)
+    plain = write_config(tmp_path, "[service PolicyEngine]\nprocess = PolicyEngine\n")
+    assert run_agent("status", config=plain).returncode == 0  # fooled, without `user`
+    owned = write_config(tmp_path, "[service PolicyEngine]\nprocess = PolicyEngine\nuser = root\n")
+    result = run_agent("status", config=owned)
+    assert result.returncode == 3, result
+    assert "no process named PolicyEngine owned by uid 0 (1 of another user)" in result.stdout
+    fake.start("PolicyEngine")  # the real one, as root
+    assert run_agent("status", config=owned).returncode == 0
+    bad = write_config(tmp_path, "[service PolicyEngine]\nprocess = PolicyEngine\nuser = no-such-user\n")
+    result = run_agent("status", config=bad)
+    assert result.returncode == 6 and "[service PolicyEngine] user: no such user 'no-such-user'" in result.stderr
