@@ -87,14 +87,11 @@ class FenceRun(LevelMethods):
         return self._log
 
     def emit(self, level, message, **fields):
-        self.note(level, message, **fields)
-
-    def note(self, level, message, **fields):
         """A line for syslog/journald (and the debug file, and stderr with --verbose).
         `debug` lines (each command run, each successful check) skip syslog: a
         device `monitor` every minute must not fill /var/log/messages."""
         if level != "debug":
-            self.log.log(level, message, **fields)
+            self.log.emit(level, message, **fields)
         if self.debug_path:
             try:
                 with open(self.debug_path, "a", encoding="utf-8") as handle:
@@ -106,13 +103,13 @@ class FenceRun(LevelMethods):
 
     def shout(self, message, **fields):
         """A warning that also goes to stderr (unless quiet): noop's "nothing was fenced"."""
-        self.note("warning", message, **fields)
+        self.emit("warning", message, **fields)
         if not self.quiet and not self.options.get("verbose"):
             self.err.write("%s: WARNING: %s\n" % (IDENT, message))
 
     def fail(self, message):
         """The one line fenced's pipe and Pacemaker's log get; exit 1."""
-        self.note("error", message)
+        self.emit("error", message)
         if not self.quiet and not self.options.get("verbose"):
             self.err.write("%s: %s\n" % (IDENT, message))
         return EXIT_FAIL
@@ -192,9 +189,9 @@ class FenceRun(LevelMethods):
         self.quiet = bool(self.options.get("quiet"))
         self.debug_path = self.options.get("debug_file")
         if self.pending_warning:
-            self.note("warning", self.pending_warning)
+            self.emit("warning", self.pending_warning)
         for key in unknown:
-            self.note("warning", "ignoring unknown parameter %r" % key)
+            self.emit("warning", "ignoring unknown parameter %r" % key)
         return self.act()
 
     def act(self):
@@ -226,7 +223,7 @@ class FenceRun(LevelMethods):
                 self.fail(problem)
             return EXIT_FAIL if problems else EXIT_OK
         for problem in problems:
-            self.note("warning", problem)
+            self.emit("warning", problem)
         usable = [b for b, found in checked if not found]
         if not usable:
             return self.fail(problems[0])
@@ -234,7 +231,7 @@ class FenceRun(LevelMethods):
         if action in ("on", "off", "reboot"):
             self.lock(victim)
             if action in fo.FENCING_ACTIONS and opts.get("delay"):
-                self.note("info", "delay: waiting %gs before fencing %s" % (opts["delay"], victim))
+                self.emit("info", "delay: waiting %gs before fencing %s" % (opts["delay"], victim))
                 time.sleep(opts["delay"])
         return getattr(self, "do_" + action.replace("-", "_"))(usable, victim)
 
@@ -275,19 +272,19 @@ class FenceRun(LevelMethods):
         from .runstate import open_lock
         directory = state_dir(self.agent["state_dir"])
         if directory is None:
-            self.note("warning", "no private state directory (%s): fencing %s without a lock"
+            self.emit("warning", "no private state directory (%s): fencing %s without a lock"
                       % (self.agent["state_dir"], victim))
             return
         safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in victim)
         try:
             self._lock_fd = open_lock(directory, "fence-%s.lock" % safe)
         except OSError as exc:
-            self.note("warning", "fencing %s without a lock: %s" % (victim, exc))
+            self.emit("warning", "fencing %s without a lock: %s" % (victim, exc))
             return
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.note("info", "another fence_mdlp is fencing %s: waiting for it" % victim)
+            self.emit("info", "another fence_mdlp is fencing %s: waiting for it" % victim)
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
 
     # -- actions ----------------------------------------------------------------------
@@ -304,11 +301,11 @@ class FenceRun(LevelMethods):
                     result = step(backend)
                 except FenceError as exc:
                     self.last_error = "%s: %s" % (backend.name, exc)
-                    self.note("warning", "%s via %s, attempt %d/%d failed after %.1fs: %s"
+                    self.emit("warning", "%s via %s, attempt %d/%d failed after %.1fs: %s"
                               % (what, backend.name, attempt, tries, time.monotonic() - begun, exc),
                               backend=backend.name, action=what)
                     continue
-                self.note("notice" if self.options["action"] in ("on", "off", "reboot") else "debug",
+                self.emit("notice" if self.options["action"] in ("on", "off", "reboot") else "debug",
                           "%s via %s succeeded (attempt %d, %.1fs)"
                           % (what, backend.name, attempt, time.monotonic() - begun),
                           backend=backend.name, action=what)
@@ -316,7 +313,7 @@ class FenceRun(LevelMethods):
         return None, None
 
     def _fence(self, backends, victim, action, step, success):
-        self.note("notice", "%s of %s requested (backends: %s)"
+        self.emit("notice", "%s of %s requested (backends: %s)"
                   % (action, victim, ",".join(b.name for b in backends)), victim=victim, action=action)
         backend, _ = self._attempts(backends, "%s of %s" % (action, victim), step)
         elapsed = time.monotonic() - self.started
@@ -324,7 +321,7 @@ class FenceRun(LevelMethods):
             return self.fail("%s of %s FAILED with every backend after %.1fs: NOT fenced (last: %s)"
                              % (action, victim, elapsed, self.last_error))
         self.out.write(success + "\n")
-        self.note("notice", "%s of %s done by %s in %.1fs" % (action, victim, backend.name, elapsed),
+        self.emit("notice", "%s of %s done by %s in %.1fs" % (action, victim, backend.name, elapsed),
                   victim=victim, action=action, backend=backend.name)
         return EXIT_OK
 
@@ -342,7 +339,7 @@ class FenceRun(LevelMethods):
             try:
                 backend.power_on()
             except FenceError as exc:  # fenced all the same: it is off
-                self.note("warning", "reboot of %s: confirmed off, but it did not come back on: %s"
+                self.emit("warning", "reboot of %s: confirmed off, but it did not come back on: %s"
                           % (victim, exc), backend=backend.name)
         return self._fence(backends, victim, "reboot", reboot, "Success: Rebooted")
 
@@ -391,7 +388,7 @@ class FenceRun(LevelMethods):
         try:
             return self._for_node(backend, node, "status").status()
         except FenceError as exc:
-            self.note("warning", "list-status: %s via %s: %s" % (node, backend.name, exc))
+            self.emit("warning", "list-status: %s via %s: %s" % (node, backend.name, exc))
             return "unknown"
 
     def do_list_status(self, backends, victim):

@@ -57,7 +57,7 @@ class Agent:
     def fail(self, code, message, level="error"):
         """One line on stderr and in the log; return CODE."""
         self.err.write("%s: %s\n" % (IDENT, message))
-        self.log.log(level, message)
+        self.log.emit(level, message)
         return code
 
     def load_config(self, cli_path, use_cache=True):
@@ -130,9 +130,10 @@ class Agent:
             return self.fail(ec.OCF_ERR_INSTALLED, problem)
         return self.fail(ec.OCF_ERR_CONFIGURED, problem)
 
-    def validate(self):
+    def validate(self, actions=("start", "stop", "init")):
+        """5 ("not installed") naming the first program ACTIONS need that is missing, else 0."""
         from .validation import missing_programs
-        missing = missing_programs(self.config)
+        missing = missing_programs(self.config, actions)
         if missing:
             return self.fail(ec.OCF_ERR_INSTALLED if self.ocf else ec.LSB_ERR_INSTALLED, missing[0])
         return ec.OCF_SUCCESS
@@ -199,10 +200,9 @@ class Agent:
         from . import control
         timeout = self._bounded_timeout(self.config.start_timeout)
         self.log.info("start requested (%s)" % ("OCF" if self.ocf else "LSB"))
-        from .validation import missing_programs
-        missing = missing_programs(self.config, actions=("start",))
-        if missing:
-            return self.fail(ec.OCF_ERR_INSTALLED if self.ocf else ec.LSB_ERR_INSTALLED, missing[0])
+        code = self.validate(actions=("start",))
+        if code:
+            return code
         ok, message = control.start(self.config, self.log, timeout)
         if not ok:
             return self.fail(ec.OCF_ERR_GENERIC, "start failed: " + message)

@@ -62,6 +62,7 @@ def open_lock(directory, name):
 class RunState:
     def __init__(self, directory):
         self.directory = directory
+        self._scanned_at = None
 
     def _path(self, name):
         return os.path.join(self.directory, name) if self.directory else None
@@ -123,6 +124,7 @@ class RunState:
         try:
             with open(path, encoding="utf-8") as handle:
                 scanned = float(handle.readline())
+                self._scanned_at = scanned
                 if not 0 <= time.time() - scanned <= max_age:
                     return {}
                 for line in handle:
@@ -136,13 +138,8 @@ class RunState:
         path = self._path("processes")
         if path is None:
             return
-        scanned = time.time()
-        if not rescanned:  # keep the age of the scan these PIDs came from
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    scanned = float(handle.readline())
-            except (OSError, ValueError):
-                pass
+        # keep the age of the scan these PIDs came from (read by remembered_processes)
+        scanned = time.time() if rescanned else (self._scanned_at or time.time())
         text = "%f\n" % scanned + "".join(
             "%s\t%s\n" % (name, " ".join("%d:%d" % pair for pair in pairs)) for name, pairs in found.items())
         try:

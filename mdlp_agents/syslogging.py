@@ -74,7 +74,7 @@ class AgentLog(LevelMethods):
         self._handler = handler
         self._logging = logging
 
-    def log(self, level, message, **fields):
+    def emit(self, level, message, **fields):
         if not self._opened:
             self._open()
         if self._handler is not None:
@@ -89,5 +89,3 @@ class AgentLog(LevelMethods):
             except Exception:  # noqa: BLE001 - logging must never fail the agent
                 pass
 
-    def emit(self, level, message, **fields):
-        self.log(level, message, **fields)
