@@ -36,6 +36,13 @@ def _wait(config, svc, end, done):
         time.sleep(_POLL)
 
 
+def _pids(status):
+    pids = set()
+    for result in status.results:
+        pids.update(result.pids)
+    return pids
+
+
 def start(config, log, timeout):
     """Start every service that is down, in config order, each healthy before the next.
     Returns (ok, message)."""
@@ -69,14 +76,16 @@ def stop(config, log, timeout):
             continue
         if svc.stop:
             grace = min(10.0, (end - time.monotonic()) / 2)
+            pids = _pids(status)
             _run_command(svc.stop, grace, log, "stop %s" % svc.name)
+            # as systemd does after its SIGTERM: a SIGSTOPped (hung) process must run to see the
+            # stop command's signal, or the whole grace period is lost waiting for it
+            procfacts.signal_all(pids, signal.SIGCONT)
             status = _wait(config, svc, time.monotonic() + grace, lambda s: s.cleanly_stopped)
         for sig, share in ((signal.SIGTERM, 3), (signal.SIGKILL, 1)):
             if status.cleanly_stopped:
                 break
-            pids = set()
-            for result in status.results:
-                pids.update(result.pids)
+            pids = _pids(status)
             if not pids:
                 break
             log.warning("service %s still running (pids %s): sending %s"

@@ -575,3 +575,29 @@ def victim(tmp_path):
         raise
     yield node
     node.remove()
+
+
+# --- real clusters (tests marked `cluster`): fixtures live in clusterlab.py --------------
+from clusterlab import TIMINGS, pair_lab, single_node  # noqa: E402,F401  (fixtures)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The seconds each cluster scenario took, even under -q: admins want these numbers."""
+    if TIMINGS:
+        terminalreporter.section("cluster timings")
+        for label, seconds, target in TIMINGS:
+            terminalreporter.write_line("%-68s %6.2f s%s" % (label, seconds,
+                                                              "  (target <= %g s)" % target if target else ""))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed cluster test carries the tail of every node's Pacemaker and corosync logs."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            logs = getattr(getattr(value, "lab", None), "logs", None)
+            if logs:
+                report.sections.append(("Pacemaker and corosync logs (%s)" % value.lab.root, logs()))
+                break

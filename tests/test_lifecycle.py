@@ -126,6 +126,22 @@ def test_stop_escalates_to_sigkill(managed, fake, tmp_path):
     assert proc.wait(timeout=5) == -signal.SIGKILL
 
 
+def test_stop_of_a_hung_service_needs_no_escalation(managed, fake, syslog):
+    """A SIGSTOPped service gets SIGCONT right after the stop command (as systemd does), so the
+    command's own SIGTERM ends it at once -- no grace period lost, no SIGKILL needed."""
+    config = managed("stop")
+    assert run_agent("start", config=config).returncode == 0
+    syslog.lines()   # drained: a unix datagram queue holds only a few lines
+    pid = _pids(fake, "RProxyWD")
+    os.kill(pid, signal.SIGSTOP)
+    result = run_agent("stop", config=config, timeout=60)
+    assert result.returncode == 0, result
+    assert not _alive(pid)
+    lines = syslog.lines()
+    assert any("service RProxyWD stopped" in line for line in lines), lines
+    assert not any("still running" in line for line in lines), lines   # no escalation
+
+
 def test_stop_fails_when_processes_survive(managed, fake, tmp_path):
     """A supervisor respawns RProxyWD as fast as it is killed: stop must say so (exit 1)."""
     config = managed("stop", stop_cmd="true", extra_agent="")

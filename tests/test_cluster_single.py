@@ -1,0 +1,171 @@
+"""A real single-node Pacemaker cluster drives mdlp_rhcs and fence_mdlp.
+
+corosync 3 + Pacemaker 2.1 run in a node namespace (see clusterlab.py); the group
+is IPaddr2 + ocf:websense:mdlp with a 2 s monitor; fencing goes through a
+stonith:fence_mdlp device (ipmi backend) to an ipmi_sim on the lab network.
+"""
+
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from clusterlab import SINGLE_VIP, record, wait_until
+
+pytestmark = pytest.mark.cluster
+MONITOR_INTERVAL = 2.0
+METADATA_RNG = "/usr/share/cluster/relaxng/metadata.rng"
+
+
+def _failed_ops(node, rid):
+    """The resource's recorded failed operations, from the CIB status section."""
+    proc = node.run("cibadmin", "--query", "--xpath",
+                    "//lrm_resource[@id='%s']/lrm_rsc_op[contains(@id, '_last_failure_')]" % rid)
+    if proc.returncode != 0:
+        return []
+    return [dict(op.attrib) for op in ET.fromstring("<x>%s</x>" % proc.stdout).iter("lrm_rsc_op")]
+
+
+def _recover_after(scenario, action, label, target=None):
+    """Run ACTION (which breaks a service), then wait for the failure to be counted and the
+    group to be healthy again; returns the seconds from ACTION to healthy."""
+    cluster = scenario.cluster()
+    node = scenario.nodes["node1"]
+    before = cluster.failcount("mdlp-rhcs", "node1")
+    old = {name: node.pids(name) for name in ("httpd", "PolicyEngine", "RProxyWD")}
+    started = time.monotonic()
+    action(node)
+    wait_until("the failure counted", lambda: cluster.failcount("mdlp-rhcs", "node1") > before, 20, 0.1)
+    detected = time.monotonic() - started
+    wait_until("the group healthy again",
+               lambda: cluster.group_on() == "node1"
+               and all(node.pids(n) and node.pids(n) != old[n] for n in old), 30, 0.1)
+    healthy = time.monotonic() - started
+    record(label + ": detected", detected)
+    record(label + ": healthy again", healthy, target)
+    return detected, healthy
+
+
+def test_group_started_and_configuration_clean(single_node):
+    cluster = single_node.cluster()
+    node = single_node.nodes["node1"]
+    root = cluster.mon()
+    group = root.find(".//group[@id='mdlp']")
+    assert group is not None, ET.tostring(root, encoding="unicode")
+    members = {r.get("id"): (r.get("role"), [n.get("name") for n in r.iter("node")]) for r in group}
+    assert members == {"mdlp-ip": ("Started", ["node1"]), "mdlp-rhcs": ("Started", ["node1"])}
+    assert root.find(".//resource[@id='fence-fakenode']").get("role") == "Started"
+    verify = node.run("crm_verify", "-L", "-V")
+    assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
+    # the floating IP is on the node and answers the client network with the node's httpd
+    assert node.has_address(SINGLE_VIP)
+    assert single_node.lab.fetch(SINGLE_VIP) == "served by node1"
+    # and the agent, asked by hand on the node, agrees
+    status = node.run("/usr/lib/ocf/resource.d/websense/mdlp", "monitor",
+                      env={"OCF_RESKEY_config": str(single_node.lab.agent_config), "OCF_ROOT": "/usr/lib/ocf"})
+    assert status.returncode == 0, status
+
+
+def test_killed_service_is_recovered_within_monitor_interval(single_node):
+    detected, healthy = _recover_after(single_node, lambda node: node.kill("PolicyEngine"),
+                                       "single node: kill -9 PolicyEngine", MONITOR_INTERVAL + 2)
+    # generous bound (the machine is shared); the measured figure is in the summary
+    assert healthy < 3 * (MONITOR_INTERVAL + 2), healthy
+    assert single_node.lab.fetch(SINGLE_VIP) == "served by node1"
+
+
+def test_stopped_service_is_a_failure_not_a_monitor_timeout(single_node):
+    node = single_node.nodes["node1"]
+    _recover_after(single_node, lambda node: node.kill("RProxyWD", signal.SIGSTOP),
+                   "single node: SIGSTOP RProxyWD")
+    failed = [op for op in _failed_ops(node, "mdlp-rhcs") if op["operation"] == "monitor"]
+    assert failed, _failed_ops(node, "mdlp-rhcs")
+    # op-status 0 = the agent answered (2 would be a timeout); rc 1 = generic failure
+    assert failed[-1]["op-status"] == "0" and failed[-1]["rc-code"] == "1", failed[-1]
+    assert int(failed[-1]["exec-time"]) < 10000, failed[-1]
+
+
+def test_httpd_hang_is_a_failure(single_node):
+    """httpd alive but not answering (SIGSTOP): the tcp/http probes time out, monitor fails."""
+    detected, healthy = _recover_after(single_node, lambda node: node.kill("httpd", signal.SIGSTOP),
+                                       "single node: SIGSTOP httpd")
+    assert single_node.lab.fetch(SINGLE_VIP) == "served by node1"
+
+
+def test_stonith_admin_sees_fence_mdlp(single_node):
+    node = single_node.nodes["node1"]
+    meta = node.run("stonith_admin", "--metadata", "--agent", "fence_mdlp")
+    assert meta.returncode == 0, meta
+    xml = ET.fromstring(meta.stdout)
+    assert xml.get("name") == "fence_mdlp"
+    # the fencer's view is the agent's own metadata (valid against fence-agents' schema), to which
+    # Pacemaker adds its default action timeouts
+    own = node.run("fence_mdlp", "-o", "metadata")
+    check = subprocess.run(["xmllint", "--noout", "--relaxng", METADATA_RNG, "-"], input=own.stdout,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    params = [p.get("name") for p in xml.iter("parameter")]
+    assert params == [p.get("name") for p in ET.fromstring(own.stdout).iter("parameter")]
+    assert {"plug", "backend", "ip", "password"} <= set(params)
+    agents = node.run("stonith_admin", "--list-installed")
+    assert "fence_mdlp" in agents.stdout.split()
+    registered = node.run("stonith_admin", "--list-registered")
+    assert "fence-fakenode" in registered.stdout
+    can_fence = node.run("stonith_admin", "--list", "fakenode")
+    assert "fence-fakenode" in can_fence.stdout, can_fence
+    query = node.run("stonith_admin", "--query", "fence-fakenode")  # the device's monitor
+    assert query.returncode == 0, query
+
+
+def test_stonith_admin_reboot_powers_the_machine_off_and_on(single_node):
+    node = single_node.nodes["node1"]
+    bmc = single_node.bmcs["fakenode"]
+    before = len(bmc.log())
+    started = time.monotonic()
+    proc = node.run("stonith_admin", "--reboot", "fakenode", "--timeout", "30")
+    record("single node: stonith_admin --reboot (fence_mdlp, ipmi)", time.monotonic() - started)
+    assert proc.returncode == 0, proc
+    assert bmc.log()[before:] == ["set power 0", "set power 1"]
+    history = single_node.cluster().fence_history("fakenode")
+    assert history and history[0]["status"] == "success" and history[0]["action"] == "reboot", history
+
+
+def test_unanswering_bmc_is_reported_as_failed(single_node):
+    node = single_node.nodes["node1"]
+    bmc = single_node.bmcs["fakenode"]
+    before = len(bmc.log())
+    bmc.freeze()
+    try:
+        started = time.monotonic()
+        proc = node.run("stonith_admin", "--reboot", "fakenode", "--timeout", "30", timeout=60)
+        record("single node: reboot with a dead BMC -> reported failed", time.monotonic() - started)
+    finally:
+        bmc.thaw()
+    assert proc.returncode != 0, proc
+    history = single_node.cluster().fence_history("fakenode")
+    assert history[0]["status"] != "success", history
+    assert bmc.log()[before:] == []
+
+
+def test_cluster_initiated_fencing_of_a_node_that_never_joins(single_node):
+    """The scheduler -> controller -> fencer -> fence_mdlp path: a configured node that never
+    shows up must be fenced before the cluster trusts it is gone."""
+    cluster = single_node.cluster()
+    node = single_node.nodes["node1"]
+    bmc = single_node.bmcs["fakenode"]
+    before = len(bmc.log())
+    done = len([e for e in cluster.fence_history("fakenode") if e["status"] == "success"])
+    started = time.monotonic()
+    proc = node.run("cibadmin", "--create", "-o", "nodes", "--xml-text", '<node id="2" uname="fakenode"/>')
+    assert proc.returncode == 0, proc
+    wait_until("the cluster fencing fakenode",
+               lambda: len([e for e in cluster.fence_history("fakenode") if e["status"] == "success"]) > done,
+               40, 0.2)
+    record("single node: unseen node added -> fenced through fence_mdlp", time.monotonic() - started)
+    event = cluster.fence_history("fakenode")[0]
+    assert event["client"].startswith("pacemaker-controld"), event
+    assert bmc.log()[before:][:1] == ["set power 0"]
+    # the service never moved
+    assert cluster.group_on() == "node1"
