@@ -13,7 +13,6 @@ Addresses (all inside namespaces this module creates):
   BMCs .201-.204 (on the lab bridge); heartbeat links 198.19.N.0/24.
 """
 
-import json
 import os
 import secrets
 import shutil
@@ -24,6 +23,8 @@ import textwrap
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
 
 CLIENT_NET = "198.18.10"
 BIN_DIR = Path(sys.executable).parent
@@ -687,12 +688,7 @@ class Cluster:
         node.run("crm_resource", "--cleanup", timeout=30)
 
 
-def dump(obj):
-    return json.dumps(obj, indent=1, default=str)
-
-
 # --- pytest fixtures ------------------------------------------------------------------
-import pytest  # noqa: E402
 
 TIMINGS = []          # (label, seconds, target or None), printed in the terminal summary
 SINGLE_VIP = CLIENT_NET + ".100"
