@@ -13,13 +13,13 @@ Addresses (all inside namespaces this module creates):
   BMCs .201-.204 (on the lab bridge); heartbeat links 198.19.N.0/24.
 """
 
+import contextlib
 import os
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -214,6 +214,28 @@ timeout = 1
 """
 
 
+# ipmi_sim's configuration for one simulated BMC (see test-environment.md)
+LAN_CONF = """name "%(name)s"
+set_working_mc 0x20
+  startlan 1
+    addr %(address)s %(port)d
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  chassis_control "%(chassis)s"
+  user 2 true "admin" "%(password)s" admin 10 none md2 md5 straight
+"""
+EMU = """mc_setbmc 0x20
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
+sel_enable 0x20 1000 0x0a
+mc_enable 0x20
+"""
+
+
 class Lab:
     """The client/BMC network and everything hanging off it; remove() undoes all."""
 
@@ -328,6 +350,14 @@ class Lab:
                     pass
             sh("ip", "netns", "del", name, check=False)
 
+    @contextlib.contextmanager
+    def logs_on_error(self):
+        """A lab that fails to come up says why: the node logs go with the error."""
+        try:
+            yield
+        except LabError as exc:
+            raise LabError("%s\n%s" % (exc, self.logs())) from None
+
     def logs(self, lines=60):
         """The tail of every node's Pacemaker and corosync logs and console, for a failed test."""
         out = []
@@ -440,25 +470,10 @@ class Bmc:
         self.dir = lab.root / ("bmc-" + node_name)
         (self.dir / "state").mkdir(parents=True)
         sh("ip", "-n", lab.ns, "addr", "add", address + "/24", "dev", "br0")
-        (self.dir / "lan.conf").write_text(textwrap.dedent("""\
-            name "%(node)s"
-            set_working_mc 0x20
-              startlan 1
-                addr %(address)s 623
-                priv_limit admin
-                allowed_auths_callback none md2 md5 straight
-                allowed_auths_user none md2 md5 straight
-                allowed_auths_operator none md2 md5 straight
-                allowed_auths_admin none md2 md5 straight
-                guid a123456789abcdefa123456789abcdef
-              endlan
-              chassis_control "%(power)s %(node)s"
-              user 2 true "admin" "%(password)s" admin 10 none md2 md5 straight
-            """) % {"node": node_name, "address": address, "power": lab.root / "power",
-                    "password": PASSWORD})
-        (self.dir / "node.emu").write_text("mc_setbmc 0x20\n"
-                                           "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
-                                           "sel_enable 0x20 1000 0x0a\nmc_enable 0x20\n")
+        (self.dir / "lan.conf").write_text(LAN_CONF % {"name": node_name, "address": address, "port": 623,
+                                                       "chassis": "%s %s" % (lab.root / "power", node_name),
+                                                       "password": PASSWORD})
+        (self.dir / "node.emu").write_text(EMU)
         self.proc = None
         self.start()
 
@@ -742,8 +757,9 @@ def single_node(tmp_path_factory):
         config.add_mdlp_group(SINGLE_VIP, lab.agent_config)
         cluster = lab.add_cluster("mdlp-single", ["node1"], config)
         started = time.monotonic()
-        cluster.start()
-        cluster.wait_group("node1", timeout=60)
+        with lab.logs_on_error():
+            cluster.start()
+            cluster.wait_group("node1", timeout=60)
         record("single node: power on -> group started", time.monotonic() - started)
         yield Scenario(lab, {"mdlp-single": cluster})
     finally:
@@ -780,12 +796,13 @@ def pair_lab(tmp_path_factory):
             clusters[cluster_name] = lab.add_cluster(
                 cluster_name, [first, second], pair_config(lab, first, second, PAIR_VIPS[cluster_name]))
         started = time.monotonic()
-        for cluster in clusters.values():
-            for node in cluster.nodes:
-                lab.power(node.name, "on")
-        for cluster in clusters.values():
-            cluster.wait_online(timeout=90)
-            cluster.wait_group(cluster.nodes[0].name, timeout=60)
+        with lab.logs_on_error():
+            for cluster in clusters.values():
+                for node in cluster.nodes:
+                    lab.power(node.name, "on")
+            for cluster in clusters.values():
+                cluster.wait_online(timeout=90)
+                cluster.wait_group(cluster.nodes[0].name, timeout=60)
         record("two pairs: power on 4 nodes -> both groups started", time.monotonic() - started)
         yield Scenario(lab, clusters)
     finally:

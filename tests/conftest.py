@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from clusterlab import EMU, LAN_CONF, TIMINGS, pair_lab, single_node  # noqa: F401  (the last two: fixtures)
+
 REPO = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 AGENT = BIN_DIR / "mdlp_rhcs"
@@ -359,27 +361,6 @@ case "$1 $2" in
 esac
 exit 0
 """
-LAN_CONF = """name "%(name)s"
-set_working_mc 0x20
-  startlan 1
-    addr 127.0.0.1 %(port)d
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  chassis_control "%(root)s/chassis.sh"
-  user 2 true "admin" "%(password)s" admin 10 none md2 md5 straight
-"""
-EMU = """mc_setbmc 0x20
-mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
-sel_enable 0x20 1000 0x0a
-mc_enable 0x20
-"""
-
-
 def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -395,10 +376,11 @@ class IpmiSim:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = free_udp_port()
-        params = {"root": self.root, "name": name, "port": self.port, "password": self.PASSWORD}
-        (self.root / "chassis.sh").write_text(CHASSIS_SCRIPT % params)
+        (self.root / "chassis.sh").write_text(CHASSIS_SCRIPT % {"root": self.root})
         (self.root / "chassis.sh").chmod(0o755)
-        (self.root / "lan.conf").write_text(LAN_CONF % params)
+        (self.root / "lan.conf").write_text(LAN_CONF % {"name": name, "address": "127.0.0.1", "port": self.port,
+                                                        "chassis": self.root / "chassis.sh",
+                                                        "password": self.PASSWORD})
         (self.root / "node.emu").write_text(EMU)
         (self.root / "state").mkdir(exist_ok=True)
         self.proc = None
@@ -578,7 +560,6 @@ def victim(tmp_path):
 
 
 # --- real clusters (tests marked `cluster`): fixtures live in clusterlab.py --------------
-from clusterlab import TIMINGS, pair_lab, single_node  # noqa: E402,F401  (fixtures)
 
 
 def pytest_terminal_summary(terminalreporter):
