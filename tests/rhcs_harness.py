@@ -98,7 +98,11 @@ class Appliance:
         self.sbin.mkdir()
         (self.sbin / "fence_mdlp").symlink_to(Path(agent_dir) / "fence_mdlp")
         self.etc = etc
-        self.tree = ET.fromstring(cluster_conf)
+        self.cluster_conf = cluster_conf
+
+    @property
+    def tree(self):
+        return ET.fromstring(self.cluster_conf)
 
     def write_etc(self, relative, text, mode=0o600):
         path = self.etc / relative

@@ -1,0 +1,221 @@
+"""mdlp-cluster: from one answer file to a running cluster configuration, without the X GUI.
+
+    mdlp-cluster render rhcs|pacemaker|firewall|hosts|dns ANSWERS [options]
+    mdlp-cluster validate /etc/cluster/cluster.conf
+    mdlp-cluster status [--json | --table] [--from FILE]
+
+Exit codes: render 0 written, 2 unusable answer file or option; validate 0 clean, 1 problems
+found, 2 unreadable; status (LSB) 0 started, 1 failed or recovering, 3 stopped, 4 unknown.
+"""
+
+import json
+import os
+import sys
+
+import click
+
+from . import click_version_option
+from .cluster_answers import AnswerError, load
+
+PROG = "mdlp-cluster"
+
+
+def _fail(message, code=2):
+    """One line on stderr and in syslog, then exit CODE."""
+    click.echo("%s: %s" % (PROG, message), err=True)
+    try:
+        from .syslogging import AgentLog
+        AgentLog(PROG).error(message)
+    except Exception:   # logging must never turn an error into a traceback
+        pass
+    sys.exit(code)
+
+
+def _site(answers):
+    try:
+        return load(answers)
+    except AnswerError as exc:
+        _fail(str(exc))
+
+
+def _write(text, output):
+    if output in (None, "-"):
+        click.echo(text, nl=False)
+        return
+    tmp = "%s.tmp.%d" % (output, os.getpid())
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        _fail("cannot write %s: %s" % (output, exc.strerror))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click_version_option(PROG, "-V", "--version")
+def main():
+    """Render, check and watch the mdlp cluster configuration (rgmanager or Pacemaker)."""
+
+
+@main.group()
+def render():
+    """Write configuration for the cluster(s) an answer file describes (to stdout, or -o FILE)."""
+
+
+ANSWERS = click.argument("answers", type=click.Path(dir_okay=False))
+OUTPUT = click.option("-o", "--output", metavar="FILE", help="Write here instead of stdout.")
+CLUSTER = click.option("-c", "--cluster", "cluster_name", metavar="NAME",
+                       help="Which cluster of the site (needed when the answer file has several).")
+
+
+@render.command()
+@ANSWERS
+@CLUSTER
+@OUTPUT
+@click.option("--config-version", type=click.IntRange(1), metavar="N",
+              help="config_version to write (default: the one in --output plus 1, else 1).")
+def rhcs(answers, cluster_name, output, config_version):
+    """/etc/cluster/cluster.conf for cman + rgmanager + fenced."""
+    from . import cluster_render
+    site = _site(answers)
+    cluster = _choose(site, cluster_name)
+    if config_version is None:
+        previous = None
+        if output not in (None, "-"):
+            try:
+                with open(output) as handle:
+                    previous = handle.read()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                _fail("cannot read %s: %s" % (output, exc.strerror))
+        config_version = cluster_render.next_config_version(previous)
+    _write(cluster_render.rhcs(site, cluster, config_version), output)
+
+
+@render.command()
+@ANSWERS
+@CLUSTER
+@OUTPUT
+@click.option("-f", "--format", "style", type=click.Choice(["pcs", "crm", "cib"]), default="pcs", show_default=True,
+              help="pcs script, crm configure text, or CIB <configuration> XML.")
+def pacemaker(answers, cluster_name, output, style):
+    """The same cluster for Pacemaker: a pcs script, crm configure text or CIB XML."""
+    from . import cluster_render
+    site = _site(answers)
+    cluster = _choose(site, cluster_name)
+    _write(getattr(cluster_render, style)(site, cluster), output)
+
+
+@render.command()
+@ANSWERS
+@CLUSTER
+@OUTPUT
+@click.option("--stack", type=click.Choice(["rhcs", "pacemaker"]), default="rhcs", show_default=True,
+              help="Whose ports: the guide's (cman/ricci/dlm/ccsd) or Pacemaker's.")
+@click.option("-f", "--format", "style", type=click.Choice(["iptables", "firewalld"]), default="iptables",
+              show_default=True)
+def firewall(answers, cluster_name, output, stack, style):
+    """Firewall rules admitting cluster traffic from the cluster's nodes."""
+    from . import cluster_render
+    site = _site(answers)
+    _write(cluster_render.firewall(site, _clusters(site, cluster_name), stack, style), output)
+
+
+@render.command()
+@ANSWERS
+@CLUSTER
+@OUTPUT
+def hosts(answers, cluster_name, output):
+    """/etc/hosts lines for the nodes."""
+    from . import cluster_render
+    site = _site(answers)
+    _write(cluster_render.hosts(site, _clusters(site, cluster_name)), output)
+
+
+@render.command()
+@ANSWERS
+@OUTPUT
+def dns(answers, output):
+    """Round-robin records for every cluster's floating IP (BIND zone fragment)."""
+    from . import cluster_render
+    site = _site(answers)
+    try:
+        text = cluster_render.dns(site, site.clusters)
+    except AnswerError as exc:
+        _fail(str(exc))
+    _write(text, output)
+
+
+def _choose(site, name):
+    try:
+        return site.cluster(name)
+    except AnswerError as exc:
+        _fail(str(exc))
+
+
+def _clusters(site, name):
+    return [_choose(site, name)] if name else site.clusters
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf")
+def validate(path):
+    """Check a cluster.conf against the guide's rules and this node (0 clean, 1 problems, 2 unreadable)."""
+    from .cluster_conf_check import check
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        _fail("%s: cannot read: %s" % (path, exc.strerror))
+    problems = check(data)
+    for line, message in problems:
+        click.echo("%s:%d: %s" % (path, line, message))
+    if problems:
+        click.echo("%s: %d problem%s" % (path, len(problems), "" if len(problems) == 1 else "s"), err=True)
+        sys.exit(1)
+    click.echo("%s: clean" % path)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--table", "as_table", is_flag=True, help="A table instead of one line.")
+@click.option("--from", "source", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Read recorded `clustat -x` or `crm_mon --output-as=xml` output instead of asking.")
+@click.option("--cluster-conf", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf",
+              show_default=True, help="Where rgmanager's floating IP is configured.")
+@click.option("--timeout", type=click.FloatRange(0.1, 300), default=10, show_default=True,
+              help="Seconds to wait for crm_mon / clustat.")
+def status(as_json, as_table, source, cluster_conf, timeout):
+    """Which node runs the mdlp service, its floating IP and state (exit 0 started, 1 failed, 3 stopped, 4 unknown)."""
+    from . import cluster_status
+    try:
+        if source:
+            try:
+                with open(source) as handle:
+                    text = handle.read()
+            except OSError as exc:
+                raise cluster_status.StatusError("%s: cannot read: %s" % (source, exc.strerror))
+            conf = None
+            if os.path.exists(cluster_conf):
+                try:
+                    with open(cluster_conf) as handle:
+                        conf = handle.read()
+                except OSError:
+                    pass
+            result = cluster_status.from_file(text, conf)
+        else:
+            result = cluster_status.live(timeout, cluster_conf)
+    except cluster_status.StatusError as exc:
+        _fail(str(exc), cluster_status.UNKNOWN)
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+    elif as_table:
+        click.echo(cluster_status.table(result))
+    else:
+        click.echo(cluster_status.line(result))
+    sys.exit(cluster_status.exit_code(result))

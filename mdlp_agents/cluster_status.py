@@ -1,0 +1,187 @@
+"""mdlp-cluster status: which node runs the mdlp service, on which floating IP, in what state --
+from rgmanager (`clustat -x`) or Pacemaker (`crm_mon --output-as=xml`)."""
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+SERVICE = "mdlp"
+OUR_AGENT = "ocf:websense:mdlp"
+IP_AGENTS = ("ocf:heartbeat:IPaddr2", "ocf:heartbeat:IPaddr")
+# exit codes: LSB status
+RUNNING, FAILED, STOPPED, UNKNOWN = 0, 1, 3, 4
+STATE_EXIT = {"started": RUNNING, "stopped": STOPPED, "disabled": STOPPED}
+
+
+class StatusError(Exception):
+    """No status could be read: one line."""
+
+
+def exit_code(status):
+    return STATE_EXIT.get(status["state"], FAILED)
+
+
+def _empty(stack):
+    return {"stack": stack, "cluster": None, "quorate": None, "nodes": [], "service": SERVICE, "state": "unknown",
+            "active_node": None, "floating_ip": None}
+
+
+def _xml(text, what):
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise StatusError("%s: not XML (%s)" % (what, exc))
+
+
+def floating_ip_from_cluster_conf(text, service=SERVICE):
+    """The <ip> of SERVICE in a cluster.conf, or None."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return None
+    for element in root.iter("service"):
+        if element.get("name") == service:
+            for ip in element.iter("ip"):
+                return ip.get("ref") or ip.get("address")
+    return None
+
+
+def from_clustat(text, cluster_conf=None):
+    root = _xml(text, "clustat -x")
+    if root.tag != "clustat":
+        raise StatusError("clustat -x: the root element is <%s>, not <clustat>" % root.tag)
+    status = _empty("rgmanager")
+    cluster = root.find("cluster")
+    status["cluster"] = cluster.get("name") if cluster is not None else None
+    quorum = root.find("quorum")
+    status["quorate"] = quorum is not None and quorum.get("quorate") == "1"
+    for node in root.iter("node"):
+        status["nodes"].append({"name": node.get("name"), "online": node.get("state") == "1",
+                                "local": node.get("local") == "1"})
+    for group in root.iter("group"):
+        if group.get("name") in ("service:" + SERVICE, SERVICE):
+            state = group.get("state_str") or "unknown"
+            status["state"] = state
+            owner = group.get("owner")
+            status["active_node"] = owner if state == "started" and owner not in (None, "", "none") else None
+            status["last_owner"] = group.get("last_owner")
+            status["restarts"] = int(group.get("restarts") or 0)
+    if status["state"] == "unknown" and root.find("groups") is not None:
+        status["state"] = "not configured"
+    if cluster_conf:
+        status["floating_ip"] = floating_ip_from_cluster_conf(cluster_conf)
+    return status
+
+
+def _our_group(root):
+    groups = list(root.iter("group"))
+    for group in groups:
+        if group.get("id") == SERVICE:
+            return group
+    for group in groups:
+        if any(r.get("resource_agent") == OUR_AGENT for r in group.iter("resource")):
+            return group
+    return None
+
+
+def from_crm_mon(text):
+    root = _xml(text, "crm_mon --output-as=xml")
+    if root.tag not in ("pacemaker-result", "crm_mon"):
+        raise StatusError("crm_mon: the root element is <%s>, not <pacemaker-result>" % root.tag)
+    status = _empty("pacemaker")
+    dc = root.find("summary/current_dc")
+    status["quorate"] = dc is not None and dc.get("with_quorum") == "true"
+    nodes = root.find("nodes")
+    for node in nodes.iter("node") if nodes is not None else []:
+        status["nodes"].append({"name": node.get("name"),
+                                "online": node.get("online") == "true" and node.get("pending") != "true"
+                                and node.get("unclean") != "true",
+                                "unclean": node.get("unclean") == "true"})
+    group = _our_group(root)
+    if group is None:
+        status["state"] = "not configured"
+        return status
+    status["service"] = group.get("id")
+    members = list(group.iter("resource"))
+    roles = [m.get("role") for m in members]
+    where = {n.get("name") for m in members for n in m.iter("node")}
+    if any(m.get("failed") == "true" for m in members):
+        status["state"] = "failed"
+    elif roles and all(r == "Started" for r in roles) and len(where) == 1:
+        status["state"] = "started"
+        status["active_node"] = where.pop()
+    elif all(r == "Stopped" for r in roles):
+        status["state"] = "disabled" if group.get("disabled") == "true" else "stopped"
+    else:
+        status["state"] = "recovering"   # starting, stopping, or split across nodes
+    status["ip_resource"] = next((m.get("id") for m in members if m.get("resource_agent") in IP_AGENTS), None)
+    return status
+
+
+def _run(argv, timeout):
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise StatusError("%s did not answer within %gs" % (argv[0], timeout))
+    except OSError as exc:
+        raise StatusError("cannot run %s: %s" % (argv[0], exc.strerror))
+    return proc
+
+
+def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
+    """Ask the cluster stack that runs here: Pacemaker first, then rgmanager."""
+    if shutil.which("crm_mon"):
+        proc = _run(["crm_mon", "--output-as=xml"], timeout)
+        if proc.stdout.lstrip().startswith("<"):
+            status = from_crm_mon(proc.stdout)
+            rid = status.get("ip_resource")
+            if rid:
+                ip = _run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], timeout)
+                if ip.returncode == 0 and ip.stdout.strip():
+                    status["floating_ip"] = ip.stdout.strip().splitlines()[-1]
+            return status
+        if not shutil.which("clustat"):
+            raise StatusError("crm_mon: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
+    if shutil.which("clustat"):
+        proc = _run(["clustat", "-x"], timeout)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        conf = None
+        try:
+            with open(cluster_conf_path) as handle:
+                conf = handle.read()
+        except OSError:
+            pass
+        return from_clustat(proc.stdout, conf)
+    raise StatusError("no cluster stack here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed")
+
+
+def from_file(text, cluster_conf=None):
+    """Recorded output of either tool, told apart by its root element."""
+    stripped = text.lstrip()
+    if "<clustat" in stripped[:300]:
+        return from_clustat(text, cluster_conf)
+    return from_crm_mon(text)
+
+
+def line(status):
+    nodes = ", ".join("%s %s" % (n["name"], "online" if n["online"] else ("UNCLEAN" if n.get("unclean") else "offline"))
+                      for n in status["nodes"]) or "none"
+    where = " on %s" % status["active_node"] if status["active_node"] else ""
+    ip = status["floating_ip"] or "-"
+    quorum = {True: "quorate", False: "NOT quorate", None: "quorum unknown"}[status["quorate"]]
+    return "%s: %s%s | floating IP %s | nodes: %s | %s (%s)" % (status["service"], status["state"], where, ip, nodes,
+                                                              quorum, status["stack"])
+
+
+def table(status):
+    rows = [("service", status["service"]), ("state", status["state"]),
+            ("active node", status["active_node"] or "-"), ("floating IP", status["floating_ip"] or "-"),
+            ("stack", status["stack"]), ("cluster", status["cluster"] or "-"),
+            ("quorum", {True: "yes", False: "NO", None: "-"}[status["quorate"]])]
+    for node in status["nodes"]:
+        rows.append(("node " + node["name"], ("online" if node["online"] else "offline")
+                     + (" (active)" if node["name"] == status["active_node"] else "")))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join("%s  %s" % (k.ljust(width), v) for k, v in rows)

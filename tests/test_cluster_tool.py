@@ -1,0 +1,233 @@
+"""mdlp-cluster: renders of the examples (golden files), validate, broken answers, status from
+recorded clustat -x output.  (Loading a render into a running Pacemaker: test_cluster_tool_live.py.)
+
+UPDATE_GOLDEN=1 rewrites the golden files from the current renders -- then read the diff."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN_DIR, REPO
+from rhcs_harness import Appliance
+
+TOOL = BIN_DIR / "mdlp-cluster"
+GOLDEN = REPO / "tests" / "golden"
+DATA = REPO / "tests" / "data"
+TWO = "examples/cluster-2node.toml"
+FOUR = "examples/cluster-4node.toml"
+RENDERS = [
+    ("2node-rhcs.conf", ["render", "rhcs", TWO]),
+    ("2node-pcs.sh", ["render", "pacemaker", TWO]),
+    ("2node-crm.txt", ["render", "pacemaker", "--format", "crm", TWO]),
+    ("2node-cib.xml", ["render", "pacemaker", "--format", "cib", TWO]),
+    ("2node-iptables.txt", ["render", "firewall", TWO]),
+    ("2node-iptables-pacemaker.txt", ["render", "firewall", "--stack", "pacemaker", TWO]),
+    ("2node-firewalld.sh", ["render", "firewall", "--format", "firewalld", TWO]),
+    ("2node-hosts.txt", ["render", "hosts", TWO]),
+    ("4node-a-rhcs.conf", ["render", "rhcs", "--cluster", "mobile-cs-a", FOUR]),
+    ("4node-b-rhcs.conf", ["render", "rhcs", "--cluster", "mobile-cs-b", FOUR]),
+    ("4node-a-pcs.sh", ["render", "pacemaker", "--cluster", "mobile-cs-a", FOUR]),
+    ("4node-b-pcs.sh", ["render", "pacemaker", "--cluster", "mobile-cs-b", FOUR]),
+    ("4node-b-crm.txt", ["render", "pacemaker", "-f", "crm", "-c", "mobile-cs-b", FOUR]),
+    ("4node-iptables.txt", ["render", "firewall", FOUR]),
+    ("4node-hosts.txt", ["render", "hosts", FOUR]),
+    ("4node-dns.zone", ["render", "dns", FOUR]),
+]
+
+
+def tool(*args, env=None, cwd=REPO):
+    environ = dict(os.environ)
+    environ.update(env or {})
+    return subprocess.run([str(TOOL)] + [str(a) for a in args], capture_output=True, text=True, cwd=str(cwd),
+                          env=environ, timeout=60)
+
+
+@pytest.mark.parametrize("name,args", RENDERS, ids=[r[0] for r in RENDERS])
+def test_render_matches_golden(name, args):
+    proc = tool(*args)
+    assert proc.returncode == 0 and proc.stderr == "", proc
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_text(proc.stdout)
+    assert proc.stdout == golden.read_text()
+
+
+def test_ini_answers_render_the_same_as_toml():
+    for kind in (["rhcs"], ["pacemaker", "-f", "cib"], ["hosts"]):
+        toml = tool("render", *kind, TWO).stdout
+        ini = tool("render", *kind, "examples/cluster-2node.ini").stdout
+        assert ini.replace("cluster-2node.ini", "cluster-2node.toml") == toml
+
+
+def test_no_secret_in_any_render():
+    for _, args in RENDERS:
+        out = tool(*args).stdout
+        assert not re.search(r"passw(or)?d\s*=\s*[\"']?\w", out), args
+
+
+@pytest.mark.parametrize("name", ["2node-rhcs.conf", "4node-a-rhcs.conf", "4node-b-rhcs.conf"])
+def test_rendered_cluster_conf_is_clean_on_a_node(tmp_path, name):
+    """On a node as the RPM installs it (fence_mdlp in /sbin, the script under /opt), validate finds
+    nothing; on this bare test machine it finds exactly the two run-time problems."""
+    conf = (GOLDEN / name).read_text()
+    node = Appliance(tmp_path / "node", BIN_DIR, conf)
+    env = {"PATH": "/bin:/sbin:/usr/bin:/usr/sbin", "LC_ALL": "C"}
+    result = node._run([str(TOOL), "validate", "/etc/cluster/cluster.conf"], env)
+    assert result.returncode == 0, result
+    assert "clean" in result.output
+    bare = tmp_path / "cluster.conf"
+    bare.write_text(conf)
+    if not os.path.exists("/opt/websense/rproxy/cs/mdlp_rhcs"):
+        proc = tool("validate", bare, env={"PATH": "/bin:/usr/bin"})
+        assert proc.returncode == 1
+        assert [line.split(": ", 1)[1] for line in proc.stdout.splitlines()] == [
+            "fence device 'MdlpFencing': agent fence_mdlp is not installed on this node",
+            "script 'mdlp_rhcs': /opt/websense/rproxy/cs/mdlp_rhcs is not an executable file on this node"]
+
+
+def test_config_version_is_bumped_over_an_existing_file(tmp_path):
+    out = tmp_path / "cluster.conf"
+    assert tool("render", "rhcs", TWO, "-o", out).returncode == 0
+    assert 'config_version="1"' in out.read_text()
+    assert tool("render", "rhcs", TWO, "-o", out).returncode == 0
+    assert 'config_version="2"' in out.read_text()
+    out.write_text(out.read_text().replace('config_version="2"', 'config_version="41"'))
+    assert tool("render", "rhcs", TWO, "-o", out).returncode == 0
+    assert 'config_version="42"' in out.read_text()
+    assert tool("render", "rhcs", TWO, "--config-version", "7").stdout.count('config_version="7"') == 1
+
+
+BROKEN_CONF = {
+    "fence_manual": (lambda c: c.replace('agent="fence_mdlp"', 'agent="fence_manual"'), "uses fence_manual"),
+    "no fence level": (lambda c: c.replace('<device name="MdlpFencing" ipaddr="10.0.33.12" />', ''),
+                       "node 'node2' has no fence level"),
+    "agent missing": (lambda c: c.replace('agent="fence_mdlp"', 'agent="fence_nosuchagent"'),
+                      "agent fence_nosuchagent is not installed"),
+    "unrestricted": (lambda c: c.replace('restricted="1"', 'restricted="0"'), "is not restricted"),
+    "not exclusive": (lambda c: c.replace('exclusive="1"', 'exclusive="0"'), "is not exclusive"),
+    "script": (lambda c: c.replace('file="/opt/websense/rproxy/cs/mdlp_rhcs"', 'file="/etc/cluster/cluster.conf"'),
+               "/etc/cluster/cluster.conf is not an executable file"),
+    "script missing": (lambda c: c.replace('cs/mdlp_rhcs"', 'cs/mdlp_rhcs.old"'),
+                       "/opt/websense/rproxy/cs/mdlp_rhcs.old is not an executable file"),
+    "two_node": (lambda c: c.replace(' two_node="1"', ''), "two nodes without <cman two_node"),
+    "duplicate": (lambda c: c.replace('name="node2" nodeid="2"', 'name="node1" nodeid="2"'),
+                  "node name 'node1' is used twice (first on line 6)"),
+    "malformed": (lambda c: c.replace("</rm>", "</rmm>"), "malformed XML: mismatched tag"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CONF))
+def test_validate_reports_with_line_numbers(tmp_path, case):
+    edit, expected = BROKEN_CONF[case]
+    good = (GOLDEN / "2node-rhcs.conf").read_text()
+    broken = edit(good)
+    assert broken != good
+    path = tmp_path / "cluster.conf"
+    path.write_text(broken)
+    node = Appliance(tmp_path / "node", BIN_DIR, broken)
+    result = node._run([str(TOOL), "validate", "/etc/cluster/cluster.conf"], {"PATH": "/bin:/usr/bin:/sbin"})
+    assert result.returncode == 1, result
+    hits = [line for line in result.output.splitlines() if expected in line]
+    assert hits, result.output
+    number = int(hits[0].split(":")[1])
+    assert 1 <= number <= len(broken.splitlines())
+    if case != "malformed":     # the line named is the element at fault
+        assert number != 1
+
+
+def test_validate_unreadable_is_2(tmp_path):
+    proc = tool("validate", tmp_path / "missing.conf")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == ["mdlp-cluster: %s: cannot read: No such file or directory"
+                                                % (tmp_path / "missing.conf")]
+
+
+BROKEN_ANSWERS = {
+    "missing file": (None, "cannot read: No such file or directory"),
+    "toml syntax": ("[site\n", "not valid TOML"),
+    "inline secret": ('[site]\nfence_password = "x"\n', "secrets do not belong in the answer file"),
+    "node secret": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nnodes = [{name = "n1", '
+                    'address = "10.0.0.2", bmc = "10.0.1.2", passwd = "x"}]\n', "secrets do not belong"),
+    "unknown key": ('[site]\nfence_bakend = "ipmi"\n', "unknown key 'fence_bakend'"),
+    "no cluster": ('[site]\n', "no cluster"),
+    "bad ip": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.300"\nnodes = [{name = "n1", address = "10.0.0.2", '
+               'bmc = "10.0.1.2"}]\n', "'10.0.0.300' is not an IP address"),
+    "duplicate node": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nnodes = [{name = "n1", address = '
+                       '"10.0.0.2", bmc = "10.0.1.2"}, {name = "n1", address = "10.0.0.3", bmc = "10.0.1.3"}]\n',
+                       "node name n1 is used twice"),
+    "three nodes": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nnodes = [' + ", ".join(
+        '{name = "n%d", address = "10.0.0.%d", bmc = "10.0.1.%d"}' % (i, i + 1, i) for i in (1, 2, 3)) + "]\n",
+        "3 nodes; the guide's clusters are pairs"),
+    "missing bmc": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nnodes = [{name = "n1", address = '
+                    '"10.0.0.2"}]\n', "missing 'bmc'"),
+    "bad backend": ('[site]\nfence_backend = "fence_manual"\n[[cluster]]\nname = "c"\n', "is not one of ipmi, ssh, noop"),
+    "order": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nfailover_order = ["n1", "n9"]\nnodes = [{name = '
+              '"n1", address = "10.0.0.2", bmc = "10.0.1.2"}]\n', "must list each node of the cluster once"),
+    "ini section": ("[nodes]\naddress = 1\n", "unknown section"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_ANSWERS))
+def test_broken_answers_get_one_line_and_exit_2(tmp_path, case):
+    text, expected = BROKEN_ANSWERS[case]
+    path = tmp_path / ("answers.ini" if case == "ini section" else "answers.toml")
+    if text is not None:
+        path.write_text(text)
+    proc = tool("render", "rhcs", path)
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mdlp-cluster: %s" % path) and expected in lines[0], lines
+    assert "Traceback" not in proc.stderr
+
+
+def test_site_questions_are_errors_not_guesses():
+    proc = tool("render", "rhcs", FOUR)
+    assert proc.returncode == 2 and "choose one with --cluster" in proc.stderr
+    proc = tool("render", "dns", TWO)
+    assert proc.returncode == 2 and "dns_name is not set" in proc.stderr
+    proc = tool("render", "rhcs", TWO, "--cluster", "nope")
+    assert proc.returncode == 2 and "no cluster named 'nope'" in proc.stderr
+
+
+@pytest.mark.parametrize("recording,state,exit_code,owner", [
+    ("clustat-started.xml", "started", 0, "node2"),
+    ("clustat-failed.xml", "failed", 1, None),
+    ("clustat-disabled.xml", "disabled", 3, None),
+])
+def test_status_from_recorded_clustat(recording, state, exit_code, owner):
+    conf = GOLDEN / "2node-rhcs.conf"
+    proc = tool("status", "--from", DATA / recording, "--cluster-conf", conf, "--json")
+    assert proc.returncode == exit_code, proc
+    status = json.loads(proc.stdout)
+    assert (status["stack"], status["state"], status["active_node"]) == ("rgmanager", state, owner)
+    assert status["floating_ip"] == "10.0.32.201" and status["cluster"] == "mobile-cs"
+    line = tool("status", "--from", DATA / recording, "--cluster-conf", conf)
+    assert line.returncode == exit_code and len(line.stdout.splitlines()) == 1
+    assert line.stdout.startswith("mdlp: %s" % state)
+    table = tool("status", "--from", DATA / recording, "--cluster-conf", conf, "--table")
+    assert "floating IP  10.0.32.201" in table.stdout
+
+
+def test_status_without_a_cluster_stack_is_unknown(tmp_path):
+    proc = tool("status", env={"PATH": str(tmp_path)})
+    assert proc.returncode == 4
+    assert proc.stderr.strip().splitlines() == [
+        "mdlp-cluster: no cluster stack here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed"]
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_text("<clustat><nodes>")
+    proc = tool("status", "--from", garbage)
+    assert proc.returncode == 4 and proc.stderr.startswith("mdlp-cluster: clustat -x: not XML")
+
+
+def test_help_and_version():
+    assert tool("--help").returncode == 0
+    assert "render" in tool("--help").stdout and "validate" in tool("--help").stdout
+    assert tool("--version").stdout.startswith("mdlp-cluster, version ")
+    proc = tool("render", "nosuchthing", TWO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
