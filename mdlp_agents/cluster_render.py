@@ -215,7 +215,9 @@ def cib(site, cluster):
     configuration = ET.Element("configuration")
     _nvpairs(ET.SubElement(configuration, "crm_config"), "cluster_property_set", "cib-bootstrap-options",
              [("stonith-enabled", "true")], block_id="cib-bootstrap-options")
-    ET.SubElement(configuration, "nodes")
+    nodes = ET.SubElement(configuration, "nodes")   # ids: corosync nodeids, in nodelist order (as pcs sets them)
+    for number, node in enumerate(cluster.nodes, 1):
+        ET.SubElement(nodes, "node", id=str(number), uname=node.name)
     resources = ET.SubElement(configuration, "resources")
     constraints = ET.SubElement(configuration, "constraints")
     for rid, victim, params in p.fences:

@@ -1,5 +1,5 @@
 """Man pages generated from the agents' own help and metadata (the RPM build runs
-`python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp`)."""
+`python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster`)."""
 
 import sys
 
@@ -42,15 +42,49 @@ def rhcs_manpage():
     return "\n".join(lines) + "\n"
 
 
+def cluster_manpage():
+    import click
+
+    from . import version
+    from .cluster_cli import main as command
+    sections = []
+
+    def walk(cmd, name):
+        with click.Context(cmd, info_name=name) as ctx:
+            sections.append((name, cmd.get_help(ctx)))
+        for sub in sorted(getattr(cmd, "commands", {})):
+            walk(cmd.commands[sub], "%s %s" % (name, sub))
+
+    walk(command, "mdlp-cluster")
+    lines = ['.TH MDLP-CLUSTER 8 "" "mdlp-agents %s" "System Administration"' % version(),
+             ".SH NAME", "mdlp\\-cluster \\- render, validate and watch the mdlp cluster configuration",
+             ".SH SYNOPSIS", ".B mdlp\\-cluster", "render rhcs|pacemaker|firewall|hosts|dns \\fIANSWERS\\fR",
+             ".br", ".B mdlp\\-cluster", "validate [\\fICLUSTER.CONF\\fR]", ".br", ".B mdlp\\-cluster",
+             "status [\\fB\\-\\-json\\fR|\\fB\\-\\-table\\fR] [\\fB\\-\\-from\\fR \\fIFILE\\fR]",
+             ".SH DESCRIPTION",
+             "One answer file (TOML, or INI on Pythons before 3.11) describes the site: its 2-node clusters, "
+             "nodes, floating IPs and fencing. Secrets are refused there: fence_mdlp reads the BMC or SSH "
+             "password from /etc/mdlp_agents/fence_mdlp.conf. See /usr/share/doc/mdlp-agents/examples."]
+    for name, text in sections:
+        lines += [".SH %s" % _roff(name.upper()), ".nf", _roff(text), ".fi"]
+    lines += [".SH EXIT STATUS",
+              "render: 0 written, 2 unusable answer file or option. validate: 0 clean, 1 problems found, "
+              "2 unreadable. status: 0 started, 1 failed or recovering, 3 stopped or disabled, 4 unknown.",
+              ".SH SEE ALSO", "mdlp_rhcs(8), fence_mdlp(8), cluster.conf(5), pcs(8), crm(8)"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv == ["mdlp_rhcs"]:
         sys.stdout.write(rhcs_manpage())
+    elif argv == ["mdlp-cluster"]:
+        sys.stdout.write(cluster_manpage())
     elif argv == ["fence_mdlp"]:
         from .fence_options import manpage
         sys.stdout.write(manpage())
     else:
-        sys.stderr.write("usage: python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp\n")
+        sys.stderr.write("usage: python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster\n")
         return 2
     return 0
 

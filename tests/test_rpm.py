@@ -73,7 +73,8 @@ def test_rpm_contents(built):
     for path in ("/opt/websense/rproxy/cs/mdlp_rhcs", "/usr/sbin/fence_mdlp", "/usr/sbin/mdlp_rhcs",
                  "/usr/lib/ocf/resource.d/websense/mdlp", "/etc/mdlp_agents/mdlp_rhcs.conf",
                  "/etc/mdlp_agents/fence_mdlp.conf", "/usr/share/man/man8/mdlp_rhcs.8.gz",
-                 "/usr/share/man/man8/fence_mdlp.8.gz", "/" + SITELIB + "/mdlp_agents/rhcs_cli.py",
+                 "/usr/share/man/man8/fence_mdlp.8.gz", "/usr/sbin/mdlp-cluster",
+                 "/usr/share/man/man8/mdlp-cluster.8.gz", "/" + SITELIB + "/mdlp_agents/rhcs_cli.py",
                  "/" + SITELIB + "/mdlp_agents/fence_backends/ipmi.py"):
         assert path in listing, path
     # bytecode ships: root's environment may forbid writing it, and the cluster runs status every 30 s
@@ -132,6 +133,10 @@ def test_installed_agents_run_from_a_scratch_root(built, tmp_path, fake):
     noop = run_installed(root, "usr/sbin/fence_mdlp", "-o", "status", "-n", "node2",
                          env={"MDLP_FENCE_CONF": str(root / "etc/mdlp_agents/fence_mdlp.conf")})
     assert noop.returncode == 0 and "NOTHING WAS FENCED" in noop.stderr, noop
+    # (docs: /usr/share/doc/mdlp-agents on EL, mdlp-agents-VERSION with Debian's rpm macros)
+    [example] = (root / "usr/share/doc").glob("mdlp-agents*/cluster-2node.toml")
+    cluster = run_installed(root, "usr/sbin/mdlp-cluster", "render", "rhcs", str(example))
+    assert cluster.returncode == 0 and '<cluster config_version="1" name="mobile-cs">' in cluster.stdout, cluster
 
 
 def test_uninstall_leaves_only_the_edited_config(built, tmp_path):
