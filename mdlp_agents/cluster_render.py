@@ -173,10 +173,12 @@ def pcs(site, cluster):
 def crm(site, cluster):
     p = _Pacemaker(site, cluster)
     lines = ["# crm configure text for cluster %s, %s." % (cluster.name, GENERATED % site.path),
-             "# Load with: crm configure load update FILE",
-             "# fence_mdlp reads the fencing password from %s on each node." % SECRET_HOME,
-             "property cib-bootstrap-options: stonith-enabled=true",
-             "rsc_defaults rsc-options: resource-stickiness=%d" % site.stickiness]
+             "# Load with: crm configure load update FILE"]
+    if len(cluster.nodes) == 2:
+        lines.append("# corosync.conf of a 2-node cluster needs quorum { two_node: 1 } (crm cluster init sets it)")
+    lines += ["# fence_mdlp reads the fencing password from %s on each node." % SECRET_HOME,
+              "property cib-bootstrap-options: stonith-enabled=true",
+              "rsc_defaults rsc-options: resource-stickiness=%d" % site.stickiness]
     for rid, victim, params in p.fences:
         lines.append("primitive %s stonith:fence_mdlp params %s op monitor interval=60s" % (rid, _args(params)))
         if len(cluster.nodes) == 2:
@@ -234,7 +236,10 @@ def cib(site, cluster):
     defaults = ET.SubElement(configuration, "rsc_defaults")
     _nvpairs(defaults, "meta_attributes", "rsc-options", [("resource-stickiness", str(site.stickiness))],
              block_id="rsc-options")
-    return _xml(configuration, GENERATED % site.path)
+    comment = GENERATED % site.path
+    if len(cluster.nodes) == 2:
+        comment += "; corosync.conf needs quorum { two_node: 1 }"
+    return _xml(configuration, comment)
 
 
 # --- the rest ---------------------------------------------------------------------------------

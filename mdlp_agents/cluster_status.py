@@ -88,6 +88,11 @@ def from_crm_mon(text):
     root = _xml(text, "crm_mon --output-as=xml")
     if root.tag not in ("pacemaker-result", "crm_mon"):
         raise StatusError("crm_mon: the root element is <%s>, not <pacemaker-result>" % root.tag)
+    result = root.find("status")
+    if result is not None and result.get("code") not in (None, "0"):
+        errors = [e.text.strip() for e in result.iter("error") if e.text and e.text.strip()]
+        raise StatusError("crm_mon: %s%s" % (result.get("message") or "error %s" % result.get("code"),
+                                             " (%s)" % errors[-1] if errors else ""))
     status = _empty("pacemaker")
     dc = root.find("summary/current_dc")
     status["quorate"] = dc is not None and dc.get("with_quorum") == "true"
@@ -129,20 +134,27 @@ def _run(argv, timeout):
     return proc
 
 
+def _pacemaker(timeout):
+    proc = _run(["crm_mon", "--output-as=xml"], timeout)
+    if not proc.stdout.lstrip().startswith("<"):
+        raise StatusError("crm_mon: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
+    status = from_crm_mon(proc.stdout)
+    rid = status.get("ip_resource")
+    if rid:
+        ip = _run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], timeout)
+        if ip.returncode == 0 and ip.stdout.strip():
+            status["floating_ip"] = ip.stdout.strip().splitlines()[-1]
+    return status
+
+
 def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
     """Ask the cluster stack that runs here: Pacemaker first, then rgmanager."""
     if shutil.which("crm_mon"):
-        proc = _run(["crm_mon", "--output-as=xml"], timeout)
-        if proc.stdout.lstrip().startswith("<"):
-            status = from_crm_mon(proc.stdout)
-            rid = status.get("ip_resource")
-            if rid:
-                ip = _run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], timeout)
-                if ip.returncode == 0 and ip.stdout.strip():
-                    status["floating_ip"] = ip.stdout.strip().splitlines()[-1]
-            return status
-        if not shutil.which("clustat"):
-            raise StatusError("crm_mon: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        try:
+            return _pacemaker(timeout)
+        except StatusError:
+            if not shutil.which("clustat"):    # both installed: the one that answers
+                raise
     if shutil.which("clustat"):
         proc = _run(["clustat", "-x"], timeout)
         if proc.returncode != 0 or not proc.stdout.strip():

@@ -225,9 +225,39 @@ def test_status_without_a_cluster_stack_is_unknown(tmp_path):
     assert proc.returncode == 4 and proc.stderr.startswith("mdlp-cluster: clustat -x: not XML")
 
 
+def test_status_where_pacemaker_is_installed_but_not_running(tmp_path):
+    """crm_mon answers with an error document, not a cluster: unknown (4), one line, not 'not configured'."""
+    proc = tool("status")
+    assert proc.returncode == 4, proc
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("mdlp-cluster: crm_mon: Not connected (") and len(proc.stderr.splitlines()) == 1
+
+
 def test_help_and_version():
     assert tool("--help").returncode == 0
     assert "render" in tool("--help").stdout and "validate" in tool("--help").stdout
     assert tool("--version").stdout.startswith("mdlp-cluster, version ")
     proc = tool("render", "nosuchthing", TWO)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_ssh_and_noop_backends(tmp_path):
+    answers = tmp_path / "ssh.toml"
+    answers.write_text('[site]\nfence_backend = "ssh"\nfence_username = "root"\n'
+                       'fence_identity_file = "/root/.ssh/fence_key"\n'
+                       '[[cluster]]\nname = "c"\nfloating_ip = "10.1.0.100"\n'
+                       'nodes = [{name = "a", address = "10.1.0.1"}, {name = "b", address = "10.1.0.2"}]\n')
+    conf = tool("render", "rhcs", answers)
+    assert conf.returncode == 0, conf
+    assert ('<fencedevice agent="fence_mdlp" name="MdlpFencing" backend="ssh" login="root" vip="10.1.0.100" '
+            'identity_file="/root/.ssh/fence_key" />') in conf.stdout
+    assert '<device name="MdlpFencing" ipaddr="10.1.0.2" />' in conf.stdout      # the victim itself
+    pcs = tool("render", "pacemaker", answers).stdout
+    assert ("pcs stonith create fence-a fence_mdlp backend=ssh ip=10.1.0.1 username=root vip=10.1.0.100 "
+            "identity_file=/root/.ssh/fence_key pcmk_host_list=a delay=15") in pcs
+    noop = tmp_path / "noop.ini"
+    noop.write_text("[site]\nfence_backend = noop\n[cluster c]\nfloating_ip = 10.1.0.100\n"
+                    "[node a]\naddress = 10.1.0.1\n")
+    cib = tool("render", "pacemaker", "-f", "cib", noop)
+    assert cib.returncode == 0 and 'name="backend" value="noop"' in cib.stdout
+    assert "two_node" not in cib.stdout and "avoids" not in cib.stdout     # one node: nothing to avoid
