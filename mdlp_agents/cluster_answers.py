@@ -22,7 +22,6 @@ Secrets are never accepted here: the BMC or SSH password stays in
 
 import configparser
 import ipaddress
-import os
 import re
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
@@ -34,8 +33,9 @@ SITE_KEYS = {
 }
 CLUSTER_KEYS = ("name", "floating_ip", "prefix", "interface", "failover_order", "nodes", "fence_backend",
                 "fence_username")
-NODE_KEYS = ("name", "address", "bmc", "cluster")
+NODE_KEYS = ("name", "address", "bmc", "nodeid", "cluster")
 SECRET = re.compile(r"pass(wd|word|phrase)?$|secret|_key$", re.I)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 SECRET_HOME = "/etc/mdlp_agents/fence_mdlp.conf ([fence] password = ...)"
 
@@ -45,8 +45,8 @@ class AnswerError(Exception):
 
 
 class Node:
-    def __init__(self, name, address, bmc=None):
-        self.name, self.address, self.bmc = name, address, bmc
+    def __init__(self, name, address, bmc=None, nodeid=1):
+        self.name, self.address, self.bmc, self.nodeid = name, address, bmc, nodeid
 
 
 class Cluster:
@@ -153,6 +153,9 @@ def _parse_ini(path, text):
         owner = node.pop("cluster", None)
         if owner is None and len(clusters) == 1:
             owner = next(iter(clusters))
+        if owner is None:
+            raise AnswerError("%s: [node %s]: which cluster? add 'cluster = NAME' (there are %d)"
+                              % (path, node["name"], len(clusters)))
         if owner not in clusters:
             raise AnswerError("%s: [node %s]: 'cluster = %s' names no [cluster] section"
                               % (path, node["name"], owner))
@@ -161,10 +164,26 @@ def _parse_ini(path, text):
 
 
 def _refuse_secrets(path, where, table):
-    for key in table:
-        if SECRET.search(str(key)) and key != "fence_identity_file":
+    """Anywhere in TABLE, however deeply nested: a key that names a secret is refused (and its
+    value never echoed)."""
+    items = table.items() if isinstance(table, dict) else enumerate(table) if isinstance(table, list) else ()
+    for key, value in items:
+        if isinstance(key, str) and SECRET.search(key) and key != "fence_identity_file":
             raise AnswerError("%s: %s %s: secrets do not belong in the answer file; put them in %s"
                               % (path, where, key, SECRET_HOME))
+        if isinstance(value, (dict, list)):
+            _refuse_secrets(path, where, value)
+
+
+def _scalar(path, where, key, value, kinds=(str,)):
+    """VALUE must be a single value (no table, list or control character): it ends up in XML
+    attributes, shell words and crm lines."""
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise AnswerError("%s: %s %s: expected %s, not a %s" % (path, where, key, " or ".join(
+            {str: "text", int: "a whole number", bool: "yes/no"}[k] for k in kinds), type(value).__name__))
+    if isinstance(value, str) and CONTROL.search(value):
+        raise AnswerError("%s: %s %s: control characters are not allowed" % (path, where, key))
+    return value.strip() if isinstance(value, str) else value
 
 
 def _unknown(path, where, table, allowed):
@@ -174,15 +193,17 @@ def _unknown(path, where, table, allowed):
 
 
 def _address(path, where, value, key):
+    value = _scalar(path, where, key, value)
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        return str(ipaddress.ip_address(value))
     except ValueError:
         raise AnswerError("%s: %s %s: %r is not an IP address" % (path, where, key, value))
 
 
 def _integer(path, where, key, value, low, high):
+    value = _scalar(path, where, key, value, (int, str))
     try:
-        number = int(str(value).strip())
+        number = int(value)
     except ValueError:
         raise AnswerError("%s: %s %s: %r is not a whole number" % (path, where, key, value))
     if not low <= number <= high:
@@ -191,9 +212,10 @@ def _integer(path, where, key, value, low, high):
 
 
 def _boolean(path, where, key, value):
+    value = _scalar(path, where, key, value, (bool, str))
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = value.lower()
     if text in ("1", "yes", "true", "on"):
         return True
     if text in ("0", "no", "false", "off"):
@@ -202,7 +224,7 @@ def _boolean(path, where, key, value):
 
 
 def _name(path, where, key, value):
-    value = str(value).strip()
+    value = _scalar(path, where, key, value)
     if not NAME.match(value):
         raise AnswerError("%s: %s %s: %r is not a valid name (letters, digits, '.', '-')" % (path, where, key, value))
     return value
@@ -220,6 +242,7 @@ def _check(path, raw):
     site = dict(SITE_KEYS)
     site.update(site_raw)
     where = "[site]"
+    site["fence_backend"] = _scalar(path, where, "fence_backend", site["fence_backend"])
     if site["fence_backend"] not in FENCE_BACKENDS:
         raise AnswerError("%s: [site] fence_backend: %r is not one of %s"
                           % (path, site["fence_backend"], ", ".join(FENCE_BACKENDS)))
@@ -229,12 +252,16 @@ def _check(path, raw):
     site["ip_monitor_interval"] = _integer(path, where, "ip_monitor_interval", site["ip_monitor_interval"], 1, 3600)
     site["stickiness"] = _integer(path, where, "stickiness", site["stickiness"], 0, 1000000)
     site["fence_lanplus"] = _boolean(path, where, "fence_lanplus", site["fence_lanplus"])
-    site["fence_cipher"] = str(site["fence_cipher"])
-    for key in ("service_config", "script"):
-        if not str(site[key]).startswith("/"):
-            raise AnswerError("%s: [site] %s: %r is not an absolute path" % (path, key, site[key]))
+    site["fence_cipher"] = str(_scalar(path, where, "fence_cipher", site["fence_cipher"], (str, int)))
+    site["fence_username"] = _name(path, where, "fence_username", site["fence_username"])
+    for key in ("service_config", "script", "fence_identity_file"):
+        if site[key] is None:
+            continue
+        site[key] = _scalar(path, where, key, site[key])
+        if not site[key].startswith("/") or " " in site[key]:
+            raise AnswerError("%s: [site] %s: %r is not an absolute path without spaces" % (path, key, site[key]))
     if site["dns_name"] is not None:
-        site["dns_name"] = str(site["dns_name"]).rstrip(".")
+        site["dns_name"] = _scalar(path, where, "dns_name", site["dns_name"]).rstrip(".")
         if not all(NAME.match(label) for label in site["dns_name"].split(".")):
             raise AnswerError("%s: [site] dns_name: %r is not a host name" % (path, site["dns_name"]))
 
@@ -245,7 +272,7 @@ def _check(path, raw):
     for index, table in enumerate(clusters_raw, 1):
         if not isinstance(table, dict):
             raise AnswerError("%s: cluster %d must be a table" % (path, index))
-        where = "cluster %s" % table.get("name", index)
+        where = "cluster %s" % (table.get("name") if isinstance(table.get("name"), str) else index)
         _refuse_secrets(path, where, table)
         _unknown(path, where, table, CLUSTER_KEYS)
         for key in ("name", "floating_ip", "nodes"):
@@ -259,9 +286,10 @@ def _check(path, raw):
         if vip in seen_ips:
             raise AnswerError("%s: %s floating_ip: %s is also %s" % (path, where, vip, seen_ips[vip]))
         seen_ips[vip] = "the floating IP of cluster %s" % name
-        prefix = _integer(path, where, "prefix", table.get("prefix", 24), 1, 128)
-        interface = str(table.get("interface", "eth0"))
-        backend = table.get("fence_backend", site["fence_backend"])
+        prefix = _integer(path, where, "prefix", table.get("prefix", 24), 1,
+                          32 if ipaddress.ip_address(vip).version == 4 else 128)
+        interface = _name(path, where, "interface", table.get("interface", "eth0"))
+        backend = _scalar(path, where, "fence_backend", table.get("fence_backend", site["fence_backend"]))
         if backend not in FENCE_BACKENDS:
             raise AnswerError("%s: %s fence_backend: %r is not one of %s"
                               % (path, where, backend, ", ".join(FENCE_BACKENDS)))
@@ -269,7 +297,8 @@ def _check(path, raw):
         if not isinstance(table["nodes"], list):
             raise AnswerError("%s: %s nodes: must be a list of tables" % (path, where))
         for number, node_raw in enumerate(table["nodes"], 1):
-            node_where = "%s node %s" % (where, node_raw.get("name", number) if isinstance(node_raw, dict) else number)
+            node_where = "%s node %s" % (where, node_raw.get("name", number) if isinstance(node_raw, dict)
+                                          and isinstance(node_raw.get("name", number), (str, int)) else number)
             if not isinstance(node_raw, dict):
                 raise AnswerError("%s: %s: must be a table with name and address" % (path, node_where))
             _refuse_secrets(path, node_where, node_raw)
@@ -286,25 +315,28 @@ def _check(path, raw):
                 raise AnswerError("%s: %s address: %s is also %s" % (path, node_where, address, seen_ips[address]))
             seen_ips[address] = "the address of node %s" % node_name
             bmc = node_raw.get("bmc")
-            if backend == "ipmi":
-                if not bmc:
-                    raise AnswerError("%s: %s: missing 'bmc' (the address of its IPMI BMC; fence_backend is ipmi)"
-                                      % (path, node_where))
+            if backend == "ipmi" and not bmc:
+                raise AnswerError("%s: %s: missing 'bmc' (the address of its IPMI BMC; fence_backend is ipmi)"
+                                  % (path, node_where))
+            if bmc:
                 bmc = _address(path, node_where, bmc, "bmc")
-            elif bmc:
-                bmc = _address(path, node_where, bmc, "bmc")
-            nodes.append(Node(node_name, address, bmc))
+                if bmc in seen_ips:   # one BMC for two nodes: fencing one would cut the other's power
+                    raise AnswerError("%s: %s bmc: %s is also %s" % (path, node_where, bmc, seen_ips[bmc]))
+                seen_ips[bmc] = "the BMC of node %s" % node_name
+            nodeid = _integer(path, node_where, "nodeid", node_raw.get("nodeid", number), 1, 2 ** 31 - 1)
+            if nodeid in (n.nodeid for n in nodes):
+                raise AnswerError("%s: %s nodeid: %d is used twice" % (path, node_where, nodeid))
+            nodes.append(Node(node_name, address, bmc, nodeid))
         if len(nodes) > 2:
             raise AnswerError("%s: %s: %d nodes; the guide's clusters are pairs (1 or 2 nodes), "
                               "scale out with more clusters" % (path, where, len(nodes)))
         order = table.get("failover_order") or [n.name for n in nodes]
+        if not isinstance(order, list) or not all(isinstance(item, str) for item in order):
+            raise AnswerError("%s: %s failover_order: expected a list of node names" % (path, where))
         if sorted(order) != sorted(n.name for n in nodes):
             raise AnswerError("%s: %s failover_order: %s must list each node of the cluster once"
-                              % (path, where, ", ".join(map(str, order))))
-        clusters.append(Cluster(name, vip, prefix, interface, nodes, list(order), backend,
-                                str(table.get("fence_username", site["fence_username"]))))
+                              % (path, where, ", ".join(order)))
+        username = _name(path, where, "fence_username", table.get("fence_username", site["fence_username"]))
+        clusters.append(Cluster(name, vip, prefix, interface, nodes, list(order), backend, username))
     return Site(path, site, clusters)
 
-
-def default_path():
-    return os.environ.get("MDLP_CLUSTER_ANSWERS", "/etc/mdlp_agents/cluster.toml")

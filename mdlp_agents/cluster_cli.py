@@ -5,7 +5,8 @@
     mdlp-cluster status [--json | --table] [--from FILE]
 
 Exit codes: render 0 written, 2 unusable answer file or option; validate 0 clean, 1 problems
-found, 2 unreadable; status (LSB) 0 started, 1 failed or recovering, 3 stopped, 4 unknown.
+found, 2 unreadable; status (LSB) 0 started, 1 failed or recovering, 3 stopped, disabled or not
+configured, 4 unknown.
 """
 
 import json
@@ -38,14 +39,30 @@ def _site(answers):
         _fail(str(exc))
 
 
+def _read_text(path, what="cannot read"):
+    """A text file's content; one line and exit 2 when it cannot be read as UTF-8."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        _fail("%s: %s: %s" % (path, what, exc.strerror))
+    except UnicodeDecodeError:
+        _fail("%s: not UTF-8 text" % path)
+
+
 def _write(text, output):
     if output in (None, "-"):
         click.echo(text, nl=False)
         return
     tmp = "%s.tmp.%d" % (output, os.getpid())
     try:
-        with open(tmp, "w") as handle:
+        mode = os.stat(output).st_mode & 0o7777     # re-rendering keeps the file's mode
+    except OSError:
+        mode = 0o644
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, output)
     except OSError as exc:
         try:
@@ -85,14 +102,8 @@ def rhcs(answers, cluster_name, output, config_version):
     cluster = _choose(site, cluster_name)
     if config_version is None:
         previous = None
-        if output not in (None, "-"):
-            try:
-                with open(output) as handle:
-                    previous = handle.read()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                _fail("cannot read %s: %s" % (output, exc.strerror))
+        if output not in (None, "-") and os.path.lexists(output):
+            previous = _read_text(output)
         config_version = cluster_render.next_config_version(previous)
     _write(cluster_render.rhcs(site, cluster, config_version), output)
 
@@ -181,6 +192,16 @@ def validate(path):
     click.echo("%s: clean" % path)
 
 
+def _read_status_input(path, cluster_status):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise cluster_status.StatusError("%s: cannot read: %s" % (path, exc.strerror))
+    except UnicodeDecodeError:
+        raise cluster_status.StatusError("%s: not UTF-8 text" % path)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.option("--table", "as_table", is_flag=True, help="A table instead of one line.")
@@ -195,18 +216,8 @@ def status(as_json, as_table, source, cluster_conf, timeout):
     from . import cluster_status
     try:
         if source:
-            try:
-                with open(source) as handle:
-                    text = handle.read()
-            except OSError as exc:
-                raise cluster_status.StatusError("%s: cannot read: %s" % (source, exc.strerror))
-            conf = None
-            if os.path.exists(cluster_conf):
-                try:
-                    with open(cluster_conf) as handle:
-                        conf = handle.read()
-                except OSError:
-                    pass
+            text = _read_status_input(source, cluster_status)
+            conf = _read_status_input(cluster_conf, cluster_status) if os.path.exists(cluster_conf) else None
             result = cluster_status.from_file(text, conf)
         else:
             result = cluster_status.live(timeout, cluster_conf)

@@ -61,6 +61,10 @@ def parse(data):
         parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as exc:
         raise Malformed(exc.lineno, "malformed XML: %s" % xml.parsers.expat.ErrorString(exc.code))
+    except (LookupError, ValueError) as exc:    # e.g. an encoding expat does not know
+        raise Malformed(parser.CurrentLineNumber or 1, "malformed XML: %s" % exc)
+    if not root:
+        raise Malformed(1, "malformed XML: no element")
     return root[0]
 
 
@@ -146,6 +150,12 @@ def check(data):
     scripts = {s.get("name"): s for s in (rm.iter("script") if rm is not None else []) if s.get("file")}
     for service in services:
         sname = service.get("name")
+        if service.get("autostart", "1") not in ("1", "yes"):
+            problem(service, "service %r has autostart=\"%s\": it does not start with the cluster"
+                    % (sname, service.get("autostart")))
+        if service.get("recovery", "restart") != "relocate":
+            problem(service, "service %r has recovery=\"%s\"; the guide uses \"relocate\" (a failure moves the "
+                    "service to the other node)" % (sname, service.get("recovery", "restart")))
         if service.get("exclusive") != "1":
             problem(service, "service %r is not exclusive=\"1\": it may start on a node running another service"
                     % sname)
@@ -159,10 +169,19 @@ def check(data):
             if domain.get("restricted") != "1":
                 problem(domain, "failover domain %r is not restricted=\"1\": the service may run outside it"
                         % domain_name)
+            if domain.get("ordered") != "1":
+                problem(domain, "failover domain %r is not ordered=\"1\": the preferred node is not honoured"
+                        % domain_name)
+            if not domain.find_all("failoverdomainnode"):
+                problem(domain, "failover domain %r has no nodes: the service can run nowhere" % domain_name)
             for member in domain.find_all("failoverdomainnode"):
                 if member.get("name") not in names:
                     problem(member, "failover domain %r names node %r, which is not a cluster node"
                             % (domain_name, member.get("name")))
+        addresses = {i.get("address") for i in (rm.iter("ip") if rm is not None else []) if i.get("address")}
+        for ref in service.iter("ip"):
+            if ref.get("ref") and ref.get("ref") not in addresses:
+                problem(ref, "service %r refers to IP %r, which <resources> does not define" % (sname, ref.get("ref")))
         for ref in service.iter("script"):
             script = scripts.get(ref.get("ref")) if ref.get("ref") else ref
             if script is None:

@@ -10,7 +10,8 @@ OUR_AGENT = "ocf:websense:mdlp"
 IP_AGENTS = ("ocf:heartbeat:IPaddr2", "ocf:heartbeat:IPaddr")
 # exit codes: LSB status
 RUNNING, FAILED, STOPPED, UNKNOWN = 0, 1, 3, 4
-STATE_EXIT = {"started": RUNNING, "stopped": STOPPED, "disabled": STOPPED}
+STATE_EXIT = {"started": RUNNING, "stopped": STOPPED, "disabled": STOPPED, "not configured": STOPPED,
+              "unknown": UNKNOWN}
 
 
 class StatusError(Exception):
@@ -65,7 +66,8 @@ def from_clustat(text, cluster_conf=None):
             owner = group.get("owner")
             status["active_node"] = owner if state == "started" and owner not in (None, "", "none") else None
             status["last_owner"] = group.get("last_owner")
-            status["restarts"] = int(group.get("restarts") or 0)
+            restarts = group.get("restarts") or "0"
+            status["restarts"] = int(restarts) if restarts.isdigit() else None
     if status["state"] == "unknown" and root.find("groups") is not None:
         status["state"] = "not configured"
     if cluster_conf:
@@ -161,10 +163,10 @@ def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
             raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
         conf = None
         try:
-            with open(cluster_conf_path) as handle:
+            with open(cluster_conf_path, encoding="utf-8") as handle:
                 conf = handle.read()
-        except OSError:
-            pass
+        except (OSError, UnicodeDecodeError):
+            pass    # the floating IP shows as unknown
         return from_clustat(proc.stdout, conf)
     raise StatusError("no cluster stack here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed")
 

@@ -76,11 +76,12 @@ def stop(config, log, timeout):
             continue
         if svc.stop:
             grace = min(10.0, (end - time.monotonic()) / 2)
-            pids = _pids(status)
+            # a SIGSTOPped (hung) process must run to see the stop command's signal, or the whole
+            # grace is lost -- also when the command itself waits for the process to exit; and, as
+            # systemd does after its SIGTERM, once more afterwards
+            procfacts.signal_all(_pids(status), signal.SIGCONT)
             _run_command(svc.stop, grace, log, "stop %s" % svc.name)
-            # as systemd does after its SIGTERM: a SIGSTOPped (hung) process must run to see the
-            # stop command's signal, or the whole grace period is lost waiting for it
-            procfacts.signal_all(pids, signal.SIGCONT)
+            procfacts.signal_all(_pids(check_services(config, [svc])[0]), signal.SIGCONT)
             status = _wait(config, svc, time.monotonic() + grace, lambda s: s.cleanly_stopped)
         for sig, share in ((signal.SIGTERM, 3), (signal.SIGKILL, 1)):
             if status.cleanly_stopped:

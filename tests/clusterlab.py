@@ -239,7 +239,7 @@ mc_enable 0x20
 class Lab:
     """The client/BMC network and everything hanging off it; remove() undoes all."""
 
-    def __init__(self, root):
+    def __init__(self, root, setup=True):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
@@ -250,10 +250,11 @@ class Lab:
         self.bmcs = {}
         self.namespaces = []
         self.links = 0
-        self._setup()
+        if setup:
+            self.setup()
 
     # --- the lab itself -------------------------------------------------------------
-    def _setup(self):
+    def setup(self):
         for sub in ("overlay/sbin", "overlay/ocf/websense", "bin"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "overlay/sbin/fence_mdlp").symlink_to(BIN_DIR / "fence_mdlp")
@@ -337,10 +338,14 @@ class Lab:
 
     # --- teardown ---------------------------------------------------------------------
     def remove(self):
-        for bmc in self.bmcs.values():
-            bmc.stop()
-        for node in self.nodes.values():
-            self.power(node.name, "off")
+        """Every step on its own: one that fails must not leave the rest running."""
+        steps = [bmc.stop for bmc in self.bmcs.values()]
+        steps += [lambda name=name: self.power(name, "off") for name in self.nodes]
+        for step in steps:
+            try:
+                step()
+            except Exception:   # noqa: BLE001 -- teardown goes on; the namespaces go below anyway
+                pass
         for name in self.namespaces:
             pids = sh("ip", "netns", "pids", name, check=False).stdout.split()
             for pid in pids:
@@ -749,8 +754,9 @@ def single_node(tmp_path_factory):
     fence_mdlp device (ipmi backend) for `fakenode`, a machine behind an ipmi_sim that never
     joins the cluster."""
     require_cluster_tools()
-    lab = Lab(_lab_root(tmp_path_factory, "single"))
+    lab = Lab(_lab_root(tmp_path_factory, "single"), setup=False)
     try:
+        lab.setup()
         config = Config()
         bmc = lab.add_bmc("fakenode")
         config.add_fence_device("fence-fakenode", bmc, login_timeout="2", shell_timeout="1")
@@ -787,8 +793,9 @@ def pair_lab(tmp_path_factory):
     pairA (node1, node2; floating IP .101) and pairB (node3, node4; .102) -- each node with
     its own ipmi_sim whose chassis control really powers that node."""
     require_cluster_tools()
-    lab = Lab(_lab_root(tmp_path_factory, "pairs"))
+    lab = Lab(_lab_root(tmp_path_factory, "pairs"), setup=False)
     try:
+        lab.setup()
         for name in ("node1", "node2", "node3", "node4"):
             lab.add_bmc(name)
         clusters = {}

@@ -372,13 +372,14 @@ class IpmiSim:
 
     PASSWORD = "bmc-s3cret"
 
-    def __init__(self, root, name="node1"):
+    def __init__(self, root, name="node1", address="127.0.0.1", port=None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port = free_udp_port()
+        self.address = address
+        self.port = port or free_udp_port()
         (self.root / "chassis.sh").write_text(CHASSIS_SCRIPT % {"root": self.root})
         (self.root / "chassis.sh").chmod(0o755)
-        (self.root / "lan.conf").write_text(LAN_CONF % {"name": name, "address": "127.0.0.1", "port": self.port,
+        (self.root / "lan.conf").write_text(LAN_CONF % {"name": name, "address": address, "port": self.port,
                                                         "chassis": self.root / "chassis.sh",
                                                         "password": self.PASSWORD})
         (self.root / "node.emu").write_text(EMU)
@@ -397,7 +398,7 @@ class IpmiSim:
         return self
 
     def ipmitool(self, *command):
-        return subprocess.run(["ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", str(self.port),
+        return subprocess.run(["ipmitool", "-I", "lanplus", "-C", "3", "-H", self.address, "-p", str(self.port),
                                "-U", "admin", "-E"] + list(command), capture_output=True, text=True,
                               env=dict(os.environ, IPMI_PASSWORD=self.PASSWORD), timeout=20)
 

@@ -129,7 +129,12 @@ class Appliance:
                 if stdin_text is not None:
                     proc.stdin.write(stdin_text)
                 proc.stdin.close()
-                code = proc.wait(timeout=timeout)
+                try:
+                    code = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()      # the agent did not bound itself: kill it, then fail the test
+                    proc.wait()
+                    raise
                 os.set_blocking(read_end, False)
                 try:
                     output = os.read(read_end, 1 << 20).decode(errors="replace")

@@ -19,7 +19,8 @@ VIP_A = PAIR_VIPS["pairA"]
 
 
 class Watcher:
-    """A client on the lab network fetching a floating IP five times a second."""
+    """A client on the lab network fetching a floating IP five times a second (a 5 s timeout: a
+    busy machine is not an outage; a vanished address still shows as FAIL)."""
 
     def __init__(self, lab, address):
         self.proc = subprocess.Popen(
@@ -27,7 +28,7 @@ class Watcher:
              "import time, urllib.request as u\n"
              "while True:\n"
              "    try:\n"
-             "        print(u.urlopen('http://%s/', timeout=1).read().decode().strip(), flush=True)\n"
+             "        print(u.urlopen('http://%s/', timeout=5).read().decode().strip(), flush=True)\n"
              "    except Exception as exc:\n"
              "        print('FAIL %%s' %% exc, flush=True)\n"
              "    time.sleep(0.2)\n" % address],

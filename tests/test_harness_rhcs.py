@@ -3,6 +3,7 @@ configured by the guide's cluster.conf (see rhcs_harness.py)."""
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -55,7 +56,7 @@ def test_rgmanager_runs_the_script_from_cluster_conf(rgmanager):
     assert rgmanager.call("status").returncode != 0
 
 
-def test_rgmanager_cadence_notices_a_dead_service_and_relocates(rgmanager, fake):
+def test_rgmanager_cadence_notices_a_dead_service_then_stop_and_start(rgmanager, fake):
     assert rgmanager.call("start").returncode == 0
     healthy = _cadence(rgmanager, 5)
     assert [r.returncode for r in healthy] == [0] * 5, healthy
@@ -71,7 +72,8 @@ def test_rgmanager_cadence_notices_a_dead_service_and_relocates(rgmanager, fake)
     assert not any(_running(pid) for pid in others)
     assert rgmanager.call("stop").returncode == 0        # idempotent
     assert rgmanager.call("status").returncode != 0
-    # ... and start on the next node of the domain (here: the same box again)
+    # ... and start on the next node of the domain (here the same box plays it: what is shown is that
+    # stop left nothing behind and start brings all three back)
     assert rgmanager.call("start").returncode == 0
     assert rgmanager.call("status").returncode == 0
 
@@ -141,3 +143,33 @@ def test_fenced_with_a_dead_bmc_gets_a_failure_within_the_deadline(fenced):
     assert result.returncode == 1, result
     assert result.elapsed < 15 + 3, result        # deadline="15" on the fencedevice
     assert "NOT fenced" in result.output or "timed out" in result.output, result
+
+
+def test_fenced_with_the_cluster_conf_mdlp_cluster_renders(tmp_path, syslog):
+    """The whole RHCS path: answer file -> mdlp-cluster render rhcs -> fenced's stdin block ->
+    fence_mdlp -> the BMC of the victim (and only that one), the preferred node's device delayed."""
+    bmcs = {name: IpmiSim(tmp_path / ("bmc-" + name), name=name, address=address, port=623).start()
+            for name, address in (("node1", "127.0.0.11"), ("node2", "127.0.0.12"))}
+    try:
+        answers = tmp_path / "site.toml"
+        answers.write_text('[site]\nfence_delay = 2\n[[cluster]]\nname = "mobile-cs"\nfloating_ip = "10.0.32.201"\n'
+                           'failover_order = ["node1", "node2"]\nnodes = [\n'
+                           ' {name = "node1", address = "10.0.32.11", bmc = "127.0.0.11"},\n'
+                           ' {name = "node2", address = "10.0.32.12", bmc = "127.0.0.12"}]\n')
+        render = subprocess.run([str(BIN_DIR / "mdlp-cluster"), "render", "rhcs", str(answers)],
+                                capture_output=True, text=True, timeout=60)
+        assert render.returncode == 0, render.stderr
+        harness = Fenced(tmp_path / "node", BIN_DIR, render.stdout)
+        harness.write_etc("mdlp_agents/fence_mdlp.conf", "[agent]\nsyslog_socket = %s\nstate_dir = %s\n[fence]\n"
+                          "password = %s\n" % (tmp_path / "syslog.sock", tmp_path / "state", IpmiSim.PASSWORD))
+        [node2] = harness.fence("node2")
+        assert node2.returncode == 0, (node2, node2.block)
+        assert "ipaddr=127.0.0.12" in node2.block and "delay" not in node2.block
+        [node1] = harness.fence("node1")
+        assert node1.returncode == 0, (node1, node1.block)
+        assert "delay=2" in node1.block and node1.elapsed >= 2
+        for name, bmc in bmcs.items():
+            assert [line for line in bmc.log() if line.startswith("set")] == ["set power 0", "set power 1"], name
+    finally:
+        for bmc in bmcs.values():
+            bmc.stop()
