@@ -39,15 +39,15 @@ def _site(answers):
         _fail(str(exc))
 
 
-def _read_text(path, what="cannot read"):
-    """A text file's content; one line and exit 2 when it cannot be read as UTF-8."""
+def _read_utf8(path):
+    """A text file's content, or OSError/UnicodeDecodeError turned into one line (ValueError)."""
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as exc:
-        _fail("%s: %s: %s" % (path, what, exc.strerror))
+        raise ValueError("%s: cannot read: %s" % (path, exc.strerror))
     except UnicodeDecodeError:
-        _fail("%s: not UTF-8 text" % path)
+        raise ValueError("%s: not UTF-8 text" % path)
 
 
 def _write(text, output):
@@ -103,7 +103,10 @@ def rhcs(answers, cluster_name, output, config_version):
     if config_version is None:
         previous = None
         if output not in (None, "-") and os.path.lexists(output):
-            previous = _read_text(output)
+            try:
+                previous = _read_utf8(output)
+            except ValueError as exc:
+                _fail(str(exc))
         config_version = cluster_render.next_config_version(previous)
     _write(cluster_render.rhcs(site, cluster, config_version), output)
 
@@ -192,16 +195,6 @@ def validate(path):
     click.echo("%s: clean" % path)
 
 
-def _read_status_input(path, cluster_status):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise cluster_status.StatusError("%s: cannot read: %s" % (path, exc.strerror))
-    except UnicodeDecodeError:
-        raise cluster_status.StatusError("%s: not UTF-8 text" % path)
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.option("--table", "as_table", is_flag=True, help="A table instead of one line.")
@@ -216,8 +209,11 @@ def status(as_json, as_table, source, cluster_conf, timeout):
     from . import cluster_status
     try:
         if source:
-            text = _read_status_input(source, cluster_status)
-            conf = _read_status_input(cluster_conf, cluster_status) if os.path.exists(cluster_conf) else None
+            try:
+                text = _read_utf8(source)
+                conf = _read_utf8(cluster_conf) if os.path.exists(cluster_conf) else None
+            except ValueError as exc:
+                raise cluster_status.StatusError(str(exc))
             result = cluster_status.from_file(text, conf)
         else:
             result = cluster_status.live(timeout, cluster_conf)

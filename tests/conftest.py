@@ -209,6 +209,45 @@ def three_services(tmp_path, fake):
     return write_config(tmp_path, body, agent="deadline = 4\n")
 
 
+NAMES = ("httpd", "PolicyEngine", "RProxyWD")
+
+
+@pytest.fixture
+def managed(tmp_path, fake):
+    """Config whose start/stop commands really launch and kill the fake services,
+    and record the order they ran in."""
+    order = tmp_path / "order.log"
+
+    def make(stop_policy="leave", stop_cmd=None, extra_agent=""):
+        body = ""
+        for name in NAMES:
+            program = fake.program(name)
+            pidfile = fake.pidfile(name)
+            start = ("echo start %s >> %s; %s 1000 </dev/null >/dev/null 2>&1 & echo $! > %s"
+                     % (name, order, program, pidfile))
+            stop = stop_cmd or "echo stop %s >> %s; kill $(cat %s)" % (name, order, pidfile)
+            body += ("[service %s]\nprocess = %s\npidfile = %s\nstart = %s\nstop = %s\ntimeout = 1\n\n"
+                     % (name, name, pidfile, start, stop))
+        return write_config(tmp_path, body, agent="deadline = 3\nstop_policy = %s\nstart_timeout = 5\n"
+                            "stop_timeout = 8\n%s" % (stop_policy, extra_agent))
+
+    make.order = lambda: order.read_text().splitlines() if order.exists() else []
+    return make
+
+
+def service_pid(fake, name):
+    path = fake.pidfile(name)
+    return int(path.read_text()) if path.exists() else None
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
 class SyslogReceiver:
     """A real unix datagram socket where the agent's syslog lines arrive."""
 

@@ -8,13 +8,12 @@ import time
 
 import pytest
 
-from conftest import BIN_DIR, IpmiSim, free_udp_port, wait_for
+from conftest import BIN_DIR, IpmiSim, alive, free_udp_port, service_pid, wait_for
 from rhcs_harness import CLUSTER_CONF, SCRIPT, Fenced, Rgmanager, libfence_blocks
 
 pytestmark = pytest.mark.cluster
-NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 CADENCE = 0.3      # rgmanager polls status every 30 s; compressed here
-DEADLINE = 3
+DEADLINE = 3       # the `managed` config's deadline
 
 
 def _conf(port1=1, port2=2, deadline=20):
@@ -22,24 +21,11 @@ def _conf(port1=1, port2=2, deadline=20):
 
 
 @pytest.fixture
-def rgmanager(tmp_path, fake):
+def rgmanager(tmp_path, managed):
     """rgmanager on a node whose /etc/mdlp_agents/mdlp_rhcs.conf starts and stops the fakes."""
-    body = ""
-    for name in NAMES:
-        program, pidfile = fake.program(name), fake.pidfile(name)
-        body += ("[service %s]\nprocess = %s\npidfile = %s\ntimeout = 1\n"
-                 "start = %s 1000 </dev/null >/dev/null 2>&1 & echo $! > %s\nstop = kill $(cat %s)\n\n"
-                 % (name, name, pidfile, program, pidfile, pidfile))
     harness = Rgmanager(tmp_path / "node", BIN_DIR, _conf())
-    harness.write_etc("mdlp_agents/mdlp_rhcs.conf",
-                      "[agent]\nstate_dir = %s\nsyslog_socket = %s\ndeadline = %d\nstop_policy = stop\n"
-                      "start_timeout = 10\nstop_timeout = 10\n\n%s"
-                      % (tmp_path / "state", tmp_path / "syslog.sock", DEADLINE, body))
+    harness.write_etc("mdlp_agents/mdlp_rhcs.conf", managed("stop").read_text())
     return harness
-
-
-def _pid(fake, name):
-    return int(fake.pidfile(name).read_text())
 
 
 def _cadence(harness, rounds):
@@ -60,16 +46,16 @@ def test_rgmanager_cadence_notices_a_dead_service_then_stop_and_start(rgmanager,
     assert rgmanager.call("start").returncode == 0
     healthy = _cadence(rgmanager, 5)
     assert [r.returncode for r in healthy] == [0] * 5, healthy
-    os.kill(_pid(fake, "PolicyEngine"), signal.SIGKILL)
+    os.kill(service_pid(fake, "PolicyEngine"), signal.SIGKILL)
     failed = _cadence(rgmanager, 3)
     assert all(r.returncode != 0 for r in failed), failed
     assert "PolicyEngine" in failed[0].output
     assert all(r.elapsed < DEADLINE + 2 for r in healthy + failed)
     # recovery="relocate": stop here (must succeed, or the service goes to "failed") ...
-    others = [_pid(fake, n) for n in ("httpd", "RProxyWD")]
+    others = [service_pid(fake, n) for n in ("httpd", "RProxyWD")]
     stop = rgmanager.call("stop")
     assert stop.returncode == 0, stop
-    assert not any(_running(pid) for pid in others)
+    assert not any(alive(pid) for pid in others)
     assert rgmanager.call("stop").returncode == 0        # idempotent
     assert rgmanager.call("status").returncode != 0
     # ... and start on the next node of the domain (here the same box plays it: what is shown is that
@@ -78,18 +64,10 @@ def test_rgmanager_cadence_notices_a_dead_service_then_stop_and_start(rgmanager,
     assert rgmanager.call("status").returncode == 0
 
 
-def _running(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def test_rgmanager_status_of_a_hung_service_answers_in_time(rgmanager, fake):
     """No timeout guards a script resource: a status that hung would hang recovery."""
     assert rgmanager.call("start").returncode == 0
-    os.kill(_pid(fake, "httpd"), signal.SIGSTOP)
+    os.kill(service_pid(fake, "httpd"), signal.SIGSTOP)
     result = rgmanager.call("status", timeout=DEADLINE + 10)
     assert result.returncode != 0 and result.elapsed < DEADLINE + 2, result
     stop = rgmanager.call("stop")

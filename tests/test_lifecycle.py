@@ -11,46 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AGENT, run_agent, wait_for, write_config
-
-NAMES = ("httpd", "PolicyEngine", "RProxyWD")
-
-
-@pytest.fixture
-def managed(tmp_path, fake):
-    """Config whose start/stop commands really launch and kill the fake services,
-    and record the order they ran in."""
-    order = tmp_path / "order.log"
-
-    def make(stop_policy="leave", stop_cmd=None, extra_agent=""):
-        body = ""
-        for name in NAMES:
-            program = fake.program(name)
-            pidfile = fake.pidfile(name)
-            start = ("echo start %s >> %s; %s 1000 </dev/null >/dev/null 2>&1 & echo $! > %s"
-                     % (name, order, program, pidfile))
-            stop = stop_cmd or "echo stop %s >> %s; kill $(cat %s)" % (name, order, pidfile)
-            body += ("[service %s]\nprocess = %s\npidfile = %s\nstart = %s\nstop = %s\ntimeout = 1\n\n"
-                     % (name, name, pidfile, start, stop))
-        return write_config(tmp_path, body, agent="deadline = 3\nstop_policy = %s\nstart_timeout = 5\n"
-                            "stop_timeout = 8\n%s" % (stop_policy, extra_agent))
-
-    make.order = lambda: order.read_text().splitlines() if order.exists() else []
-    return make
-
-
-def _pids(fake, name):
-    path = fake.pidfile(name)
-    return int(path.read_text()) if path.exists() else None
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
+from conftest import AGENT, NAMES, alive, run_agent, service_pid, wait_for, write_config
 
 def test_start_in_order_then_idempotent(managed, fake):
     config = managed()
@@ -63,7 +24,7 @@ def test_start_in_order_then_idempotent(managed, fake):
     assert again.returncode == 0, again
     assert managed.order() == ["start httpd", "start PolicyEngine", "start RProxyWD"]  # nothing restarted
     # only the service that is down is started
-    os.kill(_pids(fake, "PolicyEngine"), signal.SIGKILL)
+    os.kill(service_pid(fake, "PolicyEngine"), signal.SIGKILL)
     assert run_agent("start", config=config).returncode == 0
     assert managed.order()[3:] == ["start PolicyEngine"]
 
@@ -89,18 +50,18 @@ def test_stop_with_leave_policy_leaves_services_running(managed, fake):
     assert run_agent("start", config=config).returncode == 0
     result = run_agent("stop", config=config)
     assert result.returncode == 0, result
-    assert all(_alive(_pids(fake, n)) for n in NAMES)
+    assert all(alive(service_pid(fake, n)) for n in NAMES)
     assert "stop" not in " ".join(managed.order())
 
 
 def test_stop_policy_stop_in_reverse_order_and_idempotent(managed, fake):
     config = managed("stop")
     assert run_agent("start", config=config).returncode == 0
-    pids = [_pids(fake, n) for n in NAMES]
+    pids = [service_pid(fake, n) for n in NAMES]
     result = run_agent("stop", config=config)
     assert result.returncode == 0, result
     assert managed.order()[3:] == ["stop RProxyWD", "stop PolicyEngine", "stop httpd"]
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     again = run_agent("stop", config=config)
     assert again.returncode == 0, again
     assert len(managed.order()) == 6
@@ -132,11 +93,11 @@ def test_stop_of_a_hung_service_needs_no_escalation(managed, fake, syslog):
     config = managed("stop")
     assert run_agent("start", config=config).returncode == 0
     syslog.lines()   # drained: a unix datagram queue holds only a few lines
-    pid = _pids(fake, "RProxyWD")
+    pid = service_pid(fake, "RProxyWD")
     os.kill(pid, signal.SIGSTOP)
     result = run_agent("stop", config=config, timeout=60)
     assert result.returncode == 0, result
-    assert not _alive(pid)
+    assert not alive(pid)
     lines = syslog.lines()
     assert any("service RProxyWD stopped" in line for line in lines), lines
     assert not any("still running" in line for line in lines), lines   # no escalation
@@ -173,7 +134,7 @@ def test_ocf_monitor_follows_the_active_role(managed, fake, ocf_link):
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 0
     status = run_agent("status", "--json", "--config", str(config))
     assert '"role": "active"' in status.stdout
-    os.kill(_pids(fake, "RProxyWD"), signal.SIGSTOP)  # one hung: a failure, not "stopped"
+    os.kill(service_pid(fake, "RProxyWD"), signal.SIGSTOP)  # one hung: a failure, not "stopped"
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 1
     fake.kill("RProxyWD")
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 1  # some down
@@ -247,11 +208,11 @@ def test_ocf_tester_passes(managed, policy):
 def test_restart_stops_in_reverse_then_starts_in_order(managed, fake):
     config = managed("leave")  # restart stops the services whatever the policy
     assert run_agent("start", config=config).returncode == 0
-    before = {n: _pids(fake, n) for n in NAMES}
+    before = {n: service_pid(fake, n) for n in NAMES}
     result = run_agent("restart", config=config)
     assert result.returncode == 0, result
     assert managed.order()[3:] == ["stop RProxyWD", "stop PolicyEngine", "stop httpd",
                                    "start httpd", "start PolicyEngine", "start RProxyWD"]
-    after = {n: _pids(fake, n) for n in NAMES}
-    assert all(before[n] != after[n] and _alive(after[n]) and not _alive(before[n]) for n in NAMES)
+    after = {n: service_pid(fake, n) for n in NAMES}
+    assert all(before[n] != after[n] and alive(after[n]) and not alive(before[n]) for n in NAMES)
     assert run_agent("status", config=config).returncode == 0
