@@ -135,9 +135,14 @@ class _Pacemaker:
         self.agent = ("mdlp-rhcs", "ocf:websense:mdlp", [("config", site.service_config)],
                       [("monitor", "%ds" % site.monitor_interval, "20s"), ("start", "0s", "60s"),
                        ("stop", "0s", "60s")])
+        self.avoid = len(cluster.nodes) == 2      # a device never runs on the node it fences
         self.preferred = cluster.failover_order[0]
         # below the stickiness: the service stays where it runs when the preferred node returns
         self.preference = max(1, site.stickiness // 2)
+
+
+def _ops(ops):
+    return " ".join("op %s interval=%s timeout=%s" % op for op in ops)
 
 
 def _args(params):
@@ -164,12 +169,10 @@ def pcs(site, cluster):
              "pcs resource defaults update resource-stickiness=%d" % site.stickiness]
     for rid, victim, params in p.fences:
         lines.append("pcs stonith create %s fence_mdlp %s op monitor interval=60s" % (rid, _args(params)))
-        if len(c.nodes) == 2:
+        if p.avoid:
             lines.append("pcs constraint location %s avoids %s" % (rid, victim))
     for rid, agent, params, ops in (p.ip, p.agent):
-        lines.append("pcs resource create %s %s %s %s --group %s"
-                     % (rid, agent, _args(params), " ".join("op %s interval=%s timeout=%s" % op for op in ops),
-                        SERVICE))
+        lines.append("pcs resource create %s %s %s %s --group %s" % (rid, agent, _args(params), _ops(ops), SERVICE))
     lines.append("# rgmanager's recovery=\"relocate\": one failure moves the service to the other node")
     lines.append("pcs resource meta %s migration-threshold=1" % SERVICE)
     lines.append("pcs constraint location %s prefers %s=%d" % (SERVICE, p.preferred, p.preference))
@@ -187,11 +190,10 @@ def crm(site, cluster):
               "rsc_defaults rsc-options: resource-stickiness=%d" % site.stickiness]
     for rid, victim, params in p.fences:
         lines.append("primitive %s stonith:fence_mdlp params %s op monitor interval=60s" % (rid, _args(params)))
-        if len(cluster.nodes) == 2:
+        if p.avoid:
             lines.append("location %s-avoids-%s %s -inf: %s" % (rid, victim, rid, victim))
     for rid, agent, params, ops in (p.ip, p.agent):
-        lines.append("primitive %s %s params %s %s" % (rid, agent, _args(params), " ".join(
-            "op %s interval=%s timeout=%s" % op for op in ops)))
+        lines.append("primitive %s %s params %s %s" % (rid, agent, _args(params), _ops(ops)))
     lines.append("group %s %s %s meta migration-threshold=1" % (SERVICE, p.ip[0], p.agent[0]))
     lines.append("location %s-prefers-%s %s %d: %s" % (SERVICE, p.preferred, SERVICE, p.preference, p.preferred))
     return "\n".join(lines) + "\n"
@@ -232,7 +234,7 @@ def cib(site, cluster):
     constraints = ET.SubElement(configuration, "constraints")
     for rid, victim, params in p.fences:
         _primitive(resources, rid, "stonith:fence_mdlp", params, [("monitor", "60s", "20s")])
-        if len(cluster.nodes) == 2:
+        if p.avoid:
             ET.SubElement(constraints, "rsc_location", id="%s-avoids-%s" % (rid, victim), rsc=rid, node=victim,
                           score="-INFINITY")
     group = ET.SubElement(resources, "group", id=SERVICE)

@@ -660,12 +660,13 @@ class Cluster:
         return wait_until("%s online in %s" % (", ".join(sorted(want)), self.name),
                           lambda: want <= self.online(via), timeout, interval=0.3)
 
-    def where(self, rid, via=None):
-        """Nodes where resource RID is active (and not failed), from crm_mon."""
-        try:
-            root = self.mon(via)
-        except (LabError, ET.ParseError, subprocess.TimeoutExpired):
-            return None
+    def where(self, rid, via=None, root=None):
+        """Nodes where resource RID is started (and not failed), from crm_mon (or its parsed ROOT)."""
+        if root is None:
+            try:
+                root = self.mon(via)
+            except (LabError, ET.ParseError, subprocess.TimeoutExpired):
+                return None
         for resource in root.iter("resource"):
             if resource.get("id") == rid:
                 if resource.get("role") != "Started" or resource.get("failed") == "true":
@@ -675,7 +676,11 @@ class Cluster:
 
     def group_on(self, via=None):
         """The node running the whole mdlp group (both members), or None."""
-        ip, agent = self.where("mdlp-ip", via), self.where("mdlp-rhcs", via)
+        try:
+            root = self.mon(via)
+        except (LabError, ET.ParseError, subprocess.TimeoutExpired):
+            return None
+        ip, agent = self.where("mdlp-ip", root=root), self.where("mdlp-rhcs", root=root)
         if ip and agent and ip == agent and len(ip) == 1:
             return next(iter(ip))
         return None
