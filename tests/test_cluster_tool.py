@@ -324,3 +324,30 @@ def test_ssh_and_noop_backends(tmp_path):
     cib = tool("render", "pacemaker", "-f", "cib", noop)
     assert cib.returncode == 0 and 'name="backend" value="noop"' in cib.stdout
     assert "two_node" not in cib.stdout and "avoids" not in cib.stdout     # one node: nothing to avoid
+
+
+def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
+    """pcs needs pcsd and systemd (not here): a stand-in records the argv the script gives it."""
+    answers = tmp_path / "odd.toml"
+    answers.write_text((REPO / TWO).read_text().replace('service_config = "/etc/mdlp_agents/mdlp_rhcs.conf"',
+                                                        'service_config = "/etc/mdlp_agents/mdlp rhcs\'s.conf"')
+                       .replace("[site]", '[site]\nfence_identity_file = "/root/.ssh/id"'))
+    proc = tool("render", "pacemaker", answers)
+    assert proc.returncode == 2 and "not an absolute path without spaces" in proc.stderr   # refused, not quoted
+    script = tmp_path / "pcs.sh"
+    script.write_text(tool("render", "pacemaker", TWO).stdout)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "pcs").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\necho >> "$PCS_LOG"\n')
+    (bindir / "pcs").chmod(0o755)
+    log = tmp_path / "pcs.log"
+    run = subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True, timeout=30,
+                         env={"PATH": "%s:/bin:/usr/bin" % bindir, "PCS_LOG": str(log)})
+    assert run.returncode == 0, run
+    calls = [line.rstrip("\x1e").split("\x1e") for line in log.read_text().split("\n") if line]   # (splitlines would split at \x1e)
+    assert calls[0] == ["cluster", "setup", "mobile-cs", "node1", "addr=10.0.32.11", "node2", "addr=10.0.32.12",
+                        "--start", "--wait"]
+    assert ["stonith", "create", "fence-node1", "fence_mdlp", "backend=ipmi", "ip=10.0.33.11", "username=admin",
+            "lanplus=1", "cipher=3", "pcmk_host_list=node1", "delay=15", "op", "monitor", "interval=60s"] in calls
+    assert ["resource", "meta", "mdlp", "migration-threshold=1"] in calls
+    assert len(calls) == len([line for line in script.read_text().splitlines() if line.startswith("pcs ")])
