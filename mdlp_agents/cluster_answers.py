@@ -211,6 +211,13 @@ def _integer(path, where, key, value, low, high):
     return number
 
 
+def _backend(path, where, value):
+    value = _scalar(path, where, "fence_backend", value)
+    if value not in FENCE_BACKENDS:
+        raise AnswerError("%s: %s fence_backend: %r is not one of %s" % (path, where, value, ", ".join(FENCE_BACKENDS)))
+    return value
+
+
 def _boolean(path, where, key, value):
     value = _scalar(path, where, key, value, (bool, str))
     if isinstance(value, bool):
@@ -242,10 +249,7 @@ def _check(path, raw):
     site = dict(SITE_KEYS)
     site.update(site_raw)
     where = "[site]"
-    site["fence_backend"] = _scalar(path, where, "fence_backend", site["fence_backend"])
-    if site["fence_backend"] not in FENCE_BACKENDS:
-        raise AnswerError("%s: [site] fence_backend: %r is not one of %s"
-                          % (path, site["fence_backend"], ", ".join(FENCE_BACKENDS)))
+    site["fence_backend"] = _backend(path, where, site["fence_backend"])
     site["dns_ttl"] = _integer(path, where, "dns_ttl", site["dns_ttl"], 1, 86400)
     site["fence_delay"] = _integer(path, where, "fence_delay", site["fence_delay"], 0, 300)
     site["monitor_interval"] = _integer(path, where, "monitor_interval", site["monitor_interval"], 1, 3600)
@@ -268,7 +272,7 @@ def _check(path, raw):
     clusters_raw = raw.get("cluster") or []
     if not isinstance(clusters_raw, list) or not clusters_raw:
         raise AnswerError("%s: no cluster: add a [[cluster]] table (TOML) or a [cluster NAME] section (INI)" % path)
-    clusters, seen_nodes, seen_ips, seen_clusters = [], {}, {}, set()
+    clusters, seen_nodes, seen_ips, seen_clusters = [], set(), {}, set()
     for index, table in enumerate(clusters_raw, 1):
         if not isinstance(table, dict):
             raise AnswerError("%s: cluster %d must be a table" % (path, index))
@@ -289,10 +293,7 @@ def _check(path, raw):
         prefix = _integer(path, where, "prefix", table.get("prefix", 24), 1,
                           32 if ipaddress.ip_address(vip).version == 4 else 128)
         interface = _name(path, where, "interface", table.get("interface", "eth0"))
-        backend = _scalar(path, where, "fence_backend", table.get("fence_backend", site["fence_backend"]))
-        if backend not in FENCE_BACKENDS:
-            raise AnswerError("%s: %s fence_backend: %r is not one of %s"
-                              % (path, where, backend, ", ".join(FENCE_BACKENDS)))
+        backend = _backend(path, where, table.get("fence_backend", site["fence_backend"]))
         nodes = []
         if not isinstance(table["nodes"], list):
             raise AnswerError("%s: %s nodes: must be a list of tables" % (path, where))
@@ -309,7 +310,7 @@ def _check(path, raw):
             node_name = _name(path, node_where, "name", node_raw["name"])
             if node_name in seen_nodes:
                 raise AnswerError("%s: %s: node name %s is used twice" % (path, node_where, node_name))
-            seen_nodes[node_name] = True
+            seen_nodes.add(node_name)
             address = _address(path, node_where, node_raw["address"], "address")
             if address in seen_ips:
                 raise AnswerError("%s: %s address: %s is also %s" % (path, node_where, address, seen_ips[address]))

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 from clusterlab import EMU, LAN_CONF, TIMINGS, pair_lab, single_node  # noqa: F401  (the last two: fixtures)
+from rhcs_harness import rgmanager_env
 
 REPO = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 AGENT = BIN_DIR / "mdlp_rhcs"
-SYSTEM_PATH = "/bin:/sbin:/usr/bin:/usr/sbin"
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -90,11 +90,7 @@ def run_agent(*args, config=None, env=None, ocf_link=None, timeout=60, rgmanager
     CONFIG goes where the caller's kind would put it: $OCF_RESKEY_config through an
     OCF link, $MDLP_RHCS_CONF otherwise (so `status` keeps its single argument)."""
     if rgmanager:  # rgmanager's script wrapper: a bare PATH, C locale, its OCF_* variables
-        environ = {"PATH": SYSTEM_PATH, "LC_ALL": "C", "OCF_ROOT": "/usr/lib/ocf",
-                   "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "0",
-                   "OCF_RESOURCE_INSTANCE": "mdlp_rhcs", "OCF_CHECK_LEVEL": "0",
-                   "OCF_RESKEY_file": str(AGENT), "OCF_RESKEY_name": "mdlp_rhcs",
-                   "OCF_RESKEY_service_name": "mdlp"}
+        environ = rgmanager_env(AGENT)
     else:
         environ = dict(os.environ)
     environ.pop("MDLP_RHCS_CONF", None)

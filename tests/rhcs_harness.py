@@ -71,6 +71,15 @@ CLUSTER_CONF = """<?xml version="1.0"?>
 """
 
 
+def rgmanager_env(script_file, name="mdlp_rhcs", service="mdlp"):
+    """The whole environment rgmanager's script.sh gives a <script> resource."""
+    return {"PATH": SYSTEM_PATH, "LC_ALL": "C", "OCF_ROOT": "/usr/lib/ocf",
+            "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "0",
+            "OCF_RESOURCE_INSTANCE": name, "OCF_CHECK_LEVEL": "0",
+            "OCF_RESKEY_file": str(script_file), "OCF_RESKEY_name": name,
+            "OCF_RESKEY_service_name": service}
+
+
 class Result:
     def __init__(self, returncode, output, elapsed):
         self.returncode = returncode
@@ -159,12 +168,8 @@ class Rgmanager(Appliance):
 
     def call(self, action, timeout=120):
         script = self.script()
-        env = {"PATH": SYSTEM_PATH, "LC_ALL": "C", "OCF_ROOT": "/usr/lib/ocf",
-               "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "0",
-               "OCF_RESOURCE_INSTANCE": script.get("name"), "OCF_CHECK_LEVEL": "0",
-               "OCF_RESKEY_file": script.get("file"), "OCF_RESKEY_name": script.get("name"),
-               "OCF_RESKEY_service_name": "mdlp"}
-        return self._run([script.get("file"), action], env, timeout=timeout)
+        return self._run([script.get("file"), action], rgmanager_env(script.get("file"), script.get("name")),
+                         timeout=timeout)
 
 
 def libfence_blocks(tree, victim):
