@@ -107,15 +107,29 @@ def load(path):
     return _check(path, raw)
 
 
-def _parse_toml(path, text):
+def _toml_module():
+    """tomllib (Python 3.11+), else the tomli backport where it is installed (EL9: python3-tomli)."""
     try:
         import tomllib
+        return tomllib
     except ImportError:
-        raise AnswerError("%s: reading TOML needs Python 3.11 or later; write the answer file as INI "
+        pass
+    try:
+        import tomli
+        return tomli
+    except ImportError:
+        return None
+
+
+def _parse_toml(path, text):
+    toml = _toml_module()
+    if toml is None:
+        raise AnswerError("%s: reading TOML needs Python 3.11 or the tomli module (EL9: dnf install "
+                          "python3-tomli; EL8: pip3 install tomli); or write the answer file as INI "
                           "(see the examples)" % path)
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return toml.loads(text)
+    except toml.TOMLDecodeError as exc:
         raise AnswerError("%s: not valid TOML: %s" % (path, exc))
 
 

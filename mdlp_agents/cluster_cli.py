@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from . import click_version_option
+from . import click_float_range, click_version_option, prepare_click
 from .cluster_answers import AnswerError, load
 
 PROG = "mdlp-cluster"
@@ -202,7 +202,7 @@ def validate(path):
               help="Read recorded `clustat -x` or `crm_mon --output-as=xml` output instead of asking.")
 @click.option("--cluster-conf", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf",
               show_default=True, help="Where rgmanager's floating IP is configured.")
-@click.option("--timeout", type=click.FloatRange(0.1, 300), default=10, show_default=True,
+@click.option("--timeout", type=click_float_range(0.1, 300), default=10, show_default=True,
               help="Seconds to wait for crm_mon / clustat.")
 def status(as_json, as_table, source, cluster_conf, timeout):
     """Which node runs the mdlp service, its floating IP and state (exit 0 started, 1 failed, 3 stopped, 4 unknown)."""
@@ -226,3 +226,9 @@ def status(as_json, as_table, source, cluster_conf, timeout):
     else:
         click.echo(cluster_status.line(result))
     sys.exit(cluster_status.exit_code(result))
+
+
+def run():
+    """The mdlp-cluster command (bin/mdlp-cluster)."""
+    prepare_click()
+    main(prog_name=PROG)

@@ -43,10 +43,33 @@ def _indent(element, level=0):
         element.tail = pad
 
 
+def _escape(text, quote=False):
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("\n", "&#10;") if quote else text
+
+
+def _serialize(element, out):
+    """ElementTree's serialisation, with the attributes in the order they were given on every
+    Python (ElementTree sorts them before 3.8): the same answers give the same bytes everywhere."""
+    out.append("<" + element.tag)
+    for key, value in element.attrib.items():
+        out.append(' %s="%s"' % (key, _escape(value, quote=True)))
+    if element.text or len(element):
+        out.append(">" + _escape(element.text or ""))
+        for child in element:
+            _serialize(child, out)
+        out.append("</%s>" % element.tag)
+    else:
+        out.append(" />")
+    out.append(_escape(element.tail or ""))
+
+
 def _xml(root, comment):
     _indent(root)
     comment = comment.replace("--", "- -")   # an XML comment must not contain "--"
-    return '<?xml version="1.0"?>\n<!-- %s -->\n%s\n' % (comment, ET.tostring(root, encoding="unicode"))
+    out = []
+    _serialize(root, out)
+    return '<?xml version="1.0"?>\n<!-- %s -->\n%s\n' % (comment, "".join(out))
 
 
 def _fence_params(site, cluster, node):

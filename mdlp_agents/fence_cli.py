@@ -399,7 +399,7 @@ def parse_argv(args):
     """fence-agents style options -> {name: value} of what was given (click does the parsing)."""
     import click
 
-    from . import click_version_option
+    from . import click_version_option, prepare_click
     given = {}
     ran = []
 
@@ -421,6 +421,7 @@ def parse_argv(args):
                 command = click.option(*decls, param.name, is_flag=True, default=None, help=help_text)(command)
         else:
             command = click.option(*decls, param.name, metavar=param.metavar.upper(), help=help_text)(command)
+    prepare_click()
     try:
         code = command.main(args=args, prog_name=IDENT, standalone_mode=False)
     except click.ClickException as exc:

@@ -243,7 +243,7 @@ def build_command(ocf=False, environ=None):
     from . import click_version_option
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
-    @click.argument("action", metavar="ACTION")
+    @click.argument("action", metavar="ACTION", required=False)
     @click.option("--config", "-c", "config_path", metavar="PATH",
                   help="Configuration file (default: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf).")
     @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
@@ -258,6 +258,8 @@ def build_command(ocf=False, environ=None):
         Exit codes are LSB's (status: 0 running, 1 dead with a pidfile, 3 not running;
         6 not configured), or OCF's when run through an OCF link.
         """
+        if action is None:   # said here: click 6.7, 7 and 8 each word it differently
+            raise click.UsageError("Missing argument 'ACTION'.")
         agent = Agent(ocf, environ)
         sys.exit(agent.run(action, config_path, as_json, verbose))
 
@@ -266,6 +268,9 @@ def build_command(ocf=False, environ=None):
 
 def _run_click(ocf, args):
     import click
+
+    from . import prepare_click
+    prepare_click()
     try:
         result = build_command(ocf).main(args=args, prog_name=IDENT, standalone_mode=False)
     except click.UsageError as exc:  # one line, not click's usage block

@@ -57,6 +57,22 @@ def test_render_matches_golden(name, args):
     assert proc.stdout == golden.read_text()
 
 
+def test_toml_without_a_toml_reader_is_one_line_pointing_at_tomli_and_ini(tmp_path):
+    """Python < 3.11 without tomli (a bare EL8 node): one line naming the way out, exit 2.
+    Modules of these names on PYTHONPATH (searched before the standard library) hide both readers."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    for name in ("tomllib", "tomli"):
+        (hide / (name + ".py")).write_text("raise ImportError('hidden by the test')\n")
+    proc = tool("render", "rhcs", TWO, env={"PYTHONPATH": str(hide)})
+    assert proc.returncode == 2 and proc.stdout == "", proc
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc
+    assert "tomli" in proc.stderr and "INI" in proc.stderr, proc
+    # the INI spelling of the same answers still renders there
+    ini = tool("render", "rhcs", "examples/cluster-2node.ini", env={"PYTHONPATH": str(hide)})
+    assert ini.returncode == 0 and "<cluster " in ini.stdout, ini
+
+
 def test_ini_answers_render_the_same_as_toml():
     for kind in (["rhcs"], ["pacemaker", "-f", "cib"], ["hosts"]):
         toml = tool("render", *kind, TWO).stdout
@@ -302,6 +318,17 @@ def test_help_and_version():
     assert tool("--version").stdout.startswith("mdlp-cluster, version ")
     proc = tool("render", "nosuchthing", TWO)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_every_tool_prints_the_real_version_on_this_platform():
+    """One home for the version (mdlp_agents/__init__.py), read back on every Python: 3.6 has no
+    importlib.metadata, and "unknown" there was a bug."""
+    version = re.search(r'^__version__ = "(.+)"$', (REPO / "mdlp_agents/__init__.py").read_text(), re.M).group(1)
+    for prog, flag in (("mdlp-cluster", "--version"), ("mdlp_rhcs", "--version"), ("fence_mdlp", "-V")):
+        proc = subprocess.run([str(BIN_DIR / prog), flag], capture_output=True, text=True, timeout=60)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "%s, version %s\n" % (prog, version), ""), prog
+    meta = subprocess.run([str(BIN_DIR / "mdlp_rhcs"), "meta-data"], capture_output=True, text=True, timeout=60)
+    assert '<resource-agent name="mdlp" version="%s">' % version in meta.stdout, meta
 
 
 def test_ssh_and_noop_backends(tmp_path):

@@ -79,15 +79,33 @@ def available():
     return sorted(names)
 
 
+class _Registered:
+    """One registered backend, whichever library found it: name, 'module:attr' and load()."""
+
+    def __init__(self, name, value, loader):
+        self.name, self.value, self.load = name, value, loader
+
+
 def _entry_points():
+    """Backends registered in ENTRY_POINT_GROUP.  importlib.metadata (3.8+), else the
+    importlib_metadata backport, else pkg_resources (setuptools: EL8's Python 3.6 has it)."""
     try:
         from importlib import metadata
-    except ImportError:  # Python < 3.8 (EL8): built-in backends only
+    except ImportError:
+        try:
+            import importlib_metadata as metadata
+        except ImportError:
+            metadata = None
+    if metadata is not None:
+        eps = metadata.entry_points()
+        found = eps.select(group=ENTRY_POINT_GROUP) if hasattr(eps, "select") else eps.get(ENTRY_POINT_GROUP, ())
+        return [_Registered(ep.name, ep.value, ep.load) for ep in found]
+    try:
+        import pkg_resources
+    except ImportError:
         return []
-    eps = metadata.entry_points()
-    if hasattr(eps, "select"):
-        return list(eps.select(group=ENTRY_POINT_GROUP))
-    return list(eps.get(ENTRY_POINT_GROUP, ()))
+    return [_Registered(ep.name, "%s:%s" % (ep.module_name, ".".join(ep.attrs)), ep.resolve)
+            for ep in pkg_resources.iter_entry_points(ENTRY_POINT_GROUP)]
 
 
 def load(name):
