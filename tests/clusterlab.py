@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 CLIENT_NET = "198.18.10"
-BIN_DIR = Path(sys.executable).parent
+from platform_under_test import BIN_DIR  # noqa: E402
 PASSWORD = "bmc-cluster-s3cret"
 PACEMAKER_DIRS = ("cib", "pengine", "blackbox", "cores")
 

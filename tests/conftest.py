@@ -24,7 +24,7 @@ from clusterlab import EMU, LAN_CONF, TIMINGS, pair_lab, single_node  # noqa: F4
 from rhcs_harness import rgmanager_env
 
 REPO = Path(__file__).resolve().parent.parent
-BIN_DIR = Path(sys.executable).parent
+from platform_under_test import BIN_DIR, PLATFORM, PYTHON  # noqa: F401
 AGENT = BIN_DIR / "mdlp_rhcs"
 PR_SET_CHILD_SUBREAPER = 36
 

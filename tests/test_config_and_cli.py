@@ -110,6 +110,7 @@ def test_no_arguments_and_bad_options_are_usage_errors():
     assert result.returncode == 0 and "ACTION is one of" in result.stdout
 
 
+@pytest.mark.inprocess
 def test_help_and_version_with_click_runner():
     runner = CliRunner()
     result = runner.invoke(build_command(), ["--help"])
@@ -120,6 +121,7 @@ def test_help_and_version_with_click_runner():
     assert result.exit_code == 0 and "0." in result.output
 
 
+@pytest.mark.inprocess
 def test_click_runner_status_json(three_services):
     result = CliRunner().invoke(build_command(), ["status", "--json", "--config", str(three_services)])
     assert result.exit_code == 0, result.output
@@ -150,11 +152,12 @@ def _cache_hit(path):
     installed package, run outside the checkout: the cache is tied to the agent's own code.)"""
     code = ("import os, sys; from mdlp_agents import config as c; "
             "print(c.ParsedCache(sys.argv[1], os.stat(sys.argv[1])).get() is not None)")
-    result = subprocess.run([sys.executable, "-c", code, str(path)], cwd="/", capture_output=True, text=True)
+    result = subprocess.run([str(PYTHON), "-c", code, str(path)], cwd="/", capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip() == "True"
 
 
+@pytest.mark.inprocess
 def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
     import os
 

@@ -5,6 +5,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from conftest import fence_conf, run_fence, wait_for
 
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
@@ -112,6 +114,7 @@ def test_vip_with_a_prefix_length_is_still_found_and_dropped(tmp_path, fake, vic
     assert not victim.has_vip()
 
 
+@pytest.mark.inprocess
 def test_the_node_script_never_says_off_when_it_cannot_look(tmp_path):
     """The script the ssh backend sends, run by a real sh on a node without ps: an error, not "off"."""
     from mdlp_agents.fence_backends.ssh import SshBackend

@@ -5,8 +5,11 @@ import os
 import socket
 
 import psutil
+import pytest
 
 from mdlp_agents import procfacts
+
+pytestmark = pytest.mark.inprocess
 
 
 def test_listener_lookup_netlink_agrees_with_proc_net_tcp():
