@@ -1,12 +1,11 @@
 """Bad configuration and bad input: one clear line, the documented exit code, no traceback."""
 
 import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import AGENT, REPO, run_agent, write_config
+from conftest import AGENT, PYTHON, REPO, run_agent, write_config
 
 from mdlp_agents.rhcs_cli import build_command
 
