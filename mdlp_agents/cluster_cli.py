@@ -54,22 +54,11 @@ def _write(text, output):
     if output in (None, "-"):
         click.echo(text, nl=False)
         return
-    tmp = "%s.tmp.%d" % (output, os.getpid())
-    try:
-        mode = os.stat(output).st_mode & 0o7777     # re-rendering keeps the file's mode
-    except OSError:
-        mode = 0o644
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, output)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        _fail("cannot write %s: %s" % (output, exc.strerror))
+    from .common.files import atomic_write
+    try:   # re-rendering keeps the file's mode; a temporary file of our own, nothing left behind
+        atomic_write(output, text, mode=0o644, keep_mode=True)
+    except (OSError, UnicodeError) as exc:
+        _fail("cannot write %s: %s" % (output, getattr(exc, "strerror", None) or exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -82,14 +82,11 @@ def _where(path, section, key=None):
 
 
 def _positive_number(path, section, key, value):
+    from .common.convert import seconds
     try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is None or not number > 0 or number != number or number == float("inf"):
-        raise ConfigError("%s: %r is not a positive number of seconds"
-                          % (_where(path, section, key), value))
-    return number
+        return seconds(value, positive=True)
+    except ValueError as exc:
+        raise ConfigError("%s: %s" % (_where(path, section, key), exc)) from None
 
 
 def parse_hostport(text):
@@ -144,17 +141,24 @@ def load(path, use_cache=True):
     A file that was valid is remembered (see ParsedCache): the cluster's
     30-second status then skips configparser, the largest part of its start-up.
     The cache key and the text come from the same open file."""
+    import io
+
+    from .common.files import distrust, open_regular
     try:
-        handle = open(path, encoding="utf-8")
+        raw = open_regular(path)   # never blocks: a FIFO here is an error, not a hang
     except FileNotFoundError:
         raise ConfigMissing("%s: configuration file not found" % path) from None
     except OSError as exc:
         raise ConfigMissing("%s: cannot read configuration: %s" % (path, exc.strerror)) from None
-    with handle:
-        cache = ParsedCache(path, os.fstat(handle.fileno())) if use_cache else None
+    with raw:
+        info = os.fstat(raw.fileno())
+        reason = distrust(info)
+        if reason:   # its start/stop/init commands would run as root
+            raise ConfigError("%s: refused: %s, and it names the commands this agent runs" % (path, reason))
+        cache = ParsedCache(path, info) if use_cache else None
         config = cache.get() if cache else None
         if config is None:
-            config = _parse(handle, path)
+            config = _parse(io.TextIOWrapper(raw, encoding="utf-8"), path)
             if cache:
                 cache.put(config)
     return config
@@ -216,17 +220,12 @@ class ParsedCache:
         import marshal
         agent = {key: getattr(config, key) for key in AGENT_KEYS}
         services = [{key: getattr(svc, key) for key in Service.__slots__} for svc in config.services]
-        tmp = "%s.%d.tmp" % (self.file, os.getpid())
+        from .common.files import atomic_write
         try:
             os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                marshal.dump((self.key, agent, services), handle)
-            os.replace(tmp, self.file)
+            atomic_write(self.file, marshal.dumps((self.key, agent, services)), mode=0o600)
         except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            pass
 
 
 def _one_line(exc):

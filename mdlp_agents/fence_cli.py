@@ -73,7 +73,7 @@ class FenceRun(LevelMethods):
         self.agent = dict(AGENT_KEYS)
         self.options = {}
         self.quiet = False
-        self.debug_path = None
+        self.debug_fd = None
         self.started = time.monotonic()
         self.runner = Runner()
         self._log = None
@@ -92,10 +92,10 @@ class FenceRun(LevelMethods):
         device `monitor` every minute must not fill /var/log/messages."""
         if level != "debug":
             self.log.emit(level, message, **fields)
-        if self.debug_path:
+        if self.debug_fd is not None:
+            line = "%s %s: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), level.upper(), message)
             try:
-                with open(self.debug_path, "a", encoding="utf-8") as handle:
-                    handle.write("%s %s: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), level.upper(), message))
+                os.write(self.debug_fd, line.encode("utf-8", "replace"))
             except OSError:
                 pass
         if self.options.get("verbose") and not self.quiet:
@@ -129,15 +129,18 @@ class FenceRun(LevelMethods):
         if not os.path.exists(path):
             return {}
         import configparser
+        import io
+
+        from .common.files import distrust, open_regular
         parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
                                            default_section="\0none")
         try:
-            with open(path, encoding="utf-8") as handle:
-                info = os.fstat(handle.fileno())
-                if info.st_mode & 0o022 or info.st_uid not in (0, os.geteuid()):
-                    raise FenceInputError("%s is writable by others or not owned by root: refusing it (it "
-                                          "names programs root runs)" % path)
-                parser.read_file(handle, source=path)
+            with open_regular(path) as raw:   # never blocks: a FIFO here is an error, not a hang
+                info = os.fstat(raw.fileno())
+                reason = distrust(info)
+                if reason:
+                    raise FenceInputError("%s: refused: %s, and it names programs root runs" % (path, reason))
+                parser.read_file(io.TextIOWrapper(raw, encoding="utf-8"), source=path)
                 mode = info.st_mode
         except configparser.Error as exc:
             # the line itself is not echoed: it could be a mistyped "password secret"
@@ -161,17 +164,22 @@ class FenceRun(LevelMethods):
 
     # -- the run --------------------------------------------------------------------
     def main(self, args, stdin):
+        from .common.convert import seconds
         self.pending_warning = None
+        # bounded from the first moment, by a value we checked: the default deadline until the
+        # site file's is known, then the site's (a stdin that never reaches EOF must not hang us)
+        default_deadline = float(fo.BY_NAME["deadline"].default)
+        self.arm_deadline("read input", None, default_deadline)
         try:
             site, site_error = self.load_site_config(), None
         except FenceInputError as exc:  # reported below, unless only metadata is asked for
             site, site_error = {}, exc
-        # bounded from the first moment: a stdin that never reaches EOF must not hang us
-        try:
-            first_bound = float(site.get("deadline") or fo.BY_NAME["deadline"].default)
-        except ValueError:
-            first_bound = float(fo.BY_NAME["deadline"].default)
-        self.arm_deadline("read input", None, first_bound)
+        if "deadline" in site:
+            try:
+                self.arm_deadline("read input", None, seconds(site["deadline"], positive=True))
+            except ValueError as exc:
+                site_error = site_error or FenceInputError("%s [fence] deadline: %s" % (
+                    self.environ.get(CONF_ENV) or CONF_PATH, exc))
         given, unknown = self.read_input(args, stdin)
         action = str(given.get("action", "reboot")).lower()
         if action in ("metadata", "meta-data"):
@@ -187,7 +195,10 @@ class FenceRun(LevelMethods):
         merged.update(given)
         self.options = fo.normalize(merged)
         self.quiet = bool(self.options.get("quiet"))
-        self.debug_path = self.options.get("debug_file")
+        self.options["victim"] = fo.victim(self.options)
+        # the whole run's bound, before anything that may block (password_script, backends)
+        self.arm_deadline(self.options["action"], self.options["victim"])
+        self.open_debug_file(self.options.get("debug_file"))
         if self.pending_warning:
             self.emit("warning", self.pending_warning)
         for key in unknown:
@@ -197,8 +208,7 @@ class FenceRun(LevelMethods):
     def act(self):
         opts = self.options
         action = opts["action"]
-        victim = fo.victim(opts)
-        opts["victim"] = victim
+        victim = opts["victim"]
         if victim and opts.get("host_map") and not opts.get("ip"):
             mapping = fo.host_map(opts["host_map"])
             if victim in mapping:
@@ -227,13 +237,30 @@ class FenceRun(LevelMethods):
         usable = [b for b, found in checked if not found]
         if not usable:
             return self.fail(problems[0])
-        self.arm_deadline(action, victim)
         if action in ("on", "off", "reboot"):
             self.lock(victim)
             if action in fo.FENCING_ACTIONS and opts.get("delay"):
                 self.emit("info", "delay: waiting %gs before fencing %s" % (opts["delay"], victim))
                 time.sleep(opts["delay"])
         return getattr(self, "do_" + action.replace("-", "_"))(usable, victim)
+
+    def open_debug_file(self, path):
+        """debug_file, opened once: appended to, created private, never through a link, and only
+        if it is a regular file (a FIFO there would block every line, the timeout's included)."""
+        if not path:
+            return
+        import stat
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY
+        try:
+            fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as exc:
+            self.emit("warning", "debug_file %s: %s; not writing it" % (path, exc.strerror))
+            return
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            self.emit("warning", "debug_file %s is not a regular file; not writing it" % path)
+            return
+        self.debug_fd = fd
 
     def password_from_script(self, script):
         from .fence_backends import FenceError

@@ -6,6 +6,8 @@ old ones fenced and old cluster.conf files use (`ipaddr`, `login`, `passwd`,
 `port`, `option`, …); `-` and `_` are interchangeable; the last occurrence wins.
 """
 
+from .common.convert import MAX_SECONDS
+
 ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
            "manpage", "validate-all")
 FENCING_ACTIONS = ("off", "reboot")   # `delay` applies to these
@@ -155,6 +157,8 @@ def normalize(values):
                 raise FenceInputError("%s=%r must be a finite number, not negative" % (name, value))
             if name == "deadline" and value <= 0:
                 raise FenceInputError("deadline=%r: the run must be bounded (fenced waits forever)" % value)
+            if param.kind == "second" and value > MAX_SECONDS:
+                raise FenceInputError("%s=%r: more than %g seconds is not a bound" % (name, value, MAX_SECONDS))
         elif param.kind == "select":
             value = str(value).lower()
             if value not in param.choices:

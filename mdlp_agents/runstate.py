@@ -9,6 +9,8 @@
 import os
 import time
 
+from .common.files import atomic_write
+
 
 def _trusted_dir(path):
     """PATH exists as a real directory of ours that nobody else can write into."""
@@ -37,14 +39,6 @@ def state_dir(configured):
         if _trusted_dir(candidate):
             return candidate
     return None
-
-
-def _write_atomic(path, text):
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def open_lock(directory, name):
@@ -80,7 +74,7 @@ class RunState:
         path = self._path("active")
         if path is None:
             raise OSError("no writable state directory")
-        _write_atomic(path, "%s %s\n" % (int(time.time()), instance))
+        atomic_write(path, "%s %s\n" % (int(time.time()), instance))
 
     def clear_active(self):
         path = self._path("active")
@@ -112,7 +106,7 @@ class RunState:
         text = "".join("%s\t%s\t%s\n" % (name, state, detail.replace("\t", " ").replace("\n", " "))
                        for name, (state, detail) in states.items())
         try:
-            _write_atomic(path, text)
+            atomic_write(path, text)
         except OSError:
             pass
 
@@ -143,6 +137,6 @@ class RunState:
         text = "%f\n" % scanned + "".join(
             "%s\t%s\n" % (name, " ".join("%d:%d" % pair for pair in pairs)) for name, pairs in found.items())
         try:
-            _write_atomic(path, text)
+            atomic_write(path, text)
         except OSError:
             pass

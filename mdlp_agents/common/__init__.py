@@ -1,0 +1,1 @@
+"""Plumbing every tool shares: files from outside and files we write, value converters."""

@@ -1,0 +1,19 @@
+"""Converters for values from configuration files, stdin and the command line: each takes the
+text and returns the value or raises ValueError saying what is wrong; the caller names the
+file, section or key."""
+
+# No timeout, deadline or delay here is meant to be longer than a day: a bigger number is a typo
+# (or an attack), and beyond ~1e9 the clocks and sleeps it feeds overflow.
+MAX_SECONDS = 86400.0
+
+
+def seconds(value, positive=False, maximum=MAX_SECONDS):
+    """A number of seconds: finite, not negative (above zero if POSITIVE), at most MAXIMUM."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number != number or not (0 < number if positive else 0 <= number) or number > maximum:
+        raise ValueError("%r is not a %snumber of seconds (at most %g)" % (value, "positive " if positive else "",
+                                                                          maximum))
+    return number

@@ -1,0 +1,83 @@
+"""Files from outside and files we write.
+
+- open_regular(): a path opened without blocking (a FIFO or a device where a file should be
+  is an error at once, not a hang) and only if it is a regular file.
+- distrust(): why a file that says what root runs may not be trusted (owner, mode), or None.
+- atomic_write(): the whole new content or the old, never a mix: a temporary file of our own
+  beside the target (O_EXCL: a planted name or link is never followed), removed whatever fails.
+"""
+
+import errno
+import os
+import stat
+
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+class NotRegular(OSError):
+    """The path names something other than a regular file (FIFO, device, directory, socket)."""
+
+
+def open_regular(path, follow=True):
+    """An open binary file object for PATH; NotRegular if it is not a regular file."""
+    fd = os.open(path, _READ_FLAGS | (0 if follow else os.O_NOFOLLOW))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular(errno.EINVAL, "not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def distrust(info):
+    """Why a file (os.stat_result) that tells root what to run must not be used, or None:
+    it must belong to root (or to whoever runs us) and be writable by nobody else."""
+    if info.st_uid not in (0, os.geteuid()):
+        return "not owned by root (uid %d)" % info.st_uid
+    if info.st_mode & 0o002:
+        return "writable by others (mode %04o)" % (info.st_mode & 0o7777)
+    if info.st_mode & 0o020:
+        return "writable by its group (mode %04o)" % (info.st_mode & 0o7777)
+    return None
+
+
+def atomic_write(path, data, mode=0o644, keep_mode=False):
+    """Replace PATH with DATA (bytes or str, UTF-8) in one step.  keep_mode: a regular file
+    already at PATH keeps its permission bits.  OSError on failure, and nothing is left behind."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if keep_mode:
+        try:
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode):
+                mode = stat.S_IMODE(info.st_mode)
+        except OSError:
+            pass
+    directory, name = os.path.split(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, ".%s.%d.%s.tmp" % (name, os.getpid(), os.urandom(4).hex()))
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(errno.EEXIST, "no free temporary name beside %s" % path)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
