@@ -100,11 +100,11 @@ def load(path):
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise AnswerError("%s: not UTF-8 text" % path)
-    if path.endswith(".toml"):
-        raw = _parse_toml(path, text)
-    else:
-        raw = _parse_ini(path, text)
-    return _check(path, raw)
+    try:
+        raw = _parse_toml(path, text) if path.endswith(".toml") else _parse_ini(path, text)
+        return _check(path, raw)
+    except RecursionError:
+        raise AnswerError("%s: nested too deeply to be an answer file" % path) from None
 
 
 def _toml_module():
@@ -208,6 +208,8 @@ def _unknown(path, where, table, allowed):
 
 def _address(path, where, value, key):
     value = _scalar(path, where, key, value)
+    if "%" in value:   # Python 3.9+ takes any text after % as a scope: it would reach shell lines
+        raise AnswerError("%s: %s %s: %r has a scope id: give an address without %%..." % (path, where, key, value))
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:

@@ -65,6 +65,8 @@ def from_clustat(text, cluster_conf=None):
             status["state"] = state
             owner = group.get("owner")
             status["active_node"] = owner if state == "started" and owner not in (None, "", "none") else None
+            if status["active_node"] and not any(n["name"] == owner and n["online"] for n in status["nodes"]):
+                status["state"] = "recovering"   # its owner is gone: rgmanager has yet to notice
             status["last_owner"] = group.get("last_owner")
             restarts = group.get("restarts") or "0"
             status["restarts"] = int(restarts) if restarts.isdigit() else None
@@ -115,8 +117,12 @@ def from_crm_mon(text):
     if any(m.get("failed") == "true" for m in members):
         status["state"] = "failed"
     elif roles and all(r == "Started" for r in roles) and len(where) == 1:
-        status["state"] = "started"
-        status["active_node"] = where.pop()
+        node = where.pop()
+        online = {n["name"] for n in status["nodes"] if n["online"]}
+        # Pacemaker keeps the last known place of a node it lost (UNCLEAN, offline): that is a
+        # service about to be recovered elsewhere, not one that serves
+        status["state"] = "started" if node in online else "recovering"
+        status["active_node"] = node
     elif all(r == "Stopped" for r in roles):
         status["state"] = "disabled" if group.get("disabled") == "true" else "stopped"
     else:

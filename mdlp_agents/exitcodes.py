@@ -32,11 +32,22 @@ OCF_ERR_CONFIGURED = 6
 OCF_NOT_RUNNING = 7
 
 
+# Process groups of the commands we started and have not reaped yet (probes.run_bounded):
+# leaving at once must not leave one of them running, one per poll, forever.
+CHILD_GROUPS = set()
+
+
 def exit_now(code):
-    """Flush and leave at once, even if a probe thread is still stuck in a system call."""
+    """Flush and leave at once, even if a probe thread is still stuck in a system call; kill
+    the process groups of commands still running first."""
     import os
     import sys
     try:
+        for group in list(CHILD_GROUPS):
+            try:
+                os.killpg(group, 9)
+            except OSError:
+                pass
         sys.stdout.flush()
         sys.stderr.flush()
     finally:

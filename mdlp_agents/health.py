@@ -23,6 +23,8 @@ RUNNING = "RUNNING"
 STATE_OF_CAUSE = {STOPPED: "STOPPED", STALE: "STALE", HUNG: "HUNG", FAILED: "FAILED"}
 # A small allowance for the local facts (reading /proc) on top of a probe timeout.
 _LOCAL_ALLOWANCE = 0.5
+# what a command killed at its timeout needs to be reaped before the whole check gives up on it
+_KILL_MARGIN = 0.2
 
 
 class ServiceStatus:
@@ -156,9 +158,10 @@ def check_services(config, services=None, deadline=None, runstate=None):
     overall_end = start + (config.deadline if deadline is None else deadline)
     remembered = runstate.remembered_processes(procfacts.SCAN_MAX_AGE) if runstate else {}
     table = _ProcessTable([s.process for s in services if s.process], remembered)
-    # a probe's own timeout never outlives the whole check: an init script killed at its
-    # timeout is killed before we exit, not left behind
-    timeout = {id(svc): max(0.05, min(svc.timeout, overall_end - time.monotonic())) for svc in services}
+    # a probe's own timeout ends before the whole check does: an init script is killed at its
+    # timeout, before we stop waiting for it (and exit_now kills what is left regardless)
+    timeout = {id(svc): max(0.05, min(svc.timeout, overall_end - time.monotonic() - _KILL_MARGIN))
+               for svc in services}
     planned_jobs = []
     for index, svc in enumerate(services):
         if svc.init:  # the slowest (a process to start): first

@@ -17,13 +17,11 @@ import _socket
 _TIMEOUTS = (TimeoutError, _socket.timeout)
 
 from . import procfacts
+from .exitcodes import CHILD_GROUPS
 from .results import FAILED, HUNG, ProbeResult
 
 # rgmanager runs scripts with this PATH; do not rely on a richer one.
 SYSTEM_PATH = "/bin:/sbin:/usr/bin:/usr/sbin"
-
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
-
 
 def _timeout_text(timeout):
     return "no answer within %gs" % timeout
@@ -35,13 +33,19 @@ def check_tcp(svc, timeout, pids=()):
     host, port = svc.tcp_addr
     where = "%s:%d" % (host, port)
     try:
-        _connect(host, port, timeout).close()
+        sock = _connect(host, port, timeout)
+        try:
+            peer, mine = sock.getpeername()[0], sock.getsockname()[0]
+        finally:
+            sock.close()
     except _TIMEOUTS:
         return ProbeResult(False, "tcp", HUNG, "connect to %s: %s" % (where, _timeout_text(timeout)))
     except OSError as exc:
         return ProbeResult(False, "tcp", FAILED, "connect to %s: %s" % (where, exc.strerror or exc))
-    if pids and (host in _LOCAL_HOSTS or host.startswith("127.")):
-        inodes = procfacts.listener_inodes(port)
+    # whatever the name: the address we reached is this host's own (loopback, or the kernel
+    # answered from the address we called) -> the listener on THAT address must be ours
+    if pids and (_is_loopback(peer) or peer == mine):
+        inodes = procfacts.listener_inodes(port, peer)
         held = procfacts.holders(inodes, pids) if inodes else True
         if held == []:
             held = procfacts.holders(inodes, procfacts.children(pids))
@@ -51,6 +55,12 @@ def check_tcp(svc, timeout, pids=()):
             return ProbeResult(False, "tcp", FAILED,
                                "%s is held by %s, not by %s" % (where, who, svc.process or svc.name))
     return ProbeResult(True, "tcp")
+
+
+def _is_loopback(address):
+    if address.startswith("::ffff:"):
+        address = address[7:]
+    return address.startswith("127.") or address == "::1"
 
 
 def _connect(host, port, timeout):
@@ -119,24 +129,49 @@ def _tls_wrap(raw, host):
     return context.wrap_socket(sock, server_hostname=host)
 
 
+_MAX_HEAD = 65536    # bytes of status lines and interim headers we read before calling it garbage
+
+
 def _read_status(sock, end):
-    """The status code of the answer's first line; the whole read bounded by END."""
+    """The status code of the final answer, the whole read bounded by END.  Interim answers
+    (1xx, such as 103 Early Hints) are skipped: the one that follows says whether we serve.
+    A code outside 200-599 is not an answer."""
     data = b""
-    while b"\r\n" not in data and len(data) < 8192:
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        sock.settimeout(remaining)
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    line = data.split(b"\r\n", 1)[0]
-    fields = line.split(None, 2)
-    if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit() \
-            or len(fields[1]) != 3:
-        raise ValueError("not an HTTP answer: %r" % line[:60] if line else "connection closed without an answer")
-    return int(fields[1])
+
+    def fill(marker, start):
+        nonlocal data
+        while data.find(marker, start) < 0:
+            if len(data) >= _MAX_HEAD:
+                raise ValueError("no complete HTTP answer in %d bytes" % _MAX_HEAD)
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False
+            data += chunk
+        return True
+
+    interim = None
+    while True:
+        complete = fill(b"\r\n", 0)
+        if not data and interim:
+            raise ValueError("connection closed after an interim HTTP %d" % interim)
+        line = data.split(b"\r\n", 1)[0] if complete else data[:200]
+        fields = line.split(None, 2)
+        if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit() \
+                or len(fields[1]) != 3:
+            raise ValueError("not an HTTP answer: %r" % line[:60] if line else "connection closed without an answer")
+        code = int(fields[1])
+        if 200 <= code <= 599:
+            return code
+        if not 100 <= code <= 199:
+            raise ValueError("not an HTTP status: %d" % code)
+        interim = code
+        if not fill(b"\r\n\r\n", 0):
+            raise ValueError("connection closed after an interim HTTP %d" % code)
+        data = data[data.find(b"\r\n\r\n") + 4:]
 
 
 def systemd_booted():
@@ -218,7 +253,15 @@ def run_bounded(argv, timeout, shell=False, env=None):
                                    start_new_session=True).pid
     finally:
         os.close(devnull)
-    end = started + timeout
+    CHILD_GROUPS.add(pid)   # setsid: its process group is its pid
+    try:
+        return _reap_bounded(pid, started, started + timeout)
+    finally:
+        CHILD_GROUPS.discard(pid)
+
+
+def _reap_bounded(pid, started, end):
+    timeout = end - started
     _wait_exit(pid, timeout)
     delay = 0.001
     while True:

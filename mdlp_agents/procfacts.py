@@ -221,15 +221,43 @@ def check_process(name, stats, uid=None):
     return ProbeResult(True, "process", pid=pid, started=started, pids=pids)
 
 
-def listener_inodes(port):
-    """Inodes of the TCP sockets listening on PORT (any address), as `ss -ltn` finds
-    them: a sock_diag netlink dump of listeners only, which stays fast on a proxy
-    with thousands of connections (/proc/net/tcp walks every one of them, and
-    every empty hash bucket: 11 ms on an idle 24 GiB host)."""
+def listener_inodes(port, address):
+    """Inodes of the TCP sockets that accept connections to ADDRESS:PORT, as `ss -ltn` finds
+    listeners: the ones bound to that very address, else (only where there are none, as the
+    kernel chooses) the wildcard ones.  A program listening on another address with the same
+    port is not the one we reached.  A sock_diag netlink dump of listeners only, which stays
+    fast on a proxy with thousands of connections (/proc/net/tcp walks every one of them,
+    and every empty hash bucket: 11 ms on an idle 24 GiB host)."""
     try:
-        return _listeners_netlink(port)
+        listeners = _listeners_netlink(port)
     except OSError:
-        return _listeners_proc(port)
+        listeners = _listeners_proc(port)
+    wanted = _packed(address)
+    exact, wildcard = set(), set()
+    for family, bound, inode in listeners:
+        bound = _unmapped(family, bound)
+        if bound == wanted:
+            exact.add(inode)
+        elif bound in (_ANY4, _ANY6) and (bound == _ANY6 or len(wanted) == 4):
+            wildcard.add(inode)
+    return exact or wildcard
+
+
+_ANY4, _ANY6 = bytes(4), bytes(16)
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
+def _packed(address):
+    """An address as bytes: 4 for IPv4 (also an IPv4-mapped IPv6 address), 16 for IPv6."""
+    import _socket
+    address = address.partition("%")[0]
+    if ":" in address:
+        return _unmapped(_socket.AF_INET6, _socket.inet_pton(_socket.AF_INET6, address))
+    return _socket.inet_pton(_socket.AF_INET, address)
+
+
+def _unmapped(family, packed):
+    return packed[12:] if len(packed) == 16 and packed.startswith(_V4_MAPPED) else packed
 
 
 _NETLINK_SOCK_DIAG = 4
@@ -240,10 +268,11 @@ _TCPF_LISTEN = 1 << 10
 
 
 def _listeners_netlink(port):
+    """[(family, bound address bytes, inode)] of the TCP listeners on PORT."""
     import _socket
     import struct
-    inodes = set()
-    for family in (_socket.AF_INET, _socket.AF_INET6):
+    found = []
+    for family, size in ((_socket.AF_INET, 4), (_socket.AF_INET6, 16)):
         # struct inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid
         request = struct.pack("=BBBBI", family, _socket.IPPROTO_TCP, 0, 0, _TCPF_LISTEN) + bytes(48)
         header = struct.pack("=IHHII", 16 + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, 1, 0)
@@ -260,33 +289,41 @@ def _listeners_netlink(port):
                     if kind in (_NLMSG_DONE, _NLMSG_ERROR) or length < 16:
                         done = True
                         break
-                    # struct inet_diag_msg: 4 bytes, sockid (sport big-endian first), ..., inode at 68
+                    # struct inet_diag_msg: 4 bytes, then sockid: sport (big-endian), dport,
+                    # src[16] at 8, dst[16], if, cookie; ...; inode at 68
                     (sport,) = struct.unpack_from(">H", data, offset + 16 + 4)
                     if sport == port:
                         (inode,) = struct.unpack_from("=I", data, offset + 16 + 68)
-                        inodes.add(str(inode))
+                        bound = bytes(data[offset + 16 + 8:offset + 16 + 8 + size])
+                        found.append((family, bound, str(inode)))
                     offset += (length + 3) & ~3
                 if not data:
                     break
         finally:
             sock.close()
-    return inodes
+    return found
 
 
 def _listeners_proc(port):
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    import _socket
+    import struct
+    found = []
+    for table, family in (("/proc/net/tcp", _socket.AF_INET), ("/proc/net/tcp6", _socket.AF_INET6)):
         try:
             with open(table) as handle:
                 next(handle, None)
                 for line in handle:
                     fields = line.split()
-                    if len(fields) >= 10 and fields[3] == "0A" and \
-                            int(fields[1].rpartition(":")[2], 16) == port:
-                        inodes.add(fields[9])
+                    if len(fields) >= 10 and fields[3] == "0A":
+                        hex_address, _, hex_port = fields[1].rpartition(":")
+                        if int(hex_port, 16) == port:
+                            # the address as the kernel holds it, printed as native 32-bit words
+                            bound = b"".join(struct.pack("=I", int(hex_address[i:i + 8], 16))
+                                             for i in range(0, len(hex_address), 8))
+                            found.append((family, bound, fields[9]))
         except OSError:
             continue
-    return inodes
+    return found
 
 
 def holders(inodes, pids):

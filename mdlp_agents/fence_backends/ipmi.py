@@ -67,7 +67,8 @@ class IpmiBackend(FenceBackend):
     def status(self):
         code, out, err = self._ipmitool("chassis", "power", "status")
         match = _STATUS.search(out)
-        if not match or match.group(1).lower() not in ("on", "off"):
+        # any doubt is a failure: an exit code other than 0 voids whatever the output says
+        if code != 0 or not match or match.group(1).lower() not in ("on", "off"):
             reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
             raise FenceError("BMC %s: cannot read power status (ipmitool exit %s): %s"
                              % (self.options["ip"], code, reason))

@@ -20,6 +20,7 @@ from . import FenceBackend, FenceError
 # process is gone even before its parent reaps it.
 _CHECK = r'''
 fail() { echo "MDLP-FENCE error: $*"; exit 3; }
+[ -n "$PROCS$VIP" ] || fail "nothing to look for: no kill_processes and no vip"
 for tool in ps ip awk; do command -v "$tool" >/dev/null 2>&1 || fail "no $tool on the node: cannot verify"; done
 report() {
   # what cannot be looked at is not "gone": no answer from ps or ip is an error
@@ -72,9 +73,13 @@ class SshBackend(FenceBackend):
                 problems.append("kill_processes: %r cannot be matched by its process name (at most 15 "
                                 "characters, no spaces or shell characters)" % name)
         try:
-            self._vip()
+            vip = self._vip()
         except ValueError as exc:
             problems.append("vip: %s" % exc)
+        else:
+            if not vip and not self._process_names():
+                # nothing to kill, no address to drop: "off" would be a lie about a live node
+                problems.append("nothing to fence: kill_processes is empty and no vip is set")
         return problems
 
     def _process_names(self):
@@ -119,7 +124,10 @@ class SshBackend(FenceBackend):
         if code == 255 or not verdict:
             reason = (err.strip().splitlines() or ["ssh exited %d without an answer" % code])[-1]
             raise FenceError("ssh to %s:%s failed: %s" % (self._host(), self.options.get("ipport") or 22, reason))
-        return verdict[-1][len("MDLP-FENCE "):]
+        answer = verdict[-1][len("MDLP-FENCE "):]
+        if answer == "off" and code != 0:   # "off" counts only from a script that ended well
+            raise FenceError("%s: the check said off but exited %d: cannot verify" % (self._host(), code))
+        return answer
 
     def status(self):
         answer = self._run("report\n", 0)

@@ -1,0 +1,366 @@
+"""Hostile and careless input, one class of hole per test, each against the real programs:
+a lie (healthy when not, fenced when not), a hang past the deadline, a leak (a process or a
+file left behind), an injection.  Grow this file with every new class found."""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+import xml.parsers.expat
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN_DIR, REPO, fence_conf, run_agent, run_fence, write_config
+
+TOOL = BIN_DIR / "mdlp-cluster"
+LISTENER = "import socket, sys, time\ns = socket.socket()\ns.bind((sys.argv[1], int(sys.argv[2])))\n" \
+           "s.listen(5)\ntime.sleep(1000)\n"
+
+
+def _listening(address, port):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ss", "-Hltn", "src", "%s:%d" % (address, port)], capture_output=True,
+                             text=True).stdout
+        if out.strip():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _free_port(address):
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+# -- mdlp_rhcs: "healthy" must mean healthy ------------------------------------------------
+@pytest.mark.parametrize("probed", ["127.0.0.1:%d", "[::ffff:127.0.0.1]:%d"])
+def test_squatter_on_the_probed_address_is_not_the_service(tmp_path, fake, probed):
+    """The service listens on 127.0.0.2:P, another program on 127.0.0.1:P: a probe of
+    127.0.0.1:P reaches the squatter, whatever spelling of the address is configured."""
+    port = _free_port("127.0.0.1")
+    fake.start("httpd", target=sys.executable, args=("-c", LISTENER, "127.0.0.2", str(port)))
+    squatter = subprocess.Popen([sys.executable, "-c", LISTENER, "127.0.0.1", str(port)])
+    try:
+        assert _listening("127.0.0.2", port) and _listening("127.0.0.1", port)
+        config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = %s\n" % (probed % port))
+        result = run_agent("status", config=config)
+        assert result.returncode == 3, result
+        assert "is held by pid %d" % squatter.pid in result.stdout, result
+        # the service's own address is fine
+        good = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 127.0.0.2:%d\n" % port)
+        assert run_agent("status", config=good).returncode == 0
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
+def _one_shot_http(answer):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.recv(4096)
+        for part in answer:
+            conn.sendall(part)
+            time.sleep(0.05)
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.mark.parametrize("answer,expected", [
+    ([b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", b"HTTP/1.1 503 Busy\r\n\r\n"],
+     "HTTP 503"),
+    ([b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 502 Bad Gateway\r\n\r\n"], "HTTP 502"),
+    ([b"HTTP/1.1 103 Early Hints\r\n\r\n"], "interim HTTP 103"),
+    ([b"HTTP/1.1 099 Odd\r\n\r\n"], "not an HTTP status: 99"),
+    ([b"HTTP/1.1 000 Zero\r\n\r\n"], "not an HTTP status: 0"),
+    ([b"HTTP/1.1 600 Beyond\r\n\r\n"], "not an HTTP status: 600"),
+    ([b"HTTP/1.1 103 Early Hints\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"], None),
+])
+def test_http_interim_answers_and_impossible_codes(tmp_path, answer, expected):
+    server, thread = _one_shot_http(answer)
+    config = write_config(tmp_path, "[service httpd]\nhttp = http://127.0.0.1:%d/\n" % server.getsockname()[1])
+    try:
+        result = run_agent("status", config=config)
+    finally:
+        thread.join(5)
+        server.close()
+    if expected is None:
+        assert result.returncode == 0, result
+    else:
+        assert result.returncode == 3 and expected in result.stdout, result
+
+
+@pytest.mark.parametrize("owner,mode", [(65534, 0o644), (0, 0o666), (0, 0o620)])
+def test_config_others_could_write_runs_nothing(tmp_path, owner, mode):
+    """Its start= commands would run as root: refused, one line, exit 6, nothing run."""
+    ran = tmp_path / "ran"
+    config = write_config(tmp_path, "[service httpd]\nprocess = mdlp-never-%d\nstart = touch %s\n" % (os.getpid(), ran))
+    os.chown(config, owner, 0)
+    config.chmod(mode)
+    for action in ("start", "status", "validate-all"):
+        result = run_agent(action, config=config, timeout=30)
+        assert result.returncode == 6, (action, result)
+        assert result.stderr.count("\n") == 1 and "refused" in result.stderr, result
+    assert not ran.exists()
+
+
+def test_fifo_as_config_answers_at_once(tmp_path):
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    result = run_agent("status", config=fifo, timeout=30)
+    assert result.returncode == 6 and "not a regular file" in result.stderr, result
+    assert result.stderr.count("\n") == 1 and result.elapsed < 5, result
+
+
+def test_init_script_slower_than_the_deadline_is_not_left_running(tmp_path):
+    """timeout >= deadline: the script is killed before the check ends, every time."""
+    name = "mdlp-hang-%d" % os.getpid()
+    marker = "sleep %d" % (3000 + os.getpid() % 1000)
+    script = Path("/etc/init.d") / name
+    script.write_text("#!/bin/sh\nexec %s\n" % marker)
+    script.chmod(0o755)
+    try:
+        config = write_config(tmp_path, "[service PolicyEngine]\ninit = %s\ntimeout = 5\n" % name,
+                              agent="deadline = 1\n")
+        for _ in range(4):
+            result = run_agent("status", config=config, timeout=30)
+            assert result.returncode == 3 and result.elapsed < 3, result
+        time.sleep(0.2)
+        left = subprocess.run(["pgrep", "-f", "^%s$" % marker], capture_output=True, text=True).stdout.split()
+        assert left == [], left
+    finally:
+        subprocess.run(["pkill", "-9", "-f", "^%s$" % marker])
+        script.unlink()
+
+
+@pytest.mark.parametrize("body,key", [
+    ("[agent]\nstart_timeout = 1e300\n", "start_timeout"),
+    ("[agent]\ndeadline = 1e12\n", "deadline"),
+    ("[agent]\nstop_timeout = inf\n", "stop_timeout"),
+])
+def test_huge_seconds_are_refused_as_config_errors(tmp_path, body, key):
+    config = tmp_path / "huge.conf"
+    config.write_text(body + "[service httpd]\nprocess = httpd\n")
+    for action in ("validate-all", "start"):
+        result = run_agent(action, config=config, timeout=30)
+        assert result.returncode == 6 and key in result.stderr and "internal error" not in result.stderr, result
+
+
+def test_a_full_state_dir_leaves_no_temporary_files(tmp_path):
+    """A full tmpfs (private mount namespace): every status run fails to save its state,
+    and leaves nothing behind."""
+    state = tmp_path / "full"
+    state.mkdir(mode=0o755)
+    config = tmp_path / "full.conf"
+    config.write_text("[agent]\nstate_dir = %s\nsyslog_socket = %s\n[service mdlp-nothing]\nprocess = mdlp-nothing\n"
+                      % (state, tmp_path / "syslog"))
+    script = ('mount -t tmpfs -o size=16k,mode=0755 none "$1" && (dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; '
+              'true) && for i in 1 2 3; do "$2" status --config "$3" >/dev/null; done; ls -a "$1"')
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                             str(state), str(BIN_DIR / "mdlp_rhcs"), str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result
+    assert sorted(result.stdout.split()) == [".", "..", "fill"], result.stdout
+
+
+# -- fence_mdlp: bounded from the first moment, and never "done" without proof -------------
+def test_stdin_deadline_bounds_a_hanging_password_script(tmp_path):
+    conf = fence_conf(tmp_path)
+    stdin = "backend=noop\nnodename=node2\naction=status\ndeadline=1\npassword_script=sleep 20; echo pw\n"
+    result = run_fence(stdin=stdin, conf=conf, timeout=30)
+    assert result.returncode == 1 and "timed out after 1s" in result.stderr, result
+    assert result.elapsed < 3, result
+
+
+@pytest.mark.parametrize("value", ["0", "1e300", "inf", "nan", "-5", "soon"])
+def test_site_deadline_is_checked_before_it_bounds_anything(tmp_path, value):
+    conf = fence_conf(tmp_path, "backend = noop\ndeadline = %s\n" % value)
+    meta = run_fence("-o", "metadata", conf=conf, timeout=30)
+    assert meta.returncode == 0 and "<resource-agent" in meta.stdout, meta   # metadata always answers
+    for result in (run_fence("-o", "status", "-n", "node2", conf=conf, timeout=30),
+                   run_fence(stdin="action=status\nnodename=node2\n", conf=conf, timeout=30)):
+        assert result.returncode == 1 and "deadline" in result.stderr, result
+        assert "internal error" not in result.stderr and "timed out" not in result.stderr, result
+        assert result.stderr.count("\n") == 1, result
+
+
+@pytest.mark.parametrize("value", ["1e300", "86401"])
+def test_huge_stdin_seconds_are_one_line(tmp_path, value):
+    for key in ("deadline", "delay", "power_timeout"):
+        result = run_fence(stdin="backend=noop\nnodename=node2\naction=status\n%s=%s\n" % (key, value),
+                           conf=fence_conf(tmp_path), timeout=30)
+        assert result.returncode == 1 and key in result.stderr and "internal error" not in result.stderr, result
+
+
+def test_debug_file_that_blocks_cannot_block_the_timeout(tmp_path):
+    fifo = tmp_path / "debug.fifo"
+    os.mkfifo(fifo)
+    conf = fence_conf(tmp_path)
+    stdin = "backend=noop\nnodename=node2\naction=status\ndeadline=1\ndebug_file=%s\n" \
+            "password_script=sleep 20; echo pw\n" % fifo
+    result = run_fence(stdin=stdin, conf=conf, timeout=30)
+    assert result.returncode == 1 and "timed out after 1s" in result.stderr, result
+    assert result.elapsed < 3, result
+
+
+def test_site_file_that_is_a_fifo_is_an_error_not_a_hang(tmp_path):
+    fifo = tmp_path / "fence.fifo"
+    os.mkfifo(fifo)
+    result = run_fence("-o", "status", "-n", "node2", "--backend", "noop", conf=fifo, timeout=30)
+    assert result.returncode == 1 and "not a regular file" in result.stderr and result.elapsed < 5, result
+
+
+@pytest.mark.parametrize("kill", ["", ",", " , "])
+def test_ssh_backend_with_nothing_to_do_refuses(tmp_path, kill):
+    conf = fence_conf(tmp_path)
+    for action in ("off", "status", "validate-all"):
+        result = run_fence(stdin="backend=ssh\nnodename=node2\naction=%s\nkill_processes=%s\n" % (action, kill),
+                           conf=conf, timeout=30)
+        assert result.returncode == 1 and "nothing to fence" in result.stderr, (action, result)
+
+
+@pytest.fixture
+def lying_ipmitool(tmp_path):
+    """An ipmitool that prints what a BMC would say when all is well, and exits 1."""
+    tool = tmp_path / "ipmitool"
+    tool.write_text("#!/bin/sh\necho 'Chassis Power is off'\necho \"$*\" >> %s\nexit 1\n" % (tmp_path / "calls"))
+    tool.chmod(0o755)
+    return tool
+
+
+def test_ipmitool_exit_code_voids_its_output(tmp_path, lying_ipmitool):
+    conf = fence_conf(tmp_path, "ipmitool_path = %s\n" % lying_ipmitool)
+    common = "backend=ipmi\nip=127.0.0.1\nusername=admin\npassword=pw\nnodename=node2\n"
+    status = run_fence(stdin=common + "action=status\n", conf=conf, timeout=30)
+    assert status.returncode == 1 and "cannot read power status (ipmitool exit 1)" in status.stderr, status
+    off = run_fence(stdin=common + "action=off\n", conf=conf, timeout=30)
+    assert off.returncode == 1 and "Success" not in off.stdout, off
+
+
+# -- mdlp-cluster: nothing from the answer file runs, nothing is written where it should not be
+def tool(*args, cwd=REPO, env=None):
+    environ = dict(os.environ, **(env or {}))
+    return subprocess.run([str(TOOL)] + [str(a) for a in args], capture_output=True, cwd=str(cwd), env=environ,
+                          timeout=60)
+
+
+INI = (REPO / "examples" / "cluster-2node.ini").read_text()
+
+
+@pytest.mark.parametrize("address", ["fe80::1%eth0", "fe80::1%eth0 -j ACCEPT;touch${IFS}PWNED;$(id)'\"<x>",
+                                     "fe80::1%$(reboot)"])
+def test_scope_ids_never_reach_a_render(tmp_path, address):
+    answers = tmp_path / "site.ini"
+    answers.write_text(INI.replace("address = 10.0.32.12", "address = " + address))
+    for render in (["render", "pacemaker"], ["render", "firewall", "-f", "firewalld"], ["render", "firewall"],
+                   ["render", "hosts"], ["render", "rhcs"]):
+        result = tool(*render, answers)
+        assert result.returncode == 2 and result.stdout == b"", (render, result)
+        assert result.stderr.count(b"\n") == 1 and b"scope id" in result.stderr, result
+
+
+def test_rendered_shell_lines_quote_every_value_with_shlex(tmp_path):
+    """Whatever a value holds, the pcs and firewalld scripts carry it as one word: run the
+    script with a recording stand-in for pcs/firewall-cmd and compare the words."""
+    answers = tmp_path / "site.ini"
+    answers.write_text(INI.replace("fence_username = admin", "fence_username = ad min$(touch PWNED)"))
+    result = tool("render", "pacemaker", answers)
+    if result.returncode == 2:   # refused is fine too: then nothing can reach a script
+        assert result.stderr.count(b"\n") == 1
+        return
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "argv"
+    stub = bindir / "pcs"
+    stub.write_text("#!/usr/bin/python3\nimport json, sys\nopen(%r, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                    % str(record))
+    stub.chmod(0o755)
+    run = subprocess.run(["sh", "-c", result.stdout.decode()], cwd=str(tmp_path),
+                         env={"PATH": "%s:/usr/bin:/bin" % bindir}, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run
+    assert not (tmp_path / "PWNED").exists()
+    assert "username=ad min$(touch PWNED)" in record.read_text().replace('\\"', '"')
+
+
+def test_answer_file_names_with_hyphens_keep_the_xml_well_formed(tmp_path):
+    for name in ("x---y.ini", "x--.ini", "-.ini", "a----------b.ini"):
+        answers = tmp_path / name
+        answers.write_text(INI)
+        for render in (["render", "rhcs"], ["render", "pacemaker", "-f", "cib"]):
+            result = tool(*render, "./" + name, cwd=tmp_path)
+            assert result.returncode == 0, (name, result)
+            xml.parsers.expat.ParserCreate().Parse(result.stdout, True)   # raises if not well-formed
+
+
+def test_render_output_never_follows_a_planted_link(tmp_path):
+    """The old temporary name was OUTPUT.tmp.PID: plant links at every name an attacker could
+    guess for this run (exec keeps the PID) and see that only OUTPUT changes."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    victim.chmod(0o600)
+    out = tmp_path / "out.hosts"
+    script = 'for n in "$1.tmp.$$" "$1.$$.tmp" ".out.hosts.$$.tmp"; do ln -s "$2" "$n"; done; exec "$3" render hosts "$4" -o "$1"'
+    answers = tmp_path / "site.ini"
+    answers.write_text(INI)
+    result = subprocess.run(["sh", "-c", script, "sh", str(out), str(victim), str(TOOL), str(answers)],
+                            cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result
+    assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert out.is_file() and not out.is_symlink() and "node1" in out.read_text()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp") and not os.path.islink(tmp_path / p)]
+
+
+def test_non_utf8_answer_path_and_deep_nesting_are_one_line_and_leave_nothing(tmp_path):
+    raw_dir = os.fsencode(str(tmp_path))
+    odd = raw_dir + b"/site\xff.ini"
+    with open(odd, "wb") as handle:
+        handle.write(INI.encode())
+    out = raw_dir + b"/out.conf"
+    result = subprocess.run([str(TOOL), "render", "rhcs", odd, "-o", out], capture_output=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == b"", result
+    assert b"\xef\xbf\xbd" in open(out, "rb").read()   # the undecodable byte shown as U+FFFD
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    nested = tmp_path / "nested.toml"
+    nested.write_text("[site]\ndns_name = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n")
+    for answers in (deep, nested):
+        result = tool("render", "rhcs", answers, "-o", tmp_path / "never.conf")
+        assert result.returncode == 2 and result.stderr.count(b"\n") == 1 and b"Traceback" not in result.stderr, \
+            result
+    assert sorted(os.listdir(tmp_path)) == sorted(["deep.toml", "nested.toml", "out.conf",
+                                                   os.fsdecode(b"site\xff.ini")])
+
+
+@pytest.mark.parametrize("node_attrs,expected", [
+    ('online="true" unclean="false"', (0, "started")),
+    ('online="false" unclean="true"', (1, "recovering")),
+    ('online="false" unclean="false"', (1, "recovering")),
+])
+def test_status_never_calls_a_lost_node_started(tmp_path, node_attrs, expected):
+    recording = tmp_path / "crm_mon.xml"
+    recording.write_text(
+        '<pacemaker-result api-version="2.2" request="crm_mon --output-as=xml">'
+        '<summary><current_dc present="true" with_quorum="true"/></summary>'
+        '<nodes><node name="n1" id="1" %s pending="false"/>'
+        '<node name="n2" id="2" online="true" unclean="false" pending="false"/></nodes>'
+        '<resources><group id="mdlp" number_resources="2">'
+        '<resource id="mdlp-ip" resource_agent="ocf:heartbeat:IPaddr2" role="Started" failed="false">'
+        '<node name="n1" id="1" cached="true"/></resource>'
+        '<resource id="mdlp-rhcs" resource_agent="ocf:websense:mdlp" role="Started" failed="false">'
+        '<node name="n1" id="1" cached="true"/></resource></group></resources>'
+        '<status code="0" message="OK"/></pacemaker-result>' % node_attrs)
+    result = tool("status", "--json", "--from", recording)
+    assert result.returncode == expected[0], result
+    assert '"state": "%s"' % expected[1] in result.stdout.decode(), result
