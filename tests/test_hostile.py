@@ -60,6 +60,27 @@ def test_squatter_on_the_probed_address_is_not_the_service(tmp_path, fake, probe
         squatter.wait()
 
 
+def test_squatter_on_an_own_non_loopback_address_is_caught(tmp_path, fake):
+    """A probe of the node's own address (not loopback) is checked too: in a network namespace
+    of the test's own, 198.18.99.1 is this host's; the service listens on 127.0.0.1:P, a squatter
+    on 198.18.99.1:P."""
+    port = 18800 + os.getpid() % 1000
+    httpd = fake.program("httpd", target=sys.executable)
+    config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 198.18.99.1:%d\n" % port)
+    script = ('ip link set lo up && ip addr add 198.18.99.1/32 dev lo && '
+              '"$1" -c "$2" 127.0.0.1 "$3" & service=$!; '
+              '"$4" -c "$2" 198.18.99.1 "$3" & squatter=$!; '
+              'for i in $(seq 100); do ss -Hltn | grep -q "198.18.99.1:$3" && ss -Hltn | grep -q "127.0.0.1:$3" '
+              '&& break; sleep 0.05; done; '
+              'MDLP_RHCS_CONF="$5" "$6" status; echo "rc=$? squatter=$squatter"; kill -9 $service $squatter')
+    result = subprocess.run(["unshare", "--net", "sh", "-c", script, "sh", str(httpd), LISTENER, str(port),
+                             sys.executable, str(config), str(BIN_DIR / "mdlp_rhcs")],
+                            capture_output=True, text=True, timeout=60)
+    rc, squatter = result.stdout.strip().splitlines()[-1].split()
+    assert rc == "rc=3", result
+    assert "198.18.99.1:%d is held by pid %s" % (port, squatter.split("=")[1]) in result.stdout, result
+
+
 def _one_shot_http(answer):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
