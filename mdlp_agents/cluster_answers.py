@@ -24,6 +24,8 @@ import configparser
 import ipaddress
 import re
 
+from .common.files import read_regular
+
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
 SITE_KEYS = {
     "dns_name": None, "dns_ttl": 60, "fence_backend": "ipmi", "fence_username": "admin",
@@ -92,8 +94,7 @@ class Site:
 def load(path):
     """Read and check an answer file; AnswerError (one line) when it cannot be used."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular(path)
     except OSError as exc:
         raise AnswerError("%s: cannot read: %s" % (path, exc.strerror))
     try:

@@ -41,9 +41,9 @@ def _site(answers):
 
 def _read_utf8(path):
     """A text file's content, or OSError/UnicodeDecodeError turned into one line (ValueError)."""
+    from .common.files import read_regular
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        return read_regular(path).decode("utf-8")
     except OSError as exc:
         raise ValueError("%s: cannot read: %s" % (path, exc.strerror))
     except UnicodeDecodeError:
@@ -171,8 +171,8 @@ def validate(path):
     """Check a cluster.conf against the guide's rules and this node (0 clean, 1 problems, 2 unreadable)."""
     from .cluster_conf_check import check
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        from .common.files import read_regular
+        data = read_regular(path)
     except OSError as exc:
         _fail("%s: cannot read: %s" % (path, exc.strerror))
     problems = check(data)

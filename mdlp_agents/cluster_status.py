@@ -169,8 +169,8 @@ def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
             raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
         conf = None
         try:
-            with open(cluster_conf_path, encoding="utf-8") as handle:
-                conf = handle.read()
+            from .common.files import read_regular
+            conf = read_regular(cluster_conf_path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             pass    # the floating IP shows as unknown
         return from_clustat(proc.stdout, conf)

@@ -106,9 +106,10 @@ def check_pidfile(path, name=None, uid=None):
     """The pidfile probe (with the process-name check when NAME is given, the owner
     check when UID is)."""
     try:
-        with open(path, "rb") as handle:
+        from .common.files import open_regular
+        with open_regular(path) as handle:   # a FIFO planted here must not hang the probe
             text = handle.read(64).decode("ascii", "replace")
-        written = os.stat(path).st_mtime
+            written = os.fstat(handle.fileno()).st_mtime
     except FileNotFoundError:
         return ProbeResult(False, "pidfile", STOPPED, "pidfile %s does not exist" % path)
     except OSError as exc:

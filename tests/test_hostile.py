@@ -145,6 +145,14 @@ def test_fifo_as_config_answers_at_once(tmp_path):
     assert result.stderr.count("\n") == 1 and result.elapsed < 5, result
 
 
+def test_fifo_as_pidfile_is_failed_not_hung(tmp_path, fake):
+    fifo = tmp_path / "httpd.pid"
+    os.mkfifo(fifo)
+    config = write_config(tmp_path, "[service httpd]\npidfile = %s\n" % fifo)
+    result = run_agent("status", config=config, timeout=30)
+    assert result.returncode == 3 and "not a regular file" in result.stdout and result.elapsed < 3, result
+
+
 def test_init_script_slower_than_the_deadline_is_not_left_running(tmp_path):
     """timeout >= deadline: the script is killed before the check ends, every time."""
     name = "mdlp-hang-%d" % os.getpid()
@@ -385,3 +393,13 @@ def test_status_never_calls_a_lost_node_started(tmp_path, node_attrs, expected):
     result = tool("status", "--json", "--from", recording)
     assert result.returncode == expected[0], result
     assert '"state": "%s"' % expected[1] in result.stdout.decode(), result
+
+
+def test_fifos_where_mdlp_cluster_reads_files_are_errors_not_hangs(tmp_path):
+    fifo = tmp_path / "site.toml"
+    os.mkfifo(fifo)
+    for args in (["render", "rhcs", fifo], ["validate", fifo], ["status", "--from", fifo]):
+        started = time.monotonic()
+        result = tool(*args)
+        assert result.returncode in (2, 4) and b"not a regular file" in result.stderr, (args, result)
+        assert result.stderr.count(b"\n") == 1 and time.monotonic() - started < 5, result

@@ -31,6 +31,12 @@ def open_regular(path, follow=True):
         raise
 
 
+def read_regular(path):
+    """The bytes of the regular file PATH (OSError, NotRegular included, if it cannot be had)."""
+    with open_regular(path) as handle:
+        return handle.read()
+
+
 def distrust(info):
     """Why a file (os.stat_result) that tells root what to run must not be used, or None:
     it must belong to root (or to whoever runs us) and be writable by nobody else."""
