@@ -7,13 +7,11 @@ it and reaped after each test.
 """
 
 import ctypes
-import errno
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path

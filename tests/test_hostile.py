@@ -7,7 +7,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 import xml.parsers.expat
 from pathlib import Path
@@ -81,46 +80,7 @@ def test_squatter_on_an_own_non_loopback_address_is_caught(tmp_path, fake):
     assert "198.18.99.1:%d is held by pid %s" % (port, squatter.split("=")[1]) in result.stdout, result
 
 
-def _one_shot_http(answer):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-
-    def serve():
-        conn, _ = server.accept()
-        conn.recv(4096)
-        for part in answer:
-            conn.sendall(part)
-            time.sleep(0.05)
-        conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return server, thread
-
-
-@pytest.mark.parametrize("answer,expected", [
-    ([b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", b"HTTP/1.1 503 Busy\r\n\r\n"],
-     "HTTP 503"),
-    ([b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 502 Bad Gateway\r\n\r\n"], "HTTP 502"),
-    ([b"HTTP/1.1 103 Early Hints\r\n\r\n"], "interim HTTP 103"),
-    ([b"HTTP/1.1 099 Odd\r\n\r\n"], "not an HTTP status: 99"),
-    ([b"HTTP/1.1 000 Zero\r\n\r\n"], "not an HTTP status: 0"),
-    ([b"HTTP/1.1 600 Beyond\r\n\r\n"], "not an HTTP status: 600"),
-    ([b"HTTP/1.1 103 Early Hints\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"], None),
-])
-def test_http_interim_answers_and_impossible_codes(tmp_path, answer, expected):
-    server, thread = _one_shot_http(answer)
-    config = write_config(tmp_path, "[service httpd]\nhttp = http://127.0.0.1:%d/\n" % server.getsockname()[1])
-    try:
-        result = run_agent("status", config=config)
-    finally:
-        thread.join(5)
-        server.close()
-    if expected is None:
-        assert result.returncode == 0, result
-    else:
-        assert result.returncode == 3 and expected in result.stdout, result
+# HTTP interim answers and impossible status codes: test_status.py, test_http_probe_reads_the_status_line
 
 
 @pytest.mark.parametrize("owner,mode", [(65534, 0o644), (0, 0o666), (0, 0o620)])

@@ -160,8 +160,18 @@ def test_http_5xx_is_failed_and_4xx_is_serving(tmp_path, apache):
     (b"SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP answer: b'SSH-2.0-OpenSSH_9.2'"),
     (b"", "connection closed without an answer"),
     (b"HTTP/1.0 200 OK\r\n\r\n", None),
+    # interim answers are skipped, the final one decides; impossible codes are not answers
+    ([b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", b"HTTP/1.1 503 Busy\r\n\r\n"],
+     "HTTP 503"),
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 502 Bad Gateway\r\n\r\n", "HTTP 502"),
+    (b"HTTP/1.1 103 Early Hints\r\n\r\n", "interim HTTP 103"),
+    (b"HTTP/1.1 099 Odd\r\n\r\n", "not an HTTP status: 99"),
+    (b"HTTP/1.1 000 Zero\r\n\r\n", "not an HTTP status: 0"),
+    (b"HTTP/1.1 600 Beyond\r\n\r\n", "not an HTTP status: 600"),
+    ([b"HTTP/1.1 103 Early Hints\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"], None),
 ])
 def test_http_probe_reads_the_status_line(tmp_path, answer, expected):
+    """ANSWER: the bytes a one-shot server sends, or a list of parts sent a moment apart."""
     import threading
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -170,7 +180,9 @@ def test_http_probe_reads_the_status_line(tmp_path, answer, expected):
     def serve():
         conn, _ = server.accept()
         conn.recv(4096)
-        conn.sendall(answer)
+        for part in answer if isinstance(answer, list) else [answer]:
+            conn.sendall(part)
+            time.sleep(0.05)
         conn.close()
 
     thread = threading.Thread(target=serve)
