@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from conftest import AGENT, PYTHON, REPO, run_agent, write_config
 
-from mdlp_agents.rhcs_cli import build_command
+from mdlp_agents.rhcs.cli import build_command
 
 GOOD_SERVICE = "[service httpd]\nprocess = httpd\n"
 
@@ -149,7 +149,7 @@ def test_shipped_configs_are_valid():
 def _cache_hit(path):
     """Would the installed agent take PATH's configuration from its cache?  (Asked of the
     installed package, run outside the checkout: the cache is tied to the agent's own code.)"""
-    code = ("import os, sys; from mdlp_agents import config as c; "
+    code = ("import os, sys; from mdlp_agents.rhcs import config as c; "
             "print(c.ParsedCache(sys.argv[1], os.stat(sys.argv[1])).get() is not None)")
     result = subprocess.run([str(PYTHON), "-c", code, str(path)], cwd="/", capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -160,7 +160,7 @@ def _cache_hit(path):
 def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
     import os
 
-    from mdlp_agents import config as cfg
+    from mdlp_agents.rhcs import config as cfg
     fake.start("httpd")
     path = write_config(tmp_path, "[service httpd]\nprocess = httpd\n")
     assert not _cache_hit(path)

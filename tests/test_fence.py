@@ -232,7 +232,7 @@ def plugin_path(tmp_path):
     (dist / "entry_points.txt").write_text("[mdlp_agents.fence_backends]\nslow = mdlp_test_backend:SlowBackend\n")
     (root / "mdlp_test_backend.py").write_text('''
 import os, time
-from mdlp_agents.fence_backends import FenceBackend
+from mdlp_agents.fence.backends import FenceBackend
 
 class SlowBackend(FenceBackend):
     name = "slow"

@@ -117,7 +117,7 @@ def test_vip_with_a_prefix_length_is_still_found_and_dropped(tmp_path, fake, vic
 @pytest.mark.inprocess
 def test_the_node_script_never_says_off_when_it_cannot_look(tmp_path):
     """The script the ssh backend sends, run by a real sh on a node without ps: an error, not "off"."""
-    from mdlp_agents.fence_backends.ssh import SshBackend
+    from mdlp_agents.fence.backends.ssh import SshBackend
     backend = SshBackend({"kill_processes": "httpd", "vip": "10.9.9.9"}, None, None)
     nops = tmp_path / "bin"
     nops.mkdir()

@@ -7,7 +7,7 @@ import socket
 import psutil
 import pytest
 
-from mdlp_agents import procfacts
+from mdlp_agents.rhcs import procfacts
 
 pytestmark = pytest.mark.inprocess
 

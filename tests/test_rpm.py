@@ -95,11 +95,11 @@ def test_rpm_contents(built):
                  "/usr/lib/ocf/resource.d/websense/mdlp", "/etc/mdlp_agents/mdlp_rhcs.conf",
                  "/etc/mdlp_agents/fence_mdlp.conf", "/usr/share/man/man8/mdlp_rhcs.8.gz",
                  "/usr/share/man/man8/fence_mdlp.8.gz", "/usr/sbin/mdlp-cluster",
-                 "/usr/share/man/man8/mdlp-cluster.8.gz", "/" + SITELIB + "/mdlp_agents/rhcs_cli.py",
-                 "/" + SITELIB + "/mdlp_agents/fence_backends/ipmi.py"):
+                 "/usr/share/man/man8/mdlp-cluster.8.gz", "/" + SITELIB + "/mdlp_agents/rhcs/cli.py",
+                 "/" + SITELIB + "/mdlp_agents/fence/backends/ipmi.py"):
         assert path in listing, path
     # bytecode ships: root's environment may forbid writing it, and the cluster runs status every 30 s
-    assert any(p.startswith("/" + SITELIB + "/mdlp_agents/__pycache__/rhcs_cli.cpython-") for p in listing)
+    assert any(p.startswith("/" + SITELIB + "/mdlp_agents/rhcs/__pycache__/cli.cpython-") for p in listing)
     configs = subprocess.run(["rpm", "-qpc", str(rpm_file)], capture_output=True, text=True).stdout.split()
     assert configs == ["/etc/mdlp_agents/fence_mdlp.conf", "/etc/mdlp_agents/mdlp_rhcs.conf"]
     dump = subprocess.run(["rpm", "-qp", "--dump", str(rpm_file)], capture_output=True, text=True).stdout

@@ -5,6 +5,7 @@
 - distrust(): why a file that says what root runs may not be trusted (owner, mode), or None.
 - atomic_write(): the whole new content or the old, never a mix: a temporary file of our own
   beside the target (O_EXCL: a planted name or link is never followed), removed whatever fails.
+- state_dir(), open_lock(): a directory and lock files nobody else can write or hold.
 """
 
 import errno
@@ -87,3 +88,43 @@ def atomic_write(path, data, mode=0o644, keep_mode=False):
         except OSError:
             pass
         raise
+
+
+def _trusted_dir(path):
+    """PATH exists as a real directory of ours that nobody else can write into."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+            and os.access(path, os.W_OK | os.X_OK))
+
+
+def state_dir(configured):
+    """CONFIGURED if it is (or can be made) a directory of ours nobody else writes into.
+    Others (not root: ocf-tester's `nobody`, an admin's own account) fall back to a
+    per-user temp dir; root never does -- a predictable /tmp path is a symlink trap."""
+    candidates = [configured]
+    if os.geteuid() != 0:
+        import tempfile
+        candidates.append(os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid()))
+    for candidate in candidates:
+        try:
+            os.makedirs(candidate, mode=0o755, exist_ok=True)
+        except OSError:
+            continue
+        if _trusted_dir(candidate):
+            return candidate
+    return None
+
+
+def open_lock(directory, name):
+    """A lock file only its owner can open (flock works on any open file: a lock that
+    others can open is a lock others can hold, and fencing would wait on them)."""
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        os.close(fd)
+        raise OSError("lock file %s is not private to uid %d" % (path, os.geteuid()))
+    return fd

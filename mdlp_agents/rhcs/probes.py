@@ -17,7 +17,7 @@ import _socket
 _TIMEOUTS = (TimeoutError, _socket.timeout)
 
 from . import procfacts
-from .exitcodes import CHILD_GROUPS
+from ..common.exitcodes import CHILD_GROUPS
 from .results import FAILED, HUNG, ProbeResult
 
 # rgmanager runs scripts with this PATH; do not rely on a richer one.

@@ -2,7 +2,7 @@
 
 from xml.sax.saxutils import escape, quoteattr
 
-from . import version
+from .. import version
 from .config import DEFAULT_PATH
 
 AGENT_NAME = "mdlp"

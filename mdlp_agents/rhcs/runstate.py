@@ -9,48 +9,7 @@
 import os
 import time
 
-from .common.files import atomic_write
-
-
-def _trusted_dir(path):
-    """PATH exists as a real directory of ours that nobody else can write into."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    import stat
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
-            and os.access(path, os.W_OK | os.X_OK))
-
-
-def state_dir(configured):
-    """CONFIGURED if it is (or can be made) a directory of ours nobody else writes into.
-    Others (not root: ocf-tester's `nobody`, an admin's own account) fall back to a
-    per-user temp dir; root never does -- a predictable /tmp path is a symlink trap."""
-    candidates = [configured]
-    if os.geteuid() != 0:
-        import tempfile
-        candidates.append(os.path.join(tempfile.gettempdir(), "mdlp_agents-%d" % os.getuid()))
-    for candidate in candidates:
-        try:
-            os.makedirs(candidate, mode=0o755, exist_ok=True)
-        except OSError:
-            continue
-        if _trusted_dir(candidate):
-            return candidate
-    return None
-
-
-def open_lock(directory, name):
-    """A lock file only its owner can open (flock works on any open file: a lock that
-    others can open is a lock others can hold, and fencing would wait on them)."""
-    path = os.path.join(directory, name)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    info = os.fstat(fd)
-    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        os.close(fd)
-        raise OSError("lock file %s is not private to uid %d" % (path, os.geteuid()))
-    return fd
+from ..common.files import atomic_write
 
 
 class RunState:

@@ -106,7 +106,7 @@ def check_pidfile(path, name=None, uid=None):
     """The pidfile probe (with the process-name check when NAME is given, the owner
     check when UID is)."""
     try:
-        from .common.files import open_regular
+        from ..common.files import open_regular
         with open_regular(path) as handle:   # a FIFO planted here must not hang the probe
             text = handle.read(64).decode("ascii", "replace")
             written = os.fstat(handle.fileno()).st_mtime

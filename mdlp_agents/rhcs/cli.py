@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from . import exitcodes as ec
+from ..common import exitcodes as ec
 from .results import STALE
 
 ACTIONS = ("start", "stop", "status", "monitor", "restart", "meta-data", "validate-all")
@@ -49,7 +49,7 @@ class Agent:
     @property
     def log(self):
         if self._log is None:
-            from .syslogging import AgentLog
+            from ..common.syslogging import AgentLog
             socket_path = self.config.syslog_socket if self.config else "/dev/log"
             self._log = AgentLog(IDENT, socket_path)
         return self._log
@@ -72,7 +72,8 @@ class Agent:
 
     def runstate(self):
         from .config import AGENT_DEFAULTS
-        from .runstate import RunState, state_dir
+        from ..common.files import state_dir
+        from .runstate import RunState
         configured = self.config.state_dir if self.config else AGENT_DEFAULTS["state_dir"]
         return RunState(state_dir(configured))
 
@@ -240,7 +241,7 @@ def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
 
-    from . import click_version_option
+    from .. import click_version_option
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION", required=False)
@@ -269,7 +270,7 @@ def build_command(ocf=False, environ=None):
 def _run_click(ocf, args):
     import click
 
-    from . import prepare_click
+    from .. import prepare_click
     prepare_click()
     try:
         result = build_command(ocf).main(args=args, prog_name=IDENT, standalone_mode=False)

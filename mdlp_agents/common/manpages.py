@@ -11,9 +11,9 @@ def _roff(text):
 def rhcs_manpage():
     import click
 
-    from . import version
-    from .config import AGENT_DEFAULTS, PROBE_TIMEOUT_DEFAULT, SERVICE_KEYS
-    from .rhcs_cli import ACTIONS, build_command
+    from .. import version
+    from ..rhcs.config import AGENT_DEFAULTS, PROBE_TIMEOUT_DEFAULT, SERVICE_KEYS
+    from ..rhcs.cli import ACTIONS, build_command
     command = build_command()
     with click.Context(command, info_name="mdlp_rhcs") as ctx:
         help_text = command.get_help(ctx)
@@ -45,8 +45,8 @@ def rhcs_manpage():
 def cluster_manpage():
     import click
 
-    from . import version
-    from .cluster_cli import main as command
+    from .. import version
+    from ..cluster.cli import main as command
     sections = []
 
     def walk(cmd, name):
@@ -81,7 +81,7 @@ def main(argv=None):
     elif argv == ["mdlp-cluster"]:
         sys.stdout.write(cluster_manpage())
     elif argv == ["fence_mdlp"]:
-        from .fence_options import manpage
+        from ..fence.options import manpage
         sys.stdout.write(manpage())
     else:
         sys.stderr.write("usage: python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster\n")

@@ -24,7 +24,7 @@ import configparser
 import ipaddress
 import re
 
-from .common.files import read_regular
+from ..common.files import read_regular
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
 SITE_KEYS = {

@@ -6,7 +6,7 @@ old ones fenced and old cluster.conf files use (`ipaddr`, `login`, `passwd`,
 `port`, `option`, …); `-` and `_` are interchangeable; the last occurrence wins.
 """
 
-from .common.convert import MAX_SECONDS
+from ..common.convert import MAX_SECONDS
 
 ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
            "manpage", "validate-all")

@@ -8,9 +8,9 @@ so the common run never pays for the scan.
 """
 
 BUILTIN = {
-    "noop": "mdlp_agents.fence_backends.noop:NoopBackend",
-    "ipmi": "mdlp_agents.fence_backends.ipmi:IpmiBackend",
-    "ssh": "mdlp_agents.fence_backends.ssh:SshBackend",
+    "noop": "mdlp_agents.fence.backends.noop:NoopBackend",
+    "ipmi": "mdlp_agents.fence.backends.ipmi:IpmiBackend",
+    "ssh": "mdlp_agents.fence.backends.ssh:SshBackend",
 }
 ENTRY_POINT_GROUP = "mdlp_agents.fence_backends"
 
@@ -55,7 +55,7 @@ class FenceBackend:
 
     def list(self):
         """[(plug, alias)] this device can fence: the nodes of host_map."""
-        from ..fence_options import host_map
+        from ..options import host_map
         return [(node, "") for node in host_map(self.options.get("host_map") or "")]
 
     def needs_address(self):

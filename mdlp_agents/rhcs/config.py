@@ -82,7 +82,7 @@ def _where(path, section, key=None):
 
 
 def _positive_number(path, section, key, value):
-    from .common.convert import seconds
+    from ..common.convert import seconds
     try:
         return seconds(value, positive=True)
     except ValueError as exc:
@@ -143,7 +143,7 @@ def load(path, use_cache=True):
     The cache key and the text come from the same open file."""
     import io
 
-    from .common.files import distrust, open_regular
+    from ..common.files import distrust, open_regular
     try:
         raw = open_regular(path)   # never blocks: a FIFO here is an error, not a hang
     except FileNotFoundError:
@@ -220,7 +220,7 @@ class ParsedCache:
         import marshal
         agent = {key: getattr(config, key) for key in AGENT_KEYS}
         services = [{key: getattr(svc, key) for key in Service.__slots__} for svc in config.services]
-        from .common.files import atomic_write
+        from ..common.files import atomic_write
         try:
             os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
             atomic_write(self.file, marshal.dumps((self.key, agent, services)), mode=0o600)

@@ -169,7 +169,7 @@ def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
             raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
         conf = None
         try:
-            from .common.files import read_regular
+            from ..common.files import read_regular
             conf = read_regular(cluster_conf_path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             pass    # the floating IP shows as unknown

@@ -1,0 +1,1 @@
+"""mdlp-cluster: answer files, renders, cluster.conf checks, cluster status."""

@@ -1,0 +1,1 @@
+"""mdlp_rhcs: the health and resource agent (rgmanager script, OCF agent, admin status)."""
