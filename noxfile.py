@@ -4,7 +4,7 @@ platform the RPM is built for.  `sh tools/bootstrap test` runs every row; one ro
     /opt/mdlp-agents/venv/bin/nox -s el8 [-- PYTEST_ARGS]
     /opt/mdlp-agents/venv/bin/nox -s rpm-el8          # only build that EL's RPM (build/rpm/el8)
 
-`current` is the main run: the whole suite (clusters included) on this machine's Python with
+`lint` runs ruff (ruff.toml).  `current` is the main run: the whole suite (clusters included) on this machine's Python with
 today's click and psutil, from the environment `tools/bootstrap` made.  `el8` and `el9` each make
 a virtual environment with that platform's interpreter and pinned releases, install the agents
 there with that platform's pip (pip 9 on EL8: setup.py, no PEP 517), and run every test that
@@ -36,7 +36,7 @@ HOME = os.environ.get("MDLP_NOX_HOME", "/opt/mdlp-agents")
 REPO = os.path.dirname(os.path.abspath(__file__))
 
 nox.options.envdir = os.path.join(HOME, "nox")
-nox.options.sessions = ["current", "el8", "el9"]
+nox.options.sessions = ["lint", "current", "el8", "el9"]
 nox.options.error_on_missing_interpreters = True
 nox.options.download_python = "never"
 
@@ -68,6 +68,12 @@ def _interpreter(version):
 
 
 @nox.session(python=False)
+def lint(session):
+    """ruff (ruff.toml: pyflakes, pycodestyle, bugbear, import order), clean."""
+    session.run(sys.executable, "-m", "ruff", "check", REPO, external=True)
+
+
+@nox.session(python=False)
 def current(session):
     """The whole suite, clusters included, against the agents installed beside nox itself."""
     session.run(sys.executable, "-m", "pytest", *session.posargs, external=True)
@@ -86,8 +92,9 @@ def _make_row(name, spec):
         # the agents, installed with the platform's pip: pip 9 runs setup.py (no PEP 517),
         # pip 21 builds a wheel through pyproject.toml, as on an EL8 / EL9 node
         with session.chdir(session.virtualenv.location):   # not the checkout: `python -m` looks in the cwd
-            session.run("python", "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
-                        "--force-reinstall", REPO)
+            # (pip 9 reinstalls a local directory of the same version only with --upgrade too)
+            session.run("python", "-m", "pip", "install", "-q", "--no-deps", "--upgrade", "--force-reinstall",
+                        "--disable-pip-version-check", REPO)
         env = {"MDLP_AGENTS_BIN": os.path.join(session.virtualenv.location, "bin"), "MDLP_PLATFORM": name}
         session.run(sys.executable, "-m", "pytest", "-m", ROW_MARKERS, *session.posargs, env=env, external=True)
 

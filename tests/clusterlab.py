@@ -27,6 +27,7 @@ import pytest
 
 CLIENT_NET = "198.18.10"
 from platform_under_test import BIN_DIR  # noqa: E402
+
 PASSWORD = "bmc-cluster-s3cret"
 PACEMAKER_DIRS = ("cib", "pengine", "blackbox", "cores")
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from clusterlab import EMU, LAN_CONF, TIMINGS, pair_lab, single_node  # noqa: F401  (the last two: fixtures)
+from platform_under_test import BIN_DIR, PLATFORM, PYTHON  # noqa: F401
 from rhcs_harness import rgmanager_env
 
 REPO = Path(__file__).resolve().parent.parent
-from platform_under_test import BIN_DIR, PLATFORM, PYTHON  # noqa: F401
 AGENT = BIN_DIR / "mdlp_rhcs"
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -328,7 +328,8 @@ class Apache:
                                     "Content-Type: text/plain\\n\\nbroken\\n'\n")
         for script in cgi.iterdir():
             script.chmod(0o755)
-        (self.root / "httpd.conf").write_text(APACHE_CONF.format(port=self.port, tls_port=self.tls_port, root=self.root))
+        (self.root / "httpd.conf").write_text(APACHE_CONF.format(port=self.port, tls_port=self.tls_port,
+                                                                 root=self.root))
         self.binary = self.root / "httpd"
         self.binary.symlink_to("/usr/sbin/apache2")
         self.pidfile = self.root / "httpd.pid"

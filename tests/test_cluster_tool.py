@@ -186,7 +186,8 @@ BROKEN_ANSWERS = {
         "3 nodes; the guide's clusters are pairs"),
     "missing bmc": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nnodes = [{name = "n1", address = '
                     '"10.0.0.2"}]\n', "missing 'bmc'"),
-    "bad backend": ('[site]\nfence_backend = "fence_manual"\n[[cluster]]\nname = "c"\n', "is not one of ipmi, ssh, noop"),
+    "bad backend": ('[site]\nfence_backend = "fence_manual"\n[[cluster]]\nname = "c"\n',
+                    "is not one of ipmi, ssh, noop"),
     "order": ('[[cluster]]\nname = "c"\nfloating_ip = "10.0.0.1"\nfailover_order = ["n1", "n9"]\nnodes = [{name = '
               '"n1", address = "10.0.0.2", bmc = "10.0.1.2"}]\n', "must list each node of the cluster once"),
     "ini section": ("[nodes]\naddress = 1\n", "unknown section"),
@@ -364,13 +365,15 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
     script.write_text(tool("render", "pacemaker", TWO).stdout)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "pcs").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\necho >> "$PCS_LOG"\n')
+    (bindir / "pcs").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\n'
+                                'echo >> "$PCS_LOG"\n')
     (bindir / "pcs").chmod(0o755)
     log = tmp_path / "pcs.log"
     run = subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True, timeout=30,
                          env={"PATH": "%s:/bin:/usr/bin" % bindir, "PCS_LOG": str(log)})
     assert run.returncode == 0, run
-    calls = [line.rstrip("\x1e").split("\x1e") for line in log.read_text().split("\n") if line]   # (splitlines would split at \x1e)
+    # (splitlines would split at \x1e)
+    calls = [line.rstrip("\x1e").split("\x1e") for line in log.read_text().split("\n") if line]
     assert calls[0] == ["cluster", "setup", "mobile-cs", "node1", "addr=10.0.32.11", "node2", "addr=10.0.32.12",
                         "--start", "--wait"]
     assert ["stonith", "create", "fence-node1", "fence_mdlp", "backend=ipmi", "ip=10.0.33.11", "username=admin",

@@ -80,8 +80,9 @@ def test_fenced_style_stdin_no_argv_default_reboot(tmp_path, syslog):
     assert len(output.splitlines()) <= 3, output
     assert "Success: Rebooted" in output
     lines = syslog.lines()
-    assert any(NOOP_WARNING in l and "off of node2" in l and l.startswith("<28>fence_mdlp[") for l in lines), lines
-    assert any("reboot of node2 done by noop" in l for l in lines), lines
+    assert any(NOOP_WARNING in line and "off of node2" in line and line.startswith("<28>fence_mdlp[")
+               for line in lines), lines
+    assert any("reboot of node2 done by noop" in line for line in lines), lines
 
 
 def test_pacemaker_style_stdin_with_extra_keys(tmp_path, syslog):
@@ -93,7 +94,7 @@ def test_pacemaker_style_stdin_with_extra_keys(tmp_path, syslog):
     assert result.stdout == "Success: Powered OFF\n"
     lines = syslog.lines()
     for key in ("pcmk_host_list", "method", "timeout"):
-        assert any("ignoring unknown parameter %r" % key in l for l in lines), (key, lines)
+        assert any("ignoring unknown parameter %r" % key in line for line in lines), (key, lines)
 
 
 def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
@@ -149,7 +150,7 @@ def test_old_names_option_and_password_script(tmp_path, bmc):
     script = tmp_path / "pw.sh"
     script.write_text("#!/bin/sh\necho '%s'\n" % IpmiSim.PASSWORD)
     script.chmod(0o700)
-    lines = [l for l in _ipmi_lines(bmc) if not l.startswith("password=")]
+    lines = [line for line in _ipmi_lines(bmc) if not line.startswith("password=")]
     stdin = _stdin("option=off", "port=node1", "passwd_script=%s" % script, *lines)
     result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
     assert result.returncode == 0 and result.stdout == "Success: Powered OFF\n", result
@@ -197,7 +198,7 @@ def test_site_config_readable_by_others_with_a_password_warns(tmp_path, syslog):
     conf = fence_conf(tmp_path, "backend = noop\npassword = pw\n")
     conf.chmod(0o644)
     assert run_fence(stdin="nodename=node2\naction=status\n", conf=conf).returncode == 0
-    assert any("readable by group or others (mode 0644): chmod 600" in l for l in syslog.lines())
+    assert any("readable by group or others (mode 0644): chmod 600" in line for line in syslog.lines())
 
 
 # -- noop -------------------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def test_noop_is_the_guides_behaviour_but_loud(tmp_path, syslog):
         result = run_fence("-o", action, "-n", "node2", conf=conf)
         assert result.returncode == code and result.stdout.strip() == expected, (action, result)
         assert NOOP_WARNING in result.stderr, (action, result)
-        assert any(NOOP_WARNING in l for l in syslog.lines()), action
+        assert any(NOOP_WARNING in line for line in syslog.lines()), action
 
 
 # -- delay, deadline, lock, retries, chains ---------------------------------------------------
@@ -299,8 +300,8 @@ def test_backend_chain_first_confirmed_wins(tmp_path, bmc, syslog):
     assert result.returncode == 0, result
     assert bmc.power == "on"  # ipmi could not log in; noop claimed success (and said so)
     lines = syslog.lines()
-    assert sum("via ipmi, attempt" in l and "failed" in l for l in lines) == 2, lines
-    assert any("off of node1 via noop succeeded" in l for l in lines)
+    assert sum("via ipmi, attempt" in line and "failed" in line for line in lines) == 2, lines
+    assert any("off of node1 via noop succeeded" in line for line in lines)
 
 
 # -- ipmi against ipmi_sim, side by side with fence_ipmilan ------------------------------------
@@ -315,7 +316,7 @@ def _fence_ipmilan(bmc, action, password=IpmiSim.PASSWORD, port=None):
 def _fence_mdlp_ipmi(tmp_path, bmc, action, password=IpmiSim.PASSWORD, port=None):
     lines = _ipmi_lines(bmc, password)
     if port:
-        lines = [l if not l.startswith("ipport=") else "ipport=%d" % port for l in lines]
+        lines = [line if not line.startswith("ipport=") else "ipport=%d" % port for line in lines]
     return run_fence(stdin=_stdin("nodename=node1", "action=%s" % action, *lines), conf=fence_conf(tmp_path))
 
 
@@ -334,7 +335,7 @@ def test_ipmi_power_actions_match_fence_ipmilan(tmp_path, bmc, agent):
         assert bmc.power == power, (agent, action)
     # a reboot really went off and on
     log = bmc.log()
-    reboot = log[max(i for i, l in enumerate(log) if l == "set power 0"):]
+    reboot = log[max(i for i, line in enumerate(log) if line == "set power 0"):]
     assert "set power 1" in reboot
 
 
@@ -435,7 +436,7 @@ def test_shipped_site_config_is_the_guides_noop(tmp_path):
 
 def test_list_and_list_status_from_host_map(tmp_path, bmc):
     bmc.set_power("off")
-    lines = [l for l in _ipmi_lines(bmc) if not l.startswith("ip=")]
+    lines = [line for line in _ipmi_lines(bmc) if not line.startswith("ip=")]
     lines.append("host_map=node1:127.0.0.1;node9:127.0.0.1")
     listing = run_fence(stdin=_stdin("action=list", *lines), conf=fence_conf(tmp_path))
     assert listing.returncode == 0 and listing.stdout == "node1,\nnode9,\n", listing
@@ -445,9 +446,9 @@ def test_list_and_list_status_from_host_map(tmp_path, bmc):
 
 def test_monitor_with_host_map_only(tmp_path, bmc):
     """Pacemaker's device monitor carries no node: a host_map device answers through its nodes."""
-    lines = [l for l in _ipmi_lines(bmc) if not l.startswith("ip=")]
+    lines = [line for line in _ipmi_lines(bmc) if not line.startswith("ip=")]
     ok = run_fence(stdin=_stdin("action=monitor", "host_map=node1:127.0.0.1", *lines), conf=fence_conf(tmp_path))
     assert ok.returncode == 0, ok
-    bad = [l.replace("password=%s" % IpmiSim.PASSWORD, "password=wrong") for l in lines]
+    bad = [line.replace("password=%s" % IpmiSim.PASSWORD, "password=wrong") for line in lines]
     result = run_fence(stdin=_stdin("action=monitor", "host_map=node1:127.0.0.1", *bad), conf=fence_conf(tmp_path))
     assert result.returncode == 1 and "monitor: no fencing device answers" in result.stderr, result

@@ -93,12 +93,12 @@ def test_ssh_then_noop_chain(tmp_path, fake, victim, syslog):
     assert result.returncode == 0, result
     assert "NOTHING WAS FENCED" in result.stderr
     lines = syslog.lines()
-    assert any("off of node2 via ssh, attempt 1/1 failed" in l for l in lines), lines
+    assert any("off of node2 via ssh, attempt 1/1 failed" in line for line in lines), lines
 
 
 def test_ssh_node_address_from_host_map(tmp_path, fake, victim):
     _start_services(fake)
-    lines = [l for l in victim.ssh_lines() if not l.startswith("ip=")]
+    lines = [line for line in victim.ssh_lines() if not line.startswith("ip=")]
     lines.append("host_map=node1:%s.99;node2:%s" % (victim.NODE_ADDR.rsplit(".", 1)[0], victim.NODE_ADDR))
     result = run_fence(stdin=_stdin("nodename=node2", "action=off", *lines), conf=fence_conf(tmp_path))
     assert result.returncode == 0, result
@@ -108,7 +108,7 @@ def test_ssh_node_address_from_host_map(tmp_path, fake, victim):
 
 def test_vip_with_a_prefix_length_is_still_found_and_dropped(tmp_path, fake, victim):
     _start_services(fake)
-    lines = [l if not l.startswith("vip=") else "vip=%s/24" % victim.VIP for l in victim.ssh_lines()]
+    lines = [line if not line.startswith("vip=") else "vip=%s/24" % victim.VIP for line in victim.ssh_lines()]
     result = run_fence(stdin=_stdin("nodename=node2", "action=off", *lines), conf=fence_conf(tmp_path))
     assert result.returncode == 0, result
     assert not victim.has_vip()

@@ -300,7 +300,8 @@ def test_render_output_never_follows_a_planted_link(tmp_path):
     victim.write_text("precious\n")
     victim.chmod(0o600)
     out = tmp_path / "out.hosts"
-    script = 'for n in "$1.tmp.$$" "$1.$$.tmp" ".out.hosts.$$.tmp"; do ln -s "$2" "$n"; done; exec "$3" render hosts "$4" -o "$1"'
+    script = ('for n in "$1.tmp.$$" "$1.$$.tmp" ".out.hosts.$$.tmp"; do ln -s "$2" "$n"; done; '
+              'exec "$3" render hosts "$4" -o "$1"')
     answers = tmp_path / "site.ini"
     answers.write_text(INI)
     result = subprocess.run(["sh", "-c", script, "sh", str(out), str(victim), str(TOOL), str(answers)],

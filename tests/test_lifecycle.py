@@ -13,6 +13,7 @@ import pytest
 
 from conftest import AGENT, NAMES, alive, run_agent, service_pid, wait_for, write_config
 
+
 def test_start_in_order_then_idempotent(managed, fake):
     config = managed()
     assert run_agent("status", config=config).returncode == 3

@@ -12,7 +12,7 @@ WARNING, NOTICE, INFO, ERROR = "<28>", "<29>", "<30>", "<27>"
 
 
 def _state_lines(lines):
-    return [l for l in lines if "service " in l and (" is down: " in l or " is back up " in l)]
+    return [line for line in lines if "service " in line and (" is down: " in line or " is back up " in line)]
 
 
 def test_one_line_per_state_change(three_services, fake, syslog):
@@ -57,9 +57,9 @@ def test_actions_and_errors_are_logged(tmp_path, syslog):
                     % (syslog.path, tmp_path / "state"))
     assert run_agent("start", config=good).returncode == 1
     lines = syslog.lines()
-    assert any(l.startswith(INFO) and "start requested" in l for l in lines), lines
-    assert any(l.startswith(ERROR) and "start failed: service PolicyEngine did not become healthy" in l
-               for l in lines), lines
+    assert any(line.startswith(INFO) and "start requested" in line for line in lines), lines
+    assert any(line.startswith(ERROR) and "start failed: service PolicyEngine did not become healthy" in line
+               for line in lines), lines
 
 
 def test_no_syslog_no_journald_is_not_a_failure(three_services, fake):

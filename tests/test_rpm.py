@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-
 from platform_under_test import PLATFORM, PYTHON
 
 # The row's interpreter builds the RPM (its sitelib and python(abi)) and runs what it installed;
@@ -231,7 +230,8 @@ def test_launchers_are_tiny_and_scan_no_entry_points(built, tmp_path, fake):
     root.mkdir()
     rpm(root, "-i", str(rpm_file))
     for launcher in ("opt/websense/rproxy/cs/mdlp_rhcs", "usr/sbin/fence_mdlp"):
-        code = [l for l in (root / launcher).read_text().splitlines() if l.strip() and not l.startswith("#")]
+        code = [line for line in (root / launcher).read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
         assert len(code) <= 3, code
     fake.start("PolicyEngine")
     config = tmp_path / "one.conf"

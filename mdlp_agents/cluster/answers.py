@@ -96,11 +96,11 @@ def load(path):
     try:
         data = read_regular(path)
     except OSError as exc:
-        raise AnswerError("%s: cannot read: %s" % (path, exc.strerror))
+        raise AnswerError("%s: cannot read: %s" % (path, exc.strerror)) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise AnswerError("%s: not UTF-8 text" % path)
+        raise AnswerError("%s: not UTF-8 text" % path) from None
     try:
         raw = _parse_toml(path, text) if path.endswith(".toml") else _parse_ini(path, text)
         return _check(path, raw)
@@ -131,7 +131,7 @@ def _parse_toml(path, text):
     try:
         return toml.loads(text)
     except toml.TOMLDecodeError as exc:
-        raise AnswerError("%s: not valid TOML: %s" % (path, exc))
+        raise AnswerError("%s: not valid TOML: %s" % (path, exc)) from None
 
 
 def _parse_ini(path, text):
@@ -141,7 +141,7 @@ def _parse_ini(path, text):
     try:
         parser.read_string(text, source=path)
     except configparser.Error as exc:
-        raise AnswerError("%s: not a valid INI file: %s" % (path, str(exc).splitlines()[0]))
+        raise AnswerError("%s: not a valid INI file: %s" % (path, str(exc).splitlines()[0])) from None
     raw = {"site": {}, "cluster": []}
     clusters = {}
     nodes = []
@@ -214,7 +214,7 @@ def _address(path, where, value, key):
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise AnswerError("%s: %s %s: %r is not an IP address" % (path, where, key, value))
+        raise AnswerError("%s: %s %s: %r is not an IP address" % (path, where, key, value)) from None
 
 
 def _integer(path, where, key, value, low, high):
@@ -222,7 +222,7 @@ def _integer(path, where, key, value, low, high):
     try:
         number = int(value)
     except ValueError:
-        raise AnswerError("%s: %s %s: %r is not a whole number" % (path, where, key, value))
+        raise AnswerError("%s: %s %s: %r is not a whole number" % (path, where, key, value)) from None
     if not low <= number <= high:
         raise AnswerError("%s: %s %s: %d is not between %d and %d" % (path, where, key, number, low, high))
     return number
@@ -257,7 +257,8 @@ def _name(path, where, key, value):
 def _check(path, raw):
     unknown_top = set(raw) - {"site", "cluster"}
     if unknown_top:
-        raise AnswerError("%s: unknown table(s) %s (use [site] and [[cluster]])" % (path, ", ".join(sorted(unknown_top))))
+        raise AnswerError("%s: unknown table(s) %s (use [site] and [[cluster]])"
+                          % (path, ", ".join(sorted(unknown_top))))
     site_raw = raw.get("site") or {}
     if not isinstance(site_raw, dict):
         raise AnswerError("%s: [site] must be a table" % path)

@@ -45,9 +45,9 @@ def _read_utf8(path):
     try:
         return read_regular(path).decode("utf-8")
     except OSError as exc:
-        raise ValueError("%s: cannot read: %s" % (path, exc.strerror))
+        raise ValueError("%s: cannot read: %s" % (path, exc.strerror)) from None
     except UnicodeDecodeError:
-        raise ValueError("%s: not UTF-8 text" % path)
+        raise ValueError("%s: not UTF-8 text" % path) from None
 
 
 def _write(text, output):
@@ -202,7 +202,7 @@ def status(as_json, as_table, source, cluster_conf, timeout):
                 text = _read_utf8(source)
                 conf = _read_utf8(cluster_conf) if os.path.exists(cluster_conf) else None
             except ValueError as exc:
-                raise cluster_status.StatusError(str(exc))
+                raise cluster_status.StatusError(str(exc)) from None
             result = cluster_status.from_file(text, conf)
         else:
             result = cluster_status.live(timeout, cluster_conf)

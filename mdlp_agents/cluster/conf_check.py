@@ -60,9 +60,9 @@ def parse(data):
     try:
         parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as exc:
-        raise Malformed(exc.lineno, "malformed XML: %s" % xml.parsers.expat.ErrorString(exc.code))
+        raise Malformed(exc.lineno, "malformed XML: %s" % xml.parsers.expat.ErrorString(exc.code)) from None
     except (LookupError, ValueError) as exc:    # e.g. an encoding expat does not know
-        raise Malformed(parser.CurrentLineNumber or 1, "malformed XML: %s" % exc)
+        raise Malformed(parser.CurrentLineNumber or 1, "malformed XML: %s" % exc) from None
     if not root:
         raise Malformed(1, "malformed XML: no element")
     return root[0]
@@ -185,7 +185,8 @@ def check(data):
         for ref in service.iter("script"):
             script = scripts.get(ref.get("ref")) if ref.get("ref") else ref
             if script is None:
-                problem(ref, "service %r refers to script %r, which <resources> does not define" % (sname, ref.get("ref")))
+                problem(ref, "service %r refers to script %r, which <resources> does not define"
+                        % (sname, ref.get("ref")))
     for script in scripts.values():
         path = script.get("file")
         if not os.path.isfile(path) or not os.access(path, os.X_OK):

@@ -31,7 +31,7 @@ def _xml(text, what):
     try:
         return ET.fromstring(text)
     except ET.ParseError as exc:
-        raise StatusError("%s: not XML (%s)" % (what, exc))
+        raise StatusError("%s: not XML (%s)" % (what, exc)) from None
 
 
 def floating_ip_from_cluster_conf(text, service=SERVICE):
@@ -136,9 +136,9 @@ def _run(argv, timeout):
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise StatusError("%s did not answer within %gs" % (argv[0], timeout))
+        raise StatusError("%s did not answer within %gs" % (argv[0], timeout)) from None
     except OSError as exc:
-        raise StatusError("cannot run %s: %s" % (argv[0], exc.strerror))
+        raise StatusError("cannot run %s: %s" % (argv[0], exc.strerror)) from None
     return proc
 
 

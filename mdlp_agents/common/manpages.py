@@ -12,8 +12,8 @@ def rhcs_manpage():
     import click
 
     from .. import version
-    from ..rhcs.config import AGENT_DEFAULTS, PROBE_TIMEOUT_DEFAULT, SERVICE_KEYS
     from ..rhcs.cli import ACTIONS, build_command
+    from ..rhcs.config import AGENT_DEFAULTS, PROBE_TIMEOUT_DEFAULT, SERVICE_KEYS
     command = build_command()
     with click.Context(command, info_name="mdlp_rhcs") as ctx:
         help_text = command.get_help(ctx)
@@ -69,7 +69,8 @@ def cluster_manpage():
         lines += [".SH %s" % _roff(name.upper()), ".nf", _roff(text), ".fi"]
     lines += [".SH EXIT STATUS",
               "render: 0 written, 2 unusable answer file or option. validate: 0 clean, 1 problems found, "
-              "2 unreadable. status: 0 started, 1 failed or recovering, 3 stopped, disabled or not configured, 4 unknown.",
+              "2 unreadable. status: 0 started, 1 failed or recovering, 3 stopped, disabled or not configured, "
+              "4 unknown.",
               ".SH SEE ALSO", "mdlp_rhcs(8), fence_mdlp(8), cluster.conf(5), pcs(8), crm(8)"]
     return "\n".join(lines) + "\n"
 

@@ -14,10 +14,10 @@ import signal
 import sys
 import time
 
-from . import options as fo
 from ..common.exitcodes import exit_now
-from .options import FenceInputError
 from ..common.syslogging import LevelMethods
+from . import options as fo
+from .options import FenceInputError
 
 IDENT = "fence_mdlp"
 CONF_PATH = "/etc/mdlp_agents/fence_mdlp.conf"

@@ -71,8 +71,8 @@ class Agent:
         return None
 
     def runstate(self):
-        from .config import AGENT_DEFAULTS
         from ..common.files import state_dir
+        from .config import AGENT_DEFAULTS
         from .runstate import RunState
         configured = self.config.state_dir if self.config else AGENT_DEFAULTS["state_dir"]
         return RunState(state_dir(configured))

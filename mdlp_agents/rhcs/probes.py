@@ -6,19 +6,18 @@ the outside: a probe that does not answer in time is reported as hung even if
 it is stuck somewhere this module's own timeouts do not reach.
 """
 
-import os
-import time
-
 # The C module under `socket`: socket.py's enum set-up alone costs a fifth of the
 # interpreter's start-up, and a TCP connect needs none of it (bench/status).
 import _socket
+import os
+import time
+
+from ..common.exitcodes import CHILD_GROUPS
+from . import procfacts
+from .results import FAILED, HUNG, ProbeResult
 
 # socket.timeout is TimeoutError only from Python 3.10 on (EL8 has 3.6, EL9 3.9)
 _TIMEOUTS = (TimeoutError, _socket.timeout)
-
-from . import procfacts
-from ..common.exitcodes import CHILD_GROUPS
-from .results import FAILED, HUNG, ProbeResult
 
 # rgmanager runs scripts with this PATH; do not rely on a richer one.
 SYSTEM_PATH = "/bin:/sbin:/usr/bin:/usr/sbin"

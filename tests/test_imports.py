@@ -1,0 +1,41 @@
+"""What the hot paths may not import (bench/status and bench/fence measure why): the cluster runs
+`mdlp_rhcs status` every 30 s and fence_mdlp's monitor every minute.  Traced with `python -v`
+(works on every Python of the matrix; -X importtime needs 3.7)."""
+
+import re
+import subprocess
+
+import pytest
+
+from conftest import AGENT, FENCE, PYTHON, fence_conf, write_config
+
+HEAVY_FOR_STATUS = {"click", "threading", "socket", "subprocess", "psutil", "http.client", "configparser"}
+
+
+def _imported(argv, env=None, stdin=None):
+    result = subprocess.run([str(PYTHON), "-v"] + [str(a) for a in argv], input=stdin, capture_output=True,
+                            text=True, env=env, timeout=60)
+    return result, set(re.findall(r"^import '([\w.]+)'", result.stderr, re.M))
+
+
+def test_status_with_a_cached_config_imports_nothing_heavy(tmp_path, fake):
+    for name in ("httpd", "PolicyEngine", "RProxyWD"):
+        fake.start(name)
+    config = write_config(tmp_path, "".join("[service %s]\nprocess = %s\npidfile = %s\n"
+                                            % (n, n, fake.pidfile(n)) for n in ("httpd", "PolicyEngine", "RProxyWD")))
+    for _ in range(2):   # the first runs parse and cache the file and log the state change
+        assert subprocess.run([str(AGENT), "status", "--config", str(config)], capture_output=True).returncode == 0
+    result, imported = _imported([AGENT, "status"], env={"MDLP_RHCS_CONF": str(config), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stdout
+    assert "mdlp_agents.rhcs.cli" in imported    # the trace is real
+    assert not HEAVY_FOR_STATUS & imported, sorted(HEAVY_FOR_STATUS & imported)
+
+
+@pytest.mark.parametrize("action", ["status", "monitor"])
+def test_fence_on_stdin_does_not_import_click(tmp_path, action):
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    result, imported = _imported([FENCE], env={"MDLP_FENCE_CONF": str(conf), "PATH": "/usr/bin:/bin"},
+                                 stdin="action=%s\nnodename=node2\n" % action)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mdlp_agents.fence.cli" in imported
+    assert "click" not in imported
