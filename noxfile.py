@@ -4,12 +4,13 @@ platform the RPM is built for.  `sh tools/bootstrap test` runs every row; one ro
     /opt/mdlp-agents/venv/bin/nox -s el8 [-- PYTEST_ARGS]
     /opt/mdlp-agents/venv/bin/nox -s rpm-el8          # only build that EL's RPM (build/rpm/el8)
 
-`lint` runs ruff (ruff.toml).  `current` is the main run: the whole suite (clusters included) on this machine's Python with
-today's click and psutil, from the environment `tools/bootstrap` made.  `el8` and `el9` each make
-a virtual environment with that platform's interpreter and pinned releases, install the agents
-there with that platform's pip (pip 9 on EL8: setup.py, no PEP 517), and run every test that
-needs no cluster from the main environment against those agents (tests/platform_under_test.py),
-the RPM build and install step included (`make rpm EL=N` with the row's interpreter).
+`lint` runs ruff (ruff.toml).  `current` is the main run: the whole suite (clusters included)
+on this machine's Python with today's click and psutil, from the environment `tools/bootstrap`
+made.  `el8` and `el9` each make a virtual environment with that platform's interpreter and
+pinned releases, install the agents there with that platform's pip (pip 9 on EL8: setup.py, no
+PEP 517), and run every test that needs no cluster from the main environment against those
+agents (tests/platform_under_test.py), the RPM build and install step included (`make rpm EL=N`
+with the row's interpreter).
 """
 
 import glob
