@@ -24,6 +24,7 @@ import configparser
 import ipaddress
 import re
 
+from ..common.convert import boolean
 from ..common.files import read_regular
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
@@ -239,12 +240,10 @@ def _boolean(path, where, key, value):
     value = _scalar(path, where, key, value, (bool, str))
     if isinstance(value, bool):
         return value
-    text = value.lower()
-    if text in ("1", "yes", "true", "on"):
-        return True
-    if text in ("0", "no", "false", "off"):
-        return False
-    raise AnswerError("%s: %s %s: %r is not yes/no" % (path, where, key, value))
+    try:
+        return boolean(value)
+    except ValueError:
+        raise AnswerError("%s: %s %s: %r is not yes/no" % (path, where, key, value)) from None
 
 
 def _name(path, where, key, value):

@@ -5,11 +5,14 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
+from ..common import exitcodes as ec
+
 SERVICE = "mdlp"
 OUR_AGENT = "ocf:websense:mdlp"
 IP_AGENTS = ("ocf:heartbeat:IPaddr2", "ocf:heartbeat:IPaddr")
-# exit codes: LSB status
-RUNNING, FAILED, STOPPED, UNKNOWN = 0, 1, 3, 4
+# exit codes: LSB status (1: a service that should run and does not -- failed or being recovered)
+RUNNING, STOPPED, UNKNOWN = ec.LSB_STATUS_RUNNING, ec.LSB_STATUS_NOT_RUNNING, ec.LSB_STATUS_UNKNOWN
+FAILED = 1
 STATE_EXIT = {"started": RUNNING, "stopped": STOPPED, "disabled": STOPPED, "not configured": STOPPED,
               "unknown": UNKNOWN}
 

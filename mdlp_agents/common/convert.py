@@ -17,3 +17,17 @@ def seconds(value, positive=False, maximum=MAX_SECONDS):
         raise ValueError("%r is not a %snumber of seconds (at most %g)" % (value, "positive " if positive else "",
                                                                           maximum))
     return number
+
+
+TRUE_WORDS = ("1", "yes", "on", "true")
+FALSE_WORDS = ("0", "no", "off", "false")
+
+
+def boolean(value):
+    """yes/no, on/off, true/false, 1/0 (any case) -> bool."""
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError("%r is not a boolean (1/0, yes/no, on/off, true/false)" % (value,))

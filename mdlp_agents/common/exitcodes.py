@@ -1,7 +1,8 @@
-"""Exit codes of the contracts we speak (LSB init scripts, OCF resource agents).
+"""Exit codes of the contracts we speak (LSB init scripts, OCF resource agents, fence agents).
 
 LSB: https://refspecs.linuxfoundation.org/LSB_5.0.0/LSB-Core-generic/LSB-Core-generic/iniscrptact.html
 OCF: resource-agents' ocf-returncodes / the OCF resource agent API (ra/1.0, ra/1.1).
+Fence agents: fence-agents' fencing.py (EC_OK, EC_GENERIC_ERROR, and 2 for `status` of a node off).
 """
 
 # LSB `status`
@@ -30,6 +31,11 @@ OCF_ERR_PERM = 4
 OCF_ERR_INSTALLED = 5
 OCF_ERR_CONFIGURED = 6
 OCF_NOT_RUNNING = 7
+
+# fence agents
+FENCE_OK = 0
+FENCE_FAILED = 1
+FENCE_STATUS_OFF = 2
 
 
 # Process groups of the commands we started and have not reaped yet (probes.run_bounded):

@@ -3,9 +3,7 @@
 
 import sys
 
-
-def _roff(text):
-    return str(text).replace("\\", "\\\\").replace("-", "\\-").replace("\n.", "\n\\&.")
+from .escape import roff
 
 
 def rhcs_manpage():
@@ -25,12 +23,12 @@ def rhcs_manpage():
              "rgmanager runs it as /opt/websense/rproxy/cs/mdlp_rhcs (LSB exit codes); Pacemaker through "
              "the OCF link /usr/lib/ocf/resource.d/websense/mdlp (OCF exit codes, parameter config); "
              "admins run mdlp_rhcs status by hand.",
-             ".SH ACTIONS", _roff(", ".join(ACTIONS)),
-             ".SH USAGE", ".nf", _roff(help_text), ".fi",
+             ".SH ACTIONS", roff(", ".join(ACTIONS)),
+             ".SH USAGE", ".nf", roff(help_text), ".fi",
              ".SH CONFIGURATION",
              "INI file: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf.",
-             ".TP", ".B [agent]", _roff(", ".join("%s (default %s)" % kv for kv in AGENT_DEFAULTS.items())),
-             ".TP", ".B [service NAME]", _roff(", ".join(SERVICE_KEYS) +
+             ".TP", ".B [agent]", roff(", ".join("%s (default %s)" % kv for kv in AGENT_DEFAULTS.items())),
+             ".TP", ".B [service NAME]", roff(", ".join(SERVICE_KEYS) +
                                                " (timeout default %gs)" % PROBE_TIMEOUT_DEFAULT),
              ".SH EXIT STATUS",
              "status: 0 running, 1 down with a stale pidfile, 3 not running, 4 internal error, 6 not configured. "
@@ -66,7 +64,7 @@ def cluster_manpage():
              "nodes, floating IPs and fencing. Secrets are refused there: fence_mdlp reads the BMC or SSH "
              "password from /etc/mdlp_agents/fence_mdlp.conf. See /usr/share/doc/mdlp-agents/examples."]
     for name, text in sections:
-        lines += [".SH %s" % _roff(name.upper()), ".nf", _roff(text), ".fi"]
+        lines += [".SH %s" % roff(name.upper()), ".nf", roff(text), ".fi"]
     lines += [".SH EXIT STATUS",
               "render: 0 written, 2 unusable answer file or option. validate: 0 clean, 1 problems found, "
               "2 unreadable. status: 0 started, 1 failed or recovering, 3 stopped, disabled or not configured, "

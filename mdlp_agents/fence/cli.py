@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from ..common.exitcodes import exit_now
+from ..common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF, exit_now
 from ..common.syslogging import LevelMethods
 from . import options as fo
 from .options import FenceInputError
@@ -23,7 +23,7 @@ IDENT = "fence_mdlp"
 CONF_PATH = "/etc/mdlp_agents/fence_mdlp.conf"
 CONF_ENV = "MDLP_FENCE_CONF"
 AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": "/run/mdlp_agents"}
-EXIT_OK, EXIT_FAIL, EXIT_OFF = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_OFF = FENCE_OK, FENCE_FAILED, FENCE_STATUS_OFF
 
 
 class Runner:

@@ -6,7 +6,9 @@ old ones fenced and old cluster.conf files use (`ipaddr`, `login`, `passwd`,
 `port`, `option`, …); `-` and `_` are interchangeable; the last occurrence wins.
 """
 
-from ..common.convert import MAX_SECONDS
+from ..common.convert import MAX_SECONDS, boolean
+from ..common.escape import roff
+from ..common.escape import xml as xml_escape
 
 ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
            "manpage", "validate-all")
@@ -97,8 +99,6 @@ for _p in PARAMS:
     if _p.obsoletes:
         ALIASES[_p.obsoletes] = _p.name
 ALIASES["option"] = "action"
-TRUE = ("1", "yes", "on", "true")
-FALSE = ("0", "no", "off", "false")
 
 
 def canonical(key):
@@ -140,13 +140,10 @@ def normalize(values):
             result[name] = value
             continue
         if param.kind == "boolean":
-            text = str(value).strip().lower()
-            if text in TRUE or text == "":
-                value = True
-            elif text in FALSE:
-                value = False
-            else:
-                raise FenceInputError("%s=%r is not a boolean (1/0, yes/no, on/off, true/false)" % (name, value))
+            try:   # a bare flag (`lanplus` alone on stdin) means yes, as fencing.py reads it
+                value = True if str(value).strip() == "" else boolean(value)
+            except ValueError as exc:
+                raise FenceInputError("%s=%s" % (name, exc)) from None
         elif param.kind in ("integer", "second"):
             try:
                 value = float(value) if param.kind == "second" else int(value)
@@ -195,11 +192,6 @@ def host_map(text):
 
 
 # -- metadata (fence-agents' format; valid against metadata.rng) ---------------------
-def _escape(text):
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
-
-
 def _getopt(param):
     forms = []
     if param.short:
@@ -213,15 +205,15 @@ def _getopt(param):
 
 def _parameter_xml(name, param, required, extra):
     lines = ['\t<parameter name="%s" unique="0" required="%d"%s>' % (name, 1 if required else 0, extra),
-             '\t\t<getopt mixed="%s" />' % _escape(_getopt(param))]
-    default = ' default="%s"' % _escape(param.default) if param.default is not None else ""
+             '\t\t<getopt mixed="%s" />' % xml_escape(_getopt(param))]
+    default = ' default="%s"' % xml_escape(param.default) if param.default is not None else ""
     if param.kind == "select":
         lines.append('\t\t<content type="select"%s >' % default)
-        lines.extend('\t\t\t<option value="%s" />' % _escape(c) for c in param.choices)
+        lines.extend('\t\t\t<option value="%s" />' % xml_escape(c) for c in param.choices)
         lines.append("\t\t</content>")
     else:
         lines.append('\t\t<content type="%s"%s />' % (param.kind, default))
-    lines.append('\t\t<shortdesc lang="en">%s</shortdesc>' % _escape(param.shortdesc))
+    lines.append('\t\t<shortdesc lang="en">%s</shortdesc>' % xml_escape(param.shortdesc))
     lines.append("\t</parameter>")
     return lines
 
@@ -238,7 +230,7 @@ def metadata_xml():
     lines = ['<?xml version="1.0" ?>',
              '<resource-agent name="fence_mdlp" shortdesc="Fence agent for the Websense mobile DLP cluster '
              '(IPMI, SSH or no-op backends)" >',
-             "<longdesc>%s</longdesc>" % _escape(LONGDESC),
+             "<longdesc>%s</longdesc>" % xml_escape(LONGDESC),
              "<vendor-url>https://www.websense.com</vendor-url>",
              "<parameters>"]
     for param in PARAMS:
@@ -258,8 +250,6 @@ def metadata_xml():
 
 def manpage():
     """A troff man page from the same table (fence-agents generates theirs from metadata)."""
-    def roff(text):
-        return str(text).replace("\\", "\\\\").replace("-", "\\-")
     lines = ['.TH FENCE_MDLP 8 "" "mdlp-agents" "System Administration"',
              ".SH NAME", "fence_mdlp \\- fence agent for the Websense mobile DLP cluster",
              ".SH SYNOPSIS", ".B fence_mdlp", "[\\fIOPTION\\fR]...", ".br",

@@ -37,17 +37,46 @@ class FenceBackend:
         """Problems that make this backend unusable with these options ([] if none)."""
         return []
 
+    #: seconds between two status reads while a power change is confirmed
+    POLL = 0.5
+
     def status(self):
         """'on' or 'off', as the device confirms it."""
         raise NotImplementedError
 
+    def set_power(self, target):
+        """Ask the device to switch the victim 'on' or 'off' (no confirming: power_on/power_off
+        do that).  A backend that switches through a device supplies this and status()."""
+        raise NotImplementedError
+
+    def device(self):
+        """The device's name in messages."""
+        return self.name
+
     def power_off(self):
         """Switch the victim off and confirm it within power_timeout."""
-        raise NotImplementedError
+        self.switch_and_confirm("off")
 
     def power_on(self):
         """Switch the victim on and confirm it within power_timeout."""
-        raise NotImplementedError
+        self.switch_and_confirm("on")
+
+    def switch_and_confirm(self, target):
+        """fence-agents' confirm loop (fencing.py's fence_action): set, wait power_wait, then read
+        the status until it reports TARGET; FenceError once power_timeout has passed without it."""
+        import time
+        self.set_power(target)
+        time.sleep(float(self.options.get("power_wait") or 0))
+        timeout = float(self.options.get("power_timeout", 20))
+        end = time.monotonic() + timeout
+        while True:
+            state = self.status()
+            if state == target:
+                return
+            if time.monotonic() >= end:
+                raise FenceError("%s still reports power %s %gs after power %s" % (self.device(), state, timeout,
+                                                                                   target))
+            time.sleep(self.POLL)
 
     def monitor(self):
         """Is the fencing device reachable and answering?"""

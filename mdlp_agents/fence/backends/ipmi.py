@@ -11,12 +11,10 @@ environment.
 
 import os
 import re
-import time
 
 from . import FenceBackend, FenceError
 
 _STATUS = re.compile(r"[Cc]hassis [Pp]ower is\s*([a-zA-Z]{2,3})")
-_POLL = 0.5
 
 
 class IpmiBackend(FenceBackend):
@@ -74,7 +72,10 @@ class IpmiBackend(FenceBackend):
                              % (self.options["ip"], code, reason))
         return match.group(1).lower()
 
-    def _set(self, target):
+    def device(self):
+        return "BMC %s" % self.options["ip"]
+
+    def set_power(self, target):
         code, out, err = self._ipmitool("chassis", "power", target)
         if code != 0 and self.status() == target:  # some BMCs refuse "off" for a chassis already off
             self.log.info("BMC %s refused power %s, but reports it already %s" % (self.options["ip"], target, target))
@@ -83,20 +84,3 @@ class IpmiBackend(FenceBackend):
             reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
             raise FenceError("BMC %s: power %s refused (ipmitool exit %d): %s"
                              % (self.options["ip"], target, code, reason))
-        time.sleep(float(self.options.get("power_wait") or 0))
-        end = time.monotonic() + float(self.options.get("power_timeout", 20))
-        while True:
-            state = self.status()
-            if state == target:
-                return
-            if time.monotonic() >= end:
-                raise FenceError("BMC %s still reports power %s %gs after power %s"
-                                 % (self.options["ip"], state, float(self.options.get("power_timeout", 20)),
-                                    target))
-            time.sleep(_POLL)
-
-    def power_off(self):
-        self._set("off")
-
-    def power_on(self):
-        self._set("on")
