@@ -2,7 +2,7 @@
 #   make rpm                          for this host's python3 (build/rpm)
 #   make rpm EL=8 PYTHON3=/path/py    for EL8 (build/rpm/el8): that python3 builds and picks the
 #                                     sitelib and python(abi); the launchers name /usr/bin/python3
-#   (nox -s "rpm(el8)" / "rpm(el9)" makes the EL tool chains on Debian and runs this.)
+#   (nox -s rpm-el8 / rpm-el9 makes the EL tool chains on Debian and runs this.)
 PYTHON ?= $(shell [ -x /opt/mdlp-agents/venv/bin/python ] && echo /opt/mdlp-agents/venv/bin/python || echo python3)
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' mdlp_agents/__init__.py)
 EL ?=

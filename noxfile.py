@@ -15,6 +15,7 @@ with the row's interpreter).
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,9 @@ def _interpreter(version):
     to HOME/python/X.Y.Z and point its RUNPATH at itself.  Elsewhere (an EL node), pythonX.Y on
     the PATH."""
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    builds = sorted(glob.glob(os.path.join(pyenv_root, "versions", version + ".*", "bin", "python" + version)),
+    builds = sorted((path for path in glob.glob(os.path.join(pyenv_root, "versions", version + ".*", "bin",
+                                                              "python" + version))
+                     if re.match(r"^\d+\.\d+\.\d+$", path.split("/")[-3])),   # not 3.6-dev, 3.9.18t
                     key=lambda path: [int(part) for part in path.split("/")[-3].split(".")])
     if not builds:
         return shutil.which("python" + version) or "python" + version

@@ -14,26 +14,39 @@ def version():
     return __version__
 
 
-def prepare_click():
-    """Let click < 8 run where Python 3.6 sees an ASCII locale (LC_ALL=C, as rgmanager runs
-    us; Python 3.7+ switches to UTF-8 by itself there).  click 6.7 and 7.x refuse to start
-    then; our output is ASCII but for names an admin gave, which stay readable escaped."""
+def ascii_safe_streams():
+    """Python 3.6 under an ASCII locale (LC_ALL=C, as rgmanager runs us; 3.7+ switches to UTF-8
+    by itself there) raises on any non-ASCII character written to stdout/stderr -- a process
+    name or a path from outside would turn an answer into a traceback.  Escape instead.  Called
+    first in each tool's main, before anything holds the streams; a second call does nothing."""
     import sys
     if sys.version_info >= (3, 7):
         return
     import codecs
     import io
-    import locale
-    try:
-        ascii_only = codecs.lookup(locale.getpreferredencoding()).name == "ascii"
-    except Exception:   # noqa: BLE001 - an unknown locale is treated as ASCII, as click does
-        ascii_only = True
-    if not ascii_only:
-        return
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        setattr(sys, name, io.TextIOWrapper(stream.buffer, encoding="ascii", errors="backslashreplace",
-                                            line_buffering=stream.line_buffering))
+        if stream is None or getattr(stream, "_mdlp_safe", False):
+            continue
+        try:
+            if codecs.lookup(stream.encoding or "ascii").name != "ascii":
+                continue
+        except LookupError:
+            pass
+        stream.flush()
+        safe = io.TextIOWrapper(stream.buffer, encoding="ascii", errors="backslashreplace",
+                                line_buffering=stream.line_buffering or name == "stderr")
+        safe._mdlp_safe = True
+        setattr(sys, name, safe)   # the original stays referenced as sys.__stdout__/__stderr__
+
+
+def prepare_click():
+    """Let click < 8 run where Python 3.6 sees an ASCII locale: click 6.7 and 7.x refuse to
+    start then.  Our output is ASCII but for names an admin gave, escaped (ascii_safe_streams)."""
+    import sys
+    if sys.version_info >= (3, 7):
+        return
+    ascii_safe_streams()
     import click.core
     if hasattr(click.core, "_verify_python3_env"):
         click.core._verify_python3_env = lambda: None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN_DIR, REPO, fence_conf, run_agent, run_fence, write_config
+from conftest import BIN_DIR, FENCE, REPO, fence_conf, run_agent, run_fence, write_config
 
 TOOL = BIN_DIR / "mdlp-cluster"
 LISTENER = "import socket, sys, time\ns = socket.socket()\ns.bind((sys.argv[1], int(sys.argv[2])))\n" \
@@ -132,6 +132,53 @@ def test_init_script_slower_than_the_deadline_is_not_left_running(tmp_path):
     finally:
         subprocess.run(["pkill", "-9", "-f", "^%s$" % marker])
         script.unlink()
+
+
+def test_fast_init_scripts_are_reaped_by_the_agent_itself(tmp_path):
+    """Commands that exit at once, several per check, many checks: each is reaped by the probe
+    that ran it (on Python < 3.8 a dropped Popen object reaped them first: "No child processes")."""
+    names = []
+    for index in range(3):
+        name = "mdlp-fast-%d-%d" % (os.getpid(), index)
+        script = Path("/etc/init.d") / name
+        script.write_text('#!/bin/sh\n[ "$1" = status ] && exit 0; exit 1\n')
+        script.chmod(0o755)
+        names.append(name)
+    try:
+        config = write_config(tmp_path, "".join("[service svc%d]\ninit = %s\ntimeout = 2\n" % (i, n)
+                                                for i, n in enumerate(names)))
+        for _ in range(8):
+            result = run_agent("status", config=config, timeout=30)
+            assert result.returncode == 0, result
+    finally:
+        for name in names:
+            (Path("/etc/init.d") / name).unlink()
+
+
+def _c_locale():
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("LC_", "PYTHONIOENCODING",
+                                                                                     "PYTHONUNBUFFERED"))}
+    env.update(LC_ALL="C", LANG="C")
+    return env
+
+
+def test_non_ascii_under_the_c_locale_is_escaped_not_a_traceback(tmp_path):
+    """rgmanager runs us with LC_ALL=C: Python 3.6 then writes ASCII only to stdout.  A name
+    from outside with other characters is escaped; the answer stays the real one."""
+    config = write_config(tmp_path, "[service httpd]\npidfile = %s\n" % (tmp_path / "h\u00f6ttpd.pid"))
+    result = run_agent("status", config=config, env=_c_locale(), timeout=30)
+    assert result.returncode == 3 and "does not exist" in result.stdout, result
+    assert "internal error" not in result.stderr and result.stderr == "", result
+
+
+def test_fence_answers_reach_a_pipe_under_the_c_locale(tmp_path):
+    """Block-buffered stdout and stderr on a pipe (no PYTHONUNBUFFERED), C locale, options given:
+    the answer line is written before the agent leaves."""
+    conf = fence_conf(tmp_path)
+    result = subprocess.run([str(FENCE), "-o", "status", "-n", "n\u00f6de2", "--backend", "noop"], env=dict(
+        _c_locale(), MDLP_FENCE_CONF=str(conf)), capture_output=True, timeout=30)
+    assert result.returncode == 0 and result.stdout == b"Status: ON\n", result
+    assert b"NOTHING WAS FENCED" in result.stderr, result
 
 
 @pytest.mark.parametrize("body,key", [

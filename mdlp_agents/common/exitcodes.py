@@ -54,7 +54,8 @@ def exit_now(code):
                 os.killpg(group, 9)
             except OSError:
                 pass
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
     finally:
         os._exit(code)

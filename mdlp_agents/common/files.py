@@ -19,9 +19,20 @@ class NotRegular(OSError):
     """The path names something other than a regular file (FIFO, device, directory, socket)."""
 
 
+def _os_path(path):
+    """PATH for the kernel: as the locale encodes names, else UTF-8 (Python 3.6 under LC_ALL=C,
+    as rgmanager runs us, encodes names as ASCII and fails on any other character)."""
+    if isinstance(path, str):
+        try:
+            return os.fsencode(path)
+        except UnicodeEncodeError:
+            return path.encode("utf-8", "surrogateescape")
+    return path
+
+
 def open_regular(path, follow=True):
     """An open binary file object for PATH; NotRegular if it is not a regular file."""
-    fd = os.open(path, _READ_FLAGS | (0 if follow else os.O_NOFOLLOW))
+    fd = os.open(_os_path(path), _READ_FLAGS | (0 if follow else os.O_NOFOLLOW))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -79,6 +90,7 @@ def atomic_write(path, data, mode=0o644, keep_mode=False):
             while view:
                 view = view[os.write(fd, view):]
             os.fchmod(fd, mode)
+            os.fsync(fd)   # on disk before the rename: a crash leaves the old file, not an empty one
         finally:
             os.close(fd)
         os.replace(tmp, path)

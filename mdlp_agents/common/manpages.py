@@ -1,5 +1,5 @@
 """Man pages generated from the agents' own help and metadata (the RPM build runs
-`python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster`)."""
+`python3 -m mdlp_agents.common.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster`)."""
 
 import sys
 
@@ -62,7 +62,8 @@ def cluster_manpage():
              ".SH DESCRIPTION",
              "One answer file (TOML, or INI on Pythons before 3.11) describes the site: its 2-node clusters, "
              "nodes, floating IPs and fencing. Secrets are refused there: fence_mdlp reads the BMC or SSH "
-             "password from /etc/mdlp_agents/fence_mdlp.conf. See /usr/share/doc/mdlp-agents/examples."]
+             "password from /etc/mdlp_agents/fence_mdlp.conf. The example answer files are in "
+             "/usr/share/doc/mdlp-agents."]
     for name, text in sections:
         lines += [".SH %s" % roff(name.upper()), ".nf", roff(text), ".fi"]
     lines += [".SH EXIT STATUS",
@@ -83,7 +84,7 @@ def main(argv=None):
         from ..fence.options import manpage
         sys.stdout.write(manpage())
     else:
-        sys.stderr.write("usage: python3 -m mdlp_agents.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster\n")
+        sys.stderr.write("usage: python3 -m mdlp_agents.common.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster\n")
         return 2
     return 0
 

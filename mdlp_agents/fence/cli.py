@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 
+from .. import ascii_safe_streams
 from ..common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF, exit_now
 from ..common.syslogging import LevelMethods
 from . import options as fo
@@ -458,6 +459,7 @@ def parse_argv(args):
 
 
 def main(argv=None):
+    ascii_safe_streams()   # before FenceRun holds the streams
     argv = sys.argv if argv is None else argv
     run = FenceRun()
     try:

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+from .. import ascii_safe_streams
 from ..common import exitcodes as ec
 from .results import STALE
 
@@ -282,6 +283,7 @@ def _run_click(ocf, args):
 
 
 def main(argv=None):
+    ascii_safe_streams()
     argv = sys.argv if argv is None else argv
     ocf = is_ocf_invocation(argv[0] if argv else "")
     args = argv[1:]

@@ -242,21 +242,28 @@ def run_bounded(argv, timeout, shell=False, env=None):
     if env is None:
         env = dict(os.environ, PATH=SYSTEM_PATH + ":" + os.environ.get("PATH", ""))
     devnull = os.open(os.devnull, os.O_RDWR)
+    proc = None
     try:
         if hasattr(os, "posix_spawn"):  # Python >= 3.8
             pid = os.posix_spawn(argv[0], argv, env, setsid=True,
                                  file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)])
         else:
             import subprocess
-            pid = subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull, env=env,
-                                   start_new_session=True).pid
+            proc = subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull, env=env,
+                                    start_new_session=True)
+            pid = proc.pid
     finally:
         os.close(devnull)
     CHILD_GROUPS.add(pid)   # setsid: its process group is its pid
     try:
-        return _reap_bounded(pid, started, started + timeout)
+        code, seconds = _reap_bounded(pid, started, started + timeout)
     finally:
         CHILD_GROUPS.discard(pid)
+    if proc is not None:
+        # reaped here: a Popen dropped while it looks alive joins subprocess's list of children
+        # to reap, and another thread's next Popen would reap some other command of ours
+        proc.returncode = -_SIGKILL if code is None else code
+    return code, seconds
 
 
 def _reap_bounded(pid, started, end):

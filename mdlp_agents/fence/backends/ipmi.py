@@ -77,10 +77,14 @@ class IpmiBackend(FenceBackend):
 
     def set_power(self, target):
         code, out, err = self._ipmitool("chassis", "power", target)
-        if code != 0 and self.status() == target:  # some BMCs refuse "off" for a chassis already off
+        if code == 0:
+            return
+        try:
+            already = self.status() == target   # some BMCs refuse "off" for a chassis already off
+        except FenceError:
+            already = False
+        if already:
             self.log.info("BMC %s refused power %s, but reports it already %s" % (self.options["ip"], target, target))
             return
-        if code != 0:
-            reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
-            raise FenceError("BMC %s: power %s refused (ipmitool exit %d): %s"
-                             % (self.options["ip"], target, code, reason))
+        reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
+        raise FenceError("BMC %s: power %s refused (ipmitool exit %d): %s" % (self.options["ip"], target, code, reason))
