@@ -16,7 +16,11 @@ import sys
 import click
 
 from .. import click_float_range, click_version_option, prepare_click
+from ..common.files import atomic_write, read_regular
+from . import render as cluster_render
+from . import status as cluster_status
 from .answers import AnswerError, load
+from .conf_check import check
 
 PROG = "mdlp-cluster"
 
@@ -41,7 +45,6 @@ def _site(answers):
 
 def _read_utf8(path):
     """A text file's content, or OSError/UnicodeDecodeError turned into one line (ValueError)."""
-    from ..common.files import read_regular
     try:
         return read_regular(path).decode("utf-8")
     except OSError as exc:
@@ -54,7 +57,6 @@ def _write(text, output):
     if output in (None, "-"):
         click.echo(text, nl=False)
         return
-    from ..common.files import atomic_write
     try:   # re-rendering keeps the file's mode; a temporary file of our own, nothing left behind
         atomic_write(output, text, mode=0o644, keep_mode=True)
     except (OSError, UnicodeError) as exc:
@@ -86,7 +88,6 @@ CLUSTER = click.option("-c", "--cluster", "cluster_name", metavar="NAME",
               help="config_version to write (default: the one in --output plus 1, else 1).")
 def rhcs(answers, cluster_name, output, config_version):
     """/etc/cluster/cluster.conf for cman + rgmanager + fenced."""
-    from . import render as cluster_render
     site = _site(answers)
     cluster = _choose(site, cluster_name)
     if config_version is None:
@@ -108,7 +109,6 @@ def rhcs(answers, cluster_name, output, config_version):
               help="pcs script, crm configure text, or CIB <configuration> XML.")
 def pacemaker(answers, cluster_name, output, style):
     """The same cluster for Pacemaker: a pcs script, crm configure text or CIB XML."""
-    from . import render as cluster_render
     site = _site(answers)
     cluster = _choose(site, cluster_name)
     _write(getattr(cluster_render, style)(site, cluster), output)
@@ -124,7 +124,6 @@ def pacemaker(answers, cluster_name, output, style):
               show_default=True)
 def firewall(answers, cluster_name, output, stack, style):
     """Firewall rules admitting cluster traffic from the cluster's nodes."""
-    from . import render as cluster_render
     site = _site(answers)
     _write(cluster_render.firewall(site, _clusters(site, cluster_name), stack, style), output)
 
@@ -135,7 +134,6 @@ def firewall(answers, cluster_name, output, stack, style):
 @OUTPUT
 def hosts(answers, cluster_name, output):
     """/etc/hosts lines for the nodes."""
-    from . import render as cluster_render
     site = _site(answers)
     _write(cluster_render.hosts(site, _clusters(site, cluster_name)), output)
 
@@ -145,7 +143,6 @@ def hosts(answers, cluster_name, output):
 @OUTPUT
 def dns(answers, output):
     """Round-robin records for every cluster's floating IP (BIND zone fragment)."""
-    from . import render as cluster_render
     site = _site(answers)
     try:
         text = cluster_render.dns(site, site.clusters)
@@ -169,9 +166,7 @@ def _clusters(site, name):
 @click.argument("path", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf")
 def validate(path):
     """Check a cluster.conf against the guide's rules and this node (0 clean, 1 problems, 2 unreadable)."""
-    from .conf_check import check
     try:
-        from ..common.files import read_regular
         data = read_regular(path)
     except OSError as exc:
         _fail("%s: cannot read: %s" % (path, exc.strerror))
@@ -195,7 +190,6 @@ def validate(path):
               help="Seconds to wait for crm_mon / clustat.")
 def status(as_json, as_table, source, cluster_conf, timeout):
     """Which node runs the mdlp service, its floating IP and state (exit 0 started, 1 failed, 3 stopped, 4 unknown)."""
-    from . import status as cluster_status
     try:
         if source:
             try:

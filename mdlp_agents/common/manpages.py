@@ -3,13 +3,13 @@
 
 import sys
 
+from .. import version
 from .escape import roff
 
 
 def rhcs_manpage():
     import click
 
-    from .. import version
     from ..rhcs.cli import ACTIONS, build_command
     from ..rhcs.config import AGENT_DEFAULTS, PROBE_TIMEOUT_DEFAULT, SERVICE_KEYS
     command = build_command()
@@ -43,7 +43,6 @@ def rhcs_manpage():
 def cluster_manpage():
     import click
 
-    from .. import version
     from ..cluster.cli import main as command
     sections = []
 

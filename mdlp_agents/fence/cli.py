@@ -9,15 +9,21 @@ outcome, duration.  One deadline bounds the run: fenced waits forever on a
 hung agent and stalls the whole cluster.
 """
 
+import fcntl
+import io
 import os
 import signal
+import stat
 import sys
 import time
 
-from .. import ascii_safe_streams
+from .. import ascii_safe_streams, click_version_option, prepare_click
+from ..common.convert import seconds
 from ..common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF, exit_now
-from ..common.syslogging import LevelMethods
+from ..common.files import distrust, open_lock, open_regular, state_dir
+from ..common.syslogging import AgentLog, LevelMethods
 from . import options as fo
+from .backends import FenceError, available, load
 from .options import FenceInputError
 
 IDENT = "fence_mdlp"
@@ -37,7 +43,6 @@ class Runner:
         """(exit code, stdout, stderr); FenceError when TIMEOUT passes."""
         import subprocess
 
-        from .backends import FenceError
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                 pass_fds=pass_fds, env=env, close_fds=True)
@@ -83,7 +88,6 @@ class FenceRun(LevelMethods):
     @property
     def log(self):
         if self._log is None:
-            from ..common.syslogging import AgentLog
             self._log = AgentLog(IDENT, self.agent["syslog_socket"])
         return self._log
 
@@ -130,9 +134,7 @@ class FenceRun(LevelMethods):
         if not os.path.exists(path):
             return {}
         import configparser
-        import io
 
-        from ..common.files import distrust, open_regular
         parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
                                            default_section="\0none")
         try:
@@ -165,7 +167,6 @@ class FenceRun(LevelMethods):
 
     # -- the run --------------------------------------------------------------------
     def main(self, args, stdin):
-        from ..common.convert import seconds
         self.pending_warning = None
         # bounded from the first moment, by a value we checked: the default deadline until the
         # site file's is known, then the site's (a stdin that never reaches EOF must not hang us)
@@ -217,7 +218,6 @@ class FenceRun(LevelMethods):
         if opts.get("password_script") and not opts.get("password"):
             opts["password"] = self.password_from_script(opts["password_script"])
         names = [n.strip() for n in str(opts.get("backend") or "").split(",") if n.strip()]
-        from .backends import FenceError, available, load
         if not names:
             return self.fail("no fence backend configured: set backend= (%s) on stdin, with --backend, or in "
                              "%s" % (", ".join(available()), CONF_PATH))
@@ -250,7 +250,6 @@ class FenceRun(LevelMethods):
         if it is a regular file (a FIFO there would block every line, the timeout's included)."""
         if not path:
             return
-        import stat
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY
         try:
             fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -264,7 +263,6 @@ class FenceRun(LevelMethods):
         self.debug_fd = fd
 
     def password_from_script(self, script):
-        from .backends import FenceError
         try:
             code, out, _ = self.runner.run(["/bin/sh", "-c", script], self.options.get("login_timeout", 5))
         except FenceError as exc:
@@ -294,9 +292,7 @@ class FenceRun(LevelMethods):
 
     def lock(self, victim):
         """One fencing of a node at a time: a second request for it waits for the first."""
-        import fcntl
 
-        from ..common.files import open_lock, state_dir
         directory = state_dir(self.agent["state_dir"])
         if directory is None:
             self.emit("warning", "no private state directory (%s): fencing %s without a lock"
@@ -318,7 +314,6 @@ class FenceRun(LevelMethods):
     def _attempts(self, backends, what, step):
         """Try STEP(backend) with each backend, retry_on times each; the first success wins.
         The last failure's reason is kept in self.last_error."""
-        from .backends import FenceError
         tries = max(1, int(self.options.get("retry_on") or 1))
         self.last_error = "no backend"
         for backend in backends:
@@ -359,7 +354,6 @@ class FenceRun(LevelMethods):
         return self._fence(backends, victim, "on", lambda b: b.power_on(), "Success: Powered ON")
 
     def do_reboot(self, backends, victim):
-        from .backends import FenceError
 
         def reboot(backend):
             backend.power_off()
@@ -382,7 +376,6 @@ class FenceRun(LevelMethods):
             if backend.options.get("ip") or not self.options.get("host_map"):
                 return backend.monitor()
             # a device known only through host_map: it answers if any of its nodes' addresses does
-            from .backends import FenceError
             errors = []
             for node in fo.host_map(self.options["host_map"]):
                 try:
@@ -411,7 +404,6 @@ class FenceRun(LevelMethods):
 
     def _node_status(self, backend, node):
         """NODE's power as BACKEND sees it at NODE's host_map address; 'unknown' if it cannot tell."""
-        from .backends import FenceError
         try:
             return self._for_node(backend, node, "status").status()
         except FenceError as exc:
@@ -426,7 +418,6 @@ def parse_argv(args):
     """fence-agents style options -> {name: value} of what was given (click does the parsing)."""
     import click
 
-    from .. import click_version_option, prepare_click
     given = {}
     ran = []
 

@@ -16,9 +16,16 @@ import os
 import sys
 import time
 
-from .. import ascii_safe_streams
+from .. import ascii_safe_streams, click_version_option, prepare_click
 from ..common import exitcodes as ec
+from ..common.files import state_dir
+from ..common.syslogging import AgentLog
+from . import config as cfg
+from . import report
+from .config import AGENT_DEFAULTS
+from .health import check_services
 from .results import STALE
+from .runstate import RunState
 
 ACTIONS = ("start", "stop", "status", "monitor", "restart", "meta-data", "validate-all")
 # OCF verbs we do not implement (no promotable clones, no reload, no migration).
@@ -50,7 +57,6 @@ class Agent:
     @property
     def log(self):
         if self._log is None:
-            from ..common.syslogging import AgentLog
             socket_path = self.config.syslog_socket if self.config else "/dev/log"
             self._log = AgentLog(IDENT, socket_path)
         return self._log
@@ -62,7 +68,6 @@ class Agent:
         return code
 
     def load_config(self, cli_path, use_cache=True):
-        from . import config as cfg
         path = cfg.resolve_path(cli_path, self.environ, self.ocf)
         try:
             self.config = cfg.load(path, use_cache)
@@ -72,9 +77,6 @@ class Agent:
         return None
 
     def runstate(self):
-        from ..common.files import state_dir
-        from .config import AGENT_DEFAULTS
-        from .runstate import RunState
         configured = self.config.state_dir if self.config else AGENT_DEFAULTS["state_dir"]
         return RunState(state_dir(configured))
 
@@ -141,7 +143,6 @@ class Agent:
         return ec.OCF_SUCCESS
 
     def _check(self, state):
-        from .health import check_services
         started = time.monotonic()
         statuses = check_services(self.config, runstate=state)
         return statuses, time.monotonic() - started
@@ -188,7 +189,6 @@ class Agent:
             stale = any(s.cause == STALE for s in down)
             code = ec.LSB_STATUS_DEAD_PIDFILE if stale else ec.LSB_STATUS_NOT_RUNNING
             summary = "mdlp: NOT RUNNING (%d of %d services down)" % (len(down), len(statuses))
-        from . import report
         if as_json:
             text = report.as_json(statuses, summary, active_since, code, elapsed)
         elif self.out.isatty():
@@ -242,7 +242,6 @@ def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
 
-    from .. import click_version_option
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION", required=False)
@@ -271,7 +270,6 @@ def build_command(ocf=False, environ=None):
 def _run_click(ocf, args):
     import click
 
-    from .. import prepare_click
     prepare_click()
     try:
         result = build_command(ocf).main(args=args, prog_name=IDENT, standalone_mode=False)

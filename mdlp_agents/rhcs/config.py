@@ -4,7 +4,13 @@ Every problem becomes one ConfigError whose text names the file, the section
 and the key, so that the CLI can print one line and exit "not configured".
 """
 
+import io
+import marshal
 import os
+import pwd
+
+from ..common.convert import seconds
+from ..common.files import atomic_write, distrust, open_regular
 
 DEFAULT_PATH = "/etc/mdlp_agents/mdlp_rhcs.conf"
 ENV_PATH = "MDLP_RHCS_CONF"
@@ -82,7 +88,6 @@ def _where(path, section, key=None):
 
 
 def _positive_number(path, section, key, value):
-    from ..common.convert import seconds
     try:
         return seconds(value, positive=True)
     except ValueError as exc:
@@ -141,9 +146,7 @@ def load(path, use_cache=True):
     A file that was valid is remembered (see ParsedCache): the cluster's
     30-second status then skips configparser, the largest part of its start-up.
     The cache key and the text come from the same open file."""
-    import io
 
-    from ..common.files import distrust, open_regular
     try:
         raw = open_regular(path)   # never blocks: a FIFO here is an error, not a hang
     except FileNotFoundError:
@@ -195,7 +198,6 @@ class ParsedCache:
         self.path = path
 
     def get(self):
-        import marshal
         try:
             with open(self.file, "rb") as handle:
                 info = os.fstat(handle.fileno())
@@ -217,10 +219,8 @@ class ParsedCache:
         return config
 
     def put(self, config):
-        import marshal
         agent = {key: getattr(config, key) for key in AGENT_KEYS}
         services = [{key: getattr(svc, key) for key in Service.__slots__} for svc in config.services]
-        from ..common.files import atomic_write
         try:
             os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
             atomic_write(self.file, marshal.dumps((self.key, agent, services)), mode=0o600)
@@ -296,7 +296,6 @@ def _load_service(name, items, path, section):
             raise ConfigError("%s: %r is not a process name (no path, no arguments)"
                               % (_where(path, section, key), value))
         elif key == "user":
-            import pwd
             try:
                 svc.uid = pwd.getpwnam(value).pw_uid
             except KeyError:

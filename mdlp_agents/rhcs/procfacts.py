@@ -14,8 +14,11 @@ alone; its result (PIDs and start times) is remembered between runs, so a
 healthy check on a host with thousands of processes re-reads a few files.
 """
 
+import _socket
 import os
+import struct
 
+from ..common.files import open_regular
 from .results import FAILED, HUNG, STALE, STOPPED, ProbeResult
 
 _HUNG_STATES = {"T": "stopped (SIGSTOP): hung", "t": "stopped by a tracer: hung"}
@@ -106,7 +109,6 @@ def check_pidfile(path, name=None, uid=None):
     """The pidfile probe (with the process-name check when NAME is given, the owner
     check when UID is)."""
     try:
-        from ..common.files import open_regular
         with open_regular(path) as handle:   # a FIFO planted here must not hang the probe
             text = handle.read(64).decode("ascii", "replace")
             written = os.fstat(handle.fileno()).st_mtime
@@ -250,7 +252,6 @@ _V4_MAPPED = bytes(10) + b"\xff\xff"
 
 def _packed(address):
     """An address as bytes: 4 for IPv4 (also an IPv4-mapped IPv6 address), 16 for IPv6."""
-    import _socket
     address = address.partition("%")[0]
     if ":" in address:
         return _unmapped(_socket.AF_INET6, _socket.inet_pton(_socket.AF_INET6, address))
@@ -270,8 +271,6 @@ _TCPF_LISTEN = 1 << 10
 
 def _listeners_netlink(port):
     """[(family, bound address bytes, inode)] of the TCP listeners on PORT."""
-    import _socket
-    import struct
     found = []
     for family, size in ((_socket.AF_INET, 4), (_socket.AF_INET6, 16)):
         # struct inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid
@@ -306,8 +305,6 @@ def _listeners_netlink(port):
 
 
 def _listeners_proc(port):
-    import _socket
-    import struct
     found = []
     for table, family in (("/proc/net/tcp", _socket.AF_INET), ("/proc/net/tcp6", _socket.AF_INET6)):
         try:
