@@ -10,7 +10,6 @@ hung agent and stalls the whole cluster.
 """
 
 import fcntl
-import io
 import os
 import signal
 import stat
@@ -20,53 +19,17 @@ import time
 from .. import ascii_safe_streams, click_version_option, prepare_click
 from ..common.convert import seconds
 from ..common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF, exit_now
-from ..common.files import distrust, open_lock, open_regular, state_dir
+from ..common.files import open_lock, state_dir
 from ..common.syslogging import AgentLog, LevelMethods
 from . import options as fo
+from . import site as site_config
 from .backends import FenceError, available, load
 from .options import FenceInputError
+from .runner import Runner
 
 IDENT = "fence_mdlp"
-CONF_PATH = "/etc/mdlp_agents/fence_mdlp.conf"
-CONF_ENV = "MDLP_FENCE_CONF"
-AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": "/run/mdlp_agents"}
+CONF_PATH, CONF_ENV, AGENT_KEYS = site_config.PATH, site_config.ENV, site_config.AGENT_KEYS
 EXIT_OK, EXIT_FAIL, EXIT_OFF = FENCE_OK, FENCE_FAILED, FENCE_STATUS_OFF
-
-
-class Runner:
-    """Child processes, each in its own session, killed with the whole run at the deadline."""
-
-    def __init__(self):
-        self.children = set()
-
-    def run(self, argv, timeout, stdin_data=None, pass_fds=(), env=None):
-        """(exit code, stdout, stderr); FenceError when TIMEOUT passes."""
-        import subprocess
-
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                pass_fds=pass_fds, env=env, close_fds=True)
-        self.children.add(proc.pid)
-        try:
-            out, err = proc.communicate(stdin_data, timeout=max(0.1, timeout))
-        except subprocess.TimeoutExpired:
-            self._kill(proc.pid)
-            proc.communicate()
-            raise FenceError("%s timed out after %gs" % (os.path.basename(argv[0]), timeout)) from None
-        finally:
-            self.children.discard(proc.pid)
-        return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-    @staticmethod
-    def _kill(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-    def kill_all(self):
-        for pid in list(self.children):
-            self._kill(pid)
 
 
 class FenceRun(LevelMethods):
@@ -129,40 +92,9 @@ class FenceRun(LevelMethods):
         return fo.parse_stdin(data)
 
     def load_site_config(self):
-        """[fence] defaults and [agent] settings from fence_mdlp.conf, if it exists."""
-        path = self.environ.get(CONF_ENV) or CONF_PATH
-        if not os.path.exists(path):
-            return {}
-        import configparser
-
-        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
-                                           default_section="\0none")
-        try:
-            with open_regular(path) as raw:   # never blocks: a FIFO here is an error, not a hang
-                info = os.fstat(raw.fileno())
-                reason = distrust(info)
-                if reason:
-                    raise FenceInputError("%s: refused: %s, and it names programs root runs" % (path, reason))
-                parser.read_file(io.TextIOWrapper(raw, encoding="utf-8"), source=path)
-                mode = info.st_mode
-        except configparser.Error as exc:
-            # the line itself is not echoed: it could be a mistyped "password secret"
-            lineno = getattr(exc, "lineno", None) or (exc.errors[0][0] if getattr(exc, "errors", None) else "?")
-            raise FenceInputError("%s: line %s: %s" % (path, lineno, type(exc).__name__)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FenceInputError("%s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
-        site = {}
-        for section in parser.sections():
-            for key, value in parser[section].items():
-                if section == "agent" and key in AGENT_KEYS:
-                    self.agent[key] = value
-                elif section == "fence" and fo.canonical(key) in fo.BY_NAME:
-                    site[fo.canonical(key)] = value
-                else:
-                    raise FenceInputError("%s: [%s] %s: unknown key" % (path, section, key))
-        if mode & 0o077 and ("password" in site or "password_script" in site):
-            self.pending_warning = ("%s holds a password and is readable by group or others (mode %04o): "
-                                    "chmod 600 it" % (path, mode & 0o7777))
+        """[fence] defaults from fence_mdlp.conf, if it exists; its [agent] settings go to self.agent."""
+        site, agent, self.pending_warning = site_config.load(self.environ.get(CONF_ENV) or CONF_PATH)
+        self.agent.update(agent)
         return site
 
     # -- the run --------------------------------------------------------------------

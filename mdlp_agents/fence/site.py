@@ -1,0 +1,51 @@
+"""fence_mdlp.conf: the site's defaults for fence_mdlp's parameters ([fence], the same names,
+secrets allowed) and the agent's own settings ([agent]).  Refused, one line, when others could
+have written it: it names programs root runs (password_script, ipmitool_path, ssh_path)."""
+
+import io
+import os
+
+from ..common.files import distrust, open_regular
+from . import options as fo
+from .options import FenceInputError
+
+PATH = "/etc/mdlp_agents/fence_mdlp.conf"
+ENV = "MDLP_FENCE_CONF"
+AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": "/run/mdlp_agents"}
+
+
+def load(path):
+    """({parameter: value} of [fence], {key: value} of [agent], a warning or None) from PATH;
+    ({}, {}, None) where there is no such file; FenceInputError where it cannot be used."""
+    if not os.path.exists(path):
+        return {}, {}, None
+    import configparser
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
+                                       default_section="\0none")
+    try:
+        with open_regular(path) as raw:   # never blocks: a FIFO here is an error, not a hang
+            info = os.fstat(raw.fileno())
+            reason = distrust(info)
+            if reason:
+                raise FenceInputError("%s: refused: %s, and it names programs root runs" % (path, reason))
+            parser.read_file(io.TextIOWrapper(raw, encoding="utf-8"), source=path)
+    except configparser.Error as exc:
+        # the line itself is not echoed: it could be a mistyped "password secret"
+        lineno = getattr(exc, "lineno", None) or (exc.errors[0][0] if getattr(exc, "errors", None) else "?")
+        raise FenceInputError("%s: line %s: %s" % (path, lineno, type(exc).__name__)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FenceInputError("%s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
+    site, agent = {}, {}
+    for section in parser.sections():
+        for key, value in parser[section].items():
+            if section == "agent" and key in AGENT_KEYS:
+                agent[key] = value
+            elif section == "fence" and fo.canonical(key) in fo.BY_NAME:
+                site[fo.canonical(key)] = value
+            else:
+                raise FenceInputError("%s: [%s] %s: unknown key" % (path, section, key))
+    warning = None
+    if info.st_mode & 0o077 and ("password" in site or "password_script" in site):
+        warning = ("%s holds a password and is readable by group or others (mode %04o): chmod 600 it"
+                   % (path, info.st_mode & 0o7777))
+    return site, agent, warning
