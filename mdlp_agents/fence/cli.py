@@ -39,6 +39,7 @@ class FenceRun(LevelMethods):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.environ = os.environ if environ is None else environ
+        self.site_path = self.environ.get(CONF_ENV) or CONF_PATH
         self.agent = dict(AGENT_KEYS)
         self.options = {}
         self.quiet = False
@@ -93,7 +94,7 @@ class FenceRun(LevelMethods):
 
     def load_site_config(self):
         """[fence] defaults from fence_mdlp.conf, if it exists; its [agent] settings go to self.agent."""
-        site, agent, self.pending_warning = site_config.load(self.environ.get(CONF_ENV) or CONF_PATH)
+        site, agent, self.pending_warning = site_config.load(self.site_path)
         self.agent.update(agent)
         return site
 
@@ -112,8 +113,7 @@ class FenceRun(LevelMethods):
             try:
                 self.arm_deadline("read input", None, seconds(site["deadline"], positive=True))
             except ValueError as exc:
-                site_error = site_error or FenceInputError("%s [fence] deadline: %s" % (
-                    self.environ.get(CONF_ENV) or CONF_PATH, exc))
+                site_error = site_error or FenceInputError("%s [fence] deadline: %s" % (self.site_path, exc))
         given, unknown = self.read_input(args, stdin)
         action = str(given.get("action", "reboot")).lower()
         if action in ("metadata", "meta-data"):

@@ -242,7 +242,6 @@ def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
 
-
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION", required=False)
     @click.option("--config", "-c", "config_path", metavar="PATH",
