@@ -445,7 +445,10 @@ class Node:
     def kill(self, comm, sig=signal.SIGKILL):
         pids = self.pids(comm)
         for pid in pids:
-            os.kill(pid, sig)
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:   # gone between the scan and the kill (pacemakerd's children
+                pass                     # exit with it): killed all the same
         return pids
 
     def has_address(self, address):
