@@ -20,11 +20,12 @@ Secrets are never accepted here: the BMC or SSH password stays in
 /etc/mdlp_agents/fence_mdlp.conf on each node, where fence_mdlp reads it.
 """
 
-import configparser
 import ipaddress
 import re
 
+from ..common import ini
 from ..common.convert import boolean
+from ..common.errors import AgentError
 from ..common.files import read_regular
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
@@ -43,8 +44,10 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 SECRET_HOME = "/etc/mdlp_agents/fence_mdlp.conf ([fence] password = ...)"
 
 
-class AnswerError(Exception):
-    """A broken answer file: one line naming the file and the place."""
+class AnswerError(AgentError):
+    """A broken answer file: one line naming the file and the place; mdlp-cluster exits 2."""
+
+    exit_code = 2
 
 
 class Node:
@@ -136,13 +139,10 @@ def _parse_toml(path, text):
 
 
 def _parse_ini(path, text):
-    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",), comment_prefixes=("#", ";"),
-                                       inline_comment_prefixes=None, strict=True)
-    parser.optionxform = str
-    try:
-        parser.read_string(text, source=path)
-    except configparser.Error as exc:
-        raise AnswerError("%s: not a valid INI file: %s" % (path, str(exc).splitlines()[0])) from None
+    try:   # a line is not echoed: secrets are refused here, and an error line must not show one
+        parser = ini.parse(text, path, case_sensitive=True, echo=False)
+    except ini.IniError as exc:
+        raise AnswerError("%s: not a valid INI file: %s" % (path, exc)) from None
     raw = {"site": {}, "cluster": []}
     clusters = {}
     nodes = []

@@ -15,42 +15,42 @@ import sys
 
 import click
 
-from .. import click_float_range, click_version_option, prepare_click
+from ..common.clicompat import float_range, prepare_click, version_option
+from ..common.errors import AgentError
 from ..common.files import atomic_write, read_regular
+from ..common.main import run_tool
+from ..common.syslogging import AgentLog
 from . import render as cluster_render
 from . import status as cluster_status
-from .answers import AnswerError, load
+from .answers import load
 from .conf_check import check
 
 PROG = "mdlp-cluster"
 
 
-def _fail(message, code=2):
-    """One line on stderr and in syslog, then exit CODE."""
+class ToolError(AgentError):
+    """mdlp-cluster cannot do what was asked (a file it cannot read or write): exit 2."""
+
+    exit_code = 2
+
+
+def _report(message):
+    """One line on stderr and in syslog (run_tool's report)."""
     click.echo("%s: %s" % (PROG, message), err=True)
     try:
-        from ..common.syslogging import AgentLog
         AgentLog(PROG).error(message)
     except Exception:   # logging must never turn an error into a traceback
         pass
-    sys.exit(code)
 
 
-def _site(answers):
-    try:
-        return load(answers)
-    except AnswerError as exc:
-        _fail(str(exc))
-
-
-def _read_utf8(path):
-    """A text file's content, or OSError/UnicodeDecodeError turned into one line (ValueError)."""
+def _read_utf8(path, error=ToolError):
+    """A text file's content; ERROR (one line) when it cannot be read or is not UTF-8."""
     try:
         return read_regular(path).decode("utf-8")
     except OSError as exc:
-        raise ValueError("%s: cannot read: %s" % (path, exc.strerror)) from None
+        raise error("%s: cannot read: %s" % (path, exc.strerror)) from None
     except UnicodeDecodeError:
-        raise ValueError("%s: not UTF-8 text" % path) from None
+        raise error("%s: not UTF-8 text" % path) from None
 
 
 def _write(text, output):
@@ -60,11 +60,11 @@ def _write(text, output):
     try:   # re-rendering keeps the file's mode; a temporary file of our own, nothing left behind
         atomic_write(output, text, mode=0o644, keep_mode=True)
     except (OSError, UnicodeError) as exc:
-        _fail("cannot write %s: %s" % (output, getattr(exc, "strerror", None) or exc))
+        raise ToolError("cannot write %s: %s" % (output, getattr(exc, "strerror", None) or exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click_version_option(PROG, "-V", "--version")
+@version_option(PROG, "-V", "--version")
 def main():
     """Render, check and watch the mdlp cluster configuration (rgmanager or Pacemaker)."""
 
@@ -88,15 +88,12 @@ CLUSTER = click.option("-c", "--cluster", "cluster_name", metavar="NAME",
               help="config_version to write (default: the one in --output plus 1, else 1).")
 def rhcs(answers, cluster_name, output, config_version):
     """/etc/cluster/cluster.conf for cman + rgmanager + fenced."""
-    site = _site(answers)
-    cluster = _choose(site, cluster_name)
+    site = load(answers)
+    cluster = site.cluster(cluster_name)
     if config_version is None:
         previous = None
         if output not in (None, "-") and os.path.lexists(output):
-            try:
-                previous = _read_utf8(output)
-            except ValueError as exc:
-                _fail(str(exc))
+            previous = _read_utf8(output)
         config_version = cluster_render.next_config_version(previous)
     _write(cluster_render.rhcs(site, cluster, config_version), output)
 
@@ -109,8 +106,8 @@ def rhcs(answers, cluster_name, output, config_version):
               help="pcs script, crm configure text, or CIB <configuration> XML.")
 def pacemaker(answers, cluster_name, output, style):
     """The same cluster for Pacemaker: a pcs script, crm configure text or CIB XML."""
-    site = _site(answers)
-    cluster = _choose(site, cluster_name)
+    site = load(answers)
+    cluster = site.cluster(cluster_name)
     _write(getattr(cluster_render, style)(site, cluster), output)
 
 
@@ -124,7 +121,7 @@ def pacemaker(answers, cluster_name, output, style):
               show_default=True)
 def firewall(answers, cluster_name, output, stack, style):
     """Firewall rules admitting cluster traffic from the cluster's nodes."""
-    site = _site(answers)
+    site = load(answers)
     _write(cluster_render.firewall(site, _clusters(site, cluster_name), stack, style), output)
 
 
@@ -134,7 +131,7 @@ def firewall(answers, cluster_name, output, stack, style):
 @OUTPUT
 def hosts(answers, cluster_name, output):
     """/etc/hosts lines for the nodes."""
-    site = _site(answers)
+    site = load(answers)
     _write(cluster_render.hosts(site, _clusters(site, cluster_name)), output)
 
 
@@ -143,23 +140,12 @@ def hosts(answers, cluster_name, output):
 @OUTPUT
 def dns(answers, output):
     """Round-robin records for every cluster's floating IP (BIND zone fragment)."""
-    site = _site(answers)
-    try:
-        text = cluster_render.dns(site, site.clusters)
-    except AnswerError as exc:
-        _fail(str(exc))
-    _write(text, output)
-
-
-def _choose(site, name):
-    try:
-        return site.cluster(name)
-    except AnswerError as exc:
-        _fail(str(exc))
+    site = load(answers)
+    _write(cluster_render.dns(site, site.clusters), output)
 
 
 def _clusters(site, name):
-    return [_choose(site, name)] if name else site.clusters
+    return [site.cluster(name)] if name else site.clusters
 
 
 @main.command()
@@ -169,7 +155,7 @@ def validate(path):
     try:
         data = read_regular(path)
     except OSError as exc:
-        _fail("%s: cannot read: %s" % (path, exc.strerror))
+        raise ToolError("%s: cannot read: %s" % (path, exc.strerror)) from None
     problems = check(data)
     for line, message in problems:
         click.echo("%s:%d: %s" % (path, line, message))
@@ -186,22 +172,16 @@ def validate(path):
               help="Read recorded `clustat -x` or `crm_mon --output-as=xml` output instead of asking.")
 @click.option("--cluster-conf", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf",
               show_default=True, help="Where rgmanager's floating IP is configured.")
-@click.option("--timeout", type=click_float_range(0.1, 300), default=10, show_default=True,
+@click.option("--timeout", type=float_range(0.1, 300), default=10, show_default=True,
               help="Seconds to wait for crm_mon / clustat.")
 def status(as_json, as_table, source, cluster_conf, timeout):
     """Which node runs the mdlp service, its floating IP and state (exit 0 started, 1 failed, 3 stopped, 4 unknown)."""
-    try:
-        if source:
-            try:
-                text = _read_utf8(source)
-                conf = _read_utf8(cluster_conf) if os.path.exists(cluster_conf) else None
-            except ValueError as exc:
-                raise cluster_status.StatusError(str(exc)) from None
-            result = cluster_status.from_file(text, conf)
-        else:
-            result = cluster_status.live(timeout, cluster_conf)
-    except cluster_status.StatusError as exc:
-        _fail(str(exc), cluster_status.UNKNOWN)
+    if source:
+        text = _read_utf8(source, cluster_status.StatusError)
+        conf = _read_utf8(cluster_conf, cluster_status.StatusError) if os.path.exists(cluster_conf) else None
+        result = cluster_status.from_file(text, conf)
+    else:
+        result = cluster_status.live(timeout, cluster_conf)
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
     elif as_table:
@@ -212,6 +192,8 @@ def status(as_json, as_table, source, cluster_conf, timeout):
 
 
 def run():
-    """The mdlp-cluster command (bin/mdlp-cluster)."""
+    """The mdlp-cluster command (bin/mdlp-cluster): click's usage errors as click shows them (exit 2),
+    our errors as one line with their own code."""
     prepare_click()
-    main(prog_name=PROG)
+    internal = cluster_status.UNKNOWN if sys.argv[1:2] == ["status"] else 2   # status speaks LSB
+    run_tool(lambda: main.main(prog_name=PROG), _report, internal)

@@ -6,6 +6,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 from ..common import exitcodes as ec
+from ..common.errors import AgentError
 
 SERVICE = "mdlp"
 OUR_AGENT = "ocf:websense:mdlp"
@@ -17,8 +18,10 @@ STATE_EXIT = {"started": RUNNING, "stopped": STOPPED, "disabled": STOPPED, "not 
               "unknown": UNKNOWN}
 
 
-class StatusError(Exception):
-    """No status could be read: one line."""
+class StatusError(AgentError):
+    """No status could be read: one line; LSB's "unknown"."""
+
+    exit_code = UNKNOWN
 
 
 def exit_code(status):

@@ -36,26 +36,3 @@ OCF_NOT_RUNNING = 7
 FENCE_OK = 0
 FENCE_FAILED = 1
 FENCE_STATUS_OFF = 2
-
-
-# Process groups of the commands we started and have not reaped yet (probes.run_bounded):
-# leaving at once must not leave one of them running, one per poll, forever.
-CHILD_GROUPS = set()
-
-
-def exit_now(code):
-    """Flush and leave at once, even if a probe thread is still stuck in a system call; kill
-    the process groups of commands still running first."""
-    import os
-    import sys
-    try:
-        for group in list(CHILD_GROUPS):
-            try:
-                os.killpg(group, 9)
-            except OSError:
-                pass
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-            if stream is not None:
-                stream.flush()
-    finally:
-        os._exit(code)

@@ -16,10 +16,11 @@ import stat
 import sys
 import time
 
-from .. import ascii_safe_streams, click_version_option, prepare_click
 from ..common.convert import seconds
-from ..common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF, exit_now
+from ..common.errors import AgentError
+from ..common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF
 from ..common.files import open_lock, state_dir
+from ..common.main import ascii_safe_streams, exit_now, run_tool
 from ..common.syslogging import AgentLog, LevelMethods
 from . import options as fo
 from . import site as site_config
@@ -350,11 +351,13 @@ def parse_argv(args):
     """fence-agents style options -> {name: value} of what was given (click does the parsing)."""
     import click
 
+    from ..common.clicompat import parse, version_option
+
     given = {}
     ran = []
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]}, add_help_option=True)
-    @click_version_option(IDENT, "-V", "--version")
+    @version_option(IDENT, "-V", "--version")
     def command(**kwargs):
         ran.append(True)
         for key, value in kwargs.items():
@@ -371,26 +374,17 @@ def parse_argv(args):
                 command = click.option(*decls, param.name, is_flag=True, default=None, help=help_text)(command)
         else:
             command = click.option(*decls, param.name, metavar=param.metavar.upper(), help=help_text)(command)
-    prepare_click()
     try:
-        code = command.main(args=args, prog_name=IDENT, standalone_mode=False)
-    except click.ClickException as exc:
-        raise FenceInputError("%s (see %s --help)" % (exc.format_message(), IDENT)) from None
+        code = parse(command, args, IDENT)
+    except AgentError as exc:   # fence agents know one failure code: 1, whatever click says
+        raise FenceInputError(str(exc)) from None
     if not ran:  # --help or --version answered: nothing else may run (no default reboot!)
         exit_now(code if isinstance(code, int) else EXIT_OK)
     return given
 
 
 def main(argv=None):
-    ascii_safe_streams()   # before FenceRun holds the streams
     argv = sys.argv if argv is None else argv
+    ascii_safe_streams()   # before FenceRun holds the streams (run_tool's own call then does nothing)
     run = FenceRun()
-    try:
-        code = run.main(argv[1:], sys.stdin)
-    except FenceInputError as exc:
-        code = run.fail(str(exc))
-    except KeyboardInterrupt:
-        code = EXIT_FAIL
-    except Exception as exc:  # noqa: BLE001 - one line and failure, never a traceback, never success
-        code = run.fail("internal error: %s: %s" % (type(exc).__name__, exc))
-    exit_now(code)
+    run_tool(lambda: run.main(argv[1:], sys.stdin), run.fail, EXIT_FAIL)

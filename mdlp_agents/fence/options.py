@@ -7,6 +7,7 @@ old ones fenced and old cluster.conf files use (`ipaddr`, `login`, `passwd`,
 """
 
 from ..common.convert import MAX_SECONDS, boolean
+from ..common.errors import AgentError
 from ..common.escape import roff
 from ..common.escape import xml as xml_escape
 
@@ -16,8 +17,8 @@ FENCING_ACTIONS = ("off", "reboot")   # `delay` applies to these
 STDIN_LIMIT = 64 * 1024
 
 
-class FenceInputError(Exception):
-    """Bad input: one line for stderr and the log; exit 1."""
+class FenceInputError(AgentError):
+    """Bad input: one line for stderr and the log; exit 1 (fence-agents' EC_GENERIC_ERROR)."""
 
 
 class Param:

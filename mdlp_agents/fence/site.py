@@ -5,6 +5,7 @@ have written it: it names programs root runs (password_script, ipmitool_path, ss
 import io
 import os
 
+from ..common import ini
 from ..common.files import distrust, open_regular
 from . import options as fo
 from .options import FenceInputError
@@ -19,22 +20,18 @@ def load(path):
     ({}, {}, None) where there is no such file; FenceInputError where it cannot be used."""
     if not os.path.exists(path):
         return {}, {}, None
-    import configparser
-    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
-                                       default_section="\0none")
     try:
         with open_regular(path) as raw:   # never blocks: a FIFO here is an error, not a hang
             info = os.fstat(raw.fileno())
             reason = distrust(info)
             if reason:
                 raise FenceInputError("%s: refused: %s, and it names programs root runs" % (path, reason))
-            parser.read_file(io.TextIOWrapper(raw, encoding="utf-8"), source=path)
-    except configparser.Error as exc:
-        # the line itself is not echoed: it could be a mistyped "password secret"
-        lineno = getattr(exc, "lineno", None) or (exc.errors[0][0] if getattr(exc, "errors", None) else "?")
-        raise FenceInputError("%s: line %s: %s" % (path, lineno, type(exc).__name__)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FenceInputError("%s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
+            # the offending line is not echoed: it could be a mistyped "password secret"
+            parser = ini.parse(io.TextIOWrapper(raw, encoding="utf-8"), path, echo=False)
+    except ini.IniError as exc:
+        raise FenceInputError("%s: %s" % (path, exc)) from None
+    except OSError as exc:
+        raise FenceInputError("%s: %s" % (path, exc.strerror or exc)) from None
     site, agent = {}, {}
     for section in parser.sections():
         for key, value in parser[section].items():

@@ -16,9 +16,9 @@ import os
 import sys
 import time
 
-from .. import ascii_safe_streams, click_version_option, prepare_click
 from ..common import exitcodes as ec
 from ..common.files import state_dir
+from ..common.main import run_tool
 from ..common.syslogging import AgentLog
 from . import config as cfg
 from . import report
@@ -50,7 +50,6 @@ class Agent:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.config = None
-        self.config_missing = False
         self._log = None
 
     # -- plumbing -----------------------------------------------------------------
@@ -68,12 +67,12 @@ class Agent:
         return code
 
     def load_config(self, cli_path, use_cache=True):
+        """None, or the ConfigError that makes the configuration unusable."""
         path = cfg.resolve_path(cli_path, self.environ, self.ocf)
         try:
             self.config = cfg.load(path, use_cache)
         except cfg.ConfigError as exc:
-            self.config_missing = isinstance(exc, cfg.ConfigMissing)
-            return str(exc)
+            return exc
         return None
 
     def runstate(self):
@@ -114,7 +113,8 @@ class Agent:
             return self.stop(force=False)
         return self.restart()
 
-    def _config_problem(self, action, problem):
+    def _config_problem(self, action, error):
+        problem = str(error)
         if action == "stop":
             # A failed stop puts rgmanager's service into "failed" and gets a Pacemaker node
             # fenced; with no usable configuration there is nothing we could stop, so give
@@ -128,11 +128,7 @@ class Agent:
                 # a probe on a node that never started the resource: it is not running here
                 self.fail(ec.OCF_NOT_RUNNING, problem)
                 return ec.OCF_NOT_RUNNING
-        if self.ocf and self.config_missing:
-            # a file missing on this node only: Pacemaker should try another node (5), not
-            # give up the resource everywhere (6)
-            return self.fail(ec.OCF_ERR_INSTALLED, problem)
-        return self.fail(ec.OCF_ERR_CONFIGURED, problem)
+        return self.fail(error.exit_code if self.ocf else ec.LSB_ERR_CONFIGURED, problem)
 
     def validate(self, actions=("start", "stop", "init")):
         """5 ("not installed") naming the first program ACTIONS need that is missing, else 0."""
@@ -242,13 +238,15 @@ def build_command(ocf=False, environ=None):
     """The click command (also what tests drive with click.testing.CliRunner)."""
     import click
 
+    from ..common.clicompat import version_option
+
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("action", metavar="ACTION", required=False)
     @click.option("--config", "-c", "config_path", metavar="PATH",
                   help="Configuration file (default: $MDLP_RHCS_CONF, else /etc/mdlp_agents/mdlp_rhcs.conf).")
     @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
     @click.option("-v", "--verbose", is_flag=True, help="Show every probe's result.")
-    @click_version_option(IDENT, "--version")
+    @version_option(IDENT, "--version")
     def command(action, config_path, as_json, verbose):
         """Check, start or stop the Websense mobile DLP services (httpd, PolicyEngine,
         RProxyWD) for rgmanager, Pacemaker (through an OCF link) or an admin.
@@ -267,35 +265,21 @@ def build_command(ocf=False, environ=None):
 
 
 def _run_click(ocf, args):
-    import click
-
-    prepare_click()
-    try:
-        result = build_command(ocf).main(args=args, prog_name=IDENT, standalone_mode=False)
-    except click.UsageError as exc:  # one line, not click's usage block
-        return Agent(ocf).fail(exc.exit_code, "%s (see %s --help)" % (exc.format_message(), IDENT))
-    except click.Abort:
-        return ec.LSB_ERR_GENERIC
+    from ..common.clicompat import parse
+    result = parse(build_command(ocf), args, IDENT)
     return result if isinstance(result, int) else 0
 
 
 def main(argv=None):
-    ascii_safe_streams()
     argv = sys.argv if argv is None else argv
     ocf = is_ocf_invocation(argv[0] if argv else "")
     args = argv[1:]
-    code = ec.LSB_ERR_GENERIC
-    try:
-        if len(args) == 1 and not args[0].startswith("-"):
-            code = Agent(ocf).run(args[0])   # how rgmanager and Pacemaker call us
-        else:
-            code = _run_click(ocf, args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeyboardInterrupt:
-        code = ec.LSB_ERR_GENERIC
-    except Exception as exc:  # noqa: BLE001 - one line and a failure code, never a traceback
-        action = args[0] if args else ""
-        code = ec.LSB_STATUS_UNKNOWN if action == "status" and not ocf else ec.OCF_ERR_GENERIC
-        Agent(ocf).fail(code, "internal error: %s: %s" % (type(exc).__name__, exc))
-    ec.exit_now(code)
+    if len(args) == 1 and not args[0].startswith("-"):
+        def body():
+            return Agent(ocf).run(args[0])   # how rgmanager and Pacemaker call us
+    else:
+        def body():
+            return _run_click(ocf, args)
+    # what `status` answers when it cannot tell is LSB's "unknown"; everything else "generic error"
+    internal = ec.LSB_STATUS_UNKNOWN if args[:1] == ["status"] and not ocf else ec.OCF_ERR_GENERIC
+    run_tool(body, lambda message: Agent(ocf).fail(internal, message), internal)

@@ -9,7 +9,9 @@ import marshal
 import os
 import pwd
 
+from ..common import exitcodes as ec
 from ..common.convert import seconds
+from ..common.errors import AgentError
 from ..common.files import atomic_write, distrust, open_regular
 
 DEFAULT_PATH = "/etc/mdlp_agents/mdlp_rhcs.conf"
@@ -32,12 +34,18 @@ AGENT_DEFAULTS = {
 PROBE_TIMEOUT_DEFAULT = 2.0
 
 
-class ConfigError(Exception):
+class ConfigError(AgentError):
     """A configuration problem; str() is the one line an admin sees."""
+
+    exit_code = ec.OCF_ERR_CONFIGURED   # == LSB_ERR_CONFIGURED
 
 
 class ConfigMissing(ConfigError):
     """The file is not there or cannot be read (this node's problem, not the cluster's)."""
+
+    # OCF: a file missing on this node only; Pacemaker should try another node (5), not give
+    # up the resource everywhere (6).  LSB has no such distinction: "not configured" (6).
+    exit_code = ec.OCF_ERR_INSTALLED
 
 
 class Service:
@@ -129,17 +137,6 @@ def parse_url(text):
     return scheme, host, port, path
 
 
-def _parser():
-    import configparser
-    return configparser.ConfigParser(
-        interpolation=None,
-        inline_comment_prefixes=(";", "#"),
-        default_section="\0no default section",  # a [DEFAULT] is reported as unknown
-        strict=True,
-        empty_lines_in_values=False,
-    )
-
-
 def load(path, use_cache=True):
     """Read and check PATH; return a Config or raise ConfigError.
 
@@ -168,15 +165,11 @@ def load(path, use_cache=True):
 
 
 def _parse(handle, path):
-    import configparser
-    parser = _parser()
+    from ..common import ini  # not on the cached path: configparser is most of its cost
     try:
-        parser.read_file(handle, source=path)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError("%s: cannot read configuration: %s" % (path, reason)) from None
-    except configparser.Error as exc:
-        raise ConfigError("%s: %s" % (path, _one_line(exc))) from None
+        parser = ini.parse(handle, path)
+    except ini.IniError as exc:
+        raise ConfigError("%s: %s" % (path, str(exc).replace("cannot read:", "cannot read configuration:"))) from None
     return from_parser(parser, path)
 
 
@@ -226,20 +219,6 @@ class ParsedCache:
             atomic_write(self.file, marshal.dumps((self.key, agent, services)), mode=0o600)
         except OSError:
             pass
-
-
-def _one_line(exc):
-    import configparser
-    if isinstance(exc, configparser.MissingSectionHeaderError):
-        return "line %d: text before the first [section]: %r" % (exc.lineno, exc.line.strip())
-    if isinstance(exc, configparser.DuplicateSectionError):
-        return "line %s: section [%s] appears twice" % (exc.lineno, exc.section)
-    if isinstance(exc, configparser.DuplicateOptionError):
-        return "line %s: [%s] %s appears twice" % (exc.lineno, exc.section, exc.option)
-    if isinstance(exc, configparser.ParsingError):
-        lineno, line = exc.errors[0]
-        return "line %d: not a 'key = value' line: %s" % (lineno, line.strip())
-    return " ".join(str(exc).split())
 
 
 def from_parser(parser, path):

@@ -12,7 +12,7 @@ import _socket
 import os
 import time
 
-from ..common.exitcodes import CHILD_GROUPS
+from ..common.main import CHILD_GROUPS
 from . import procfacts
 from .results import FAILED, HUNG, ProbeResult
 

@@ -7,6 +7,8 @@ change here).  Entry points are scanned only for a name that is not built in,
 so the common run never pays for the scan.
 """
 
+from ...common.errors import AgentError
+
 BUILTIN = {
     "noop": "mdlp_agents.fence.backends.noop:NoopBackend",
     "ipmi": "mdlp_agents.fence.backends.ipmi:IpmiBackend",
@@ -15,7 +17,7 @@ BUILTIN = {
 ENTRY_POINT_GROUP = "mdlp_agents.fence_backends"
 
 
-class FenceError(Exception):
+class FenceError(AgentError):
     """The backend could not do or confirm what was asked; str() says why, in one line."""
 
 
