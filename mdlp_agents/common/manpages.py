@@ -7,6 +7,12 @@ from .. import version
 from .escape import roff
 
 
+def heading(name, summary):
+    """A page's first lines: .TH (section 8, the version) and NAME."""
+    return ['.TH %s 8 "" "mdlp-agents %s" "System Administration"' % (name.upper().replace("-", "\\-"), version()),
+            ".SH NAME", "%s \\- %s" % (roff(name), roff(summary))]
+
+
 def rhcs_manpage():
     import click
 
@@ -15,8 +21,7 @@ def rhcs_manpage():
     command = build_command()
     with click.Context(command, info_name="mdlp_rhcs") as ctx:
         help_text = command.get_help(ctx)
-    lines = ['.TH MDLP_RHCS 8 "" "mdlp-agents %s" "System Administration"' % version(),
-             ".SH NAME", "mdlp_rhcs \\- health and resource agent of the Websense mobile DLP cluster",
+    lines = heading("mdlp_rhcs", "health and resource agent of the Websense mobile DLP cluster") + [
              ".SH SYNOPSIS", ".B mdlp_rhcs", "\\fIACTION\\fR [\\fB\\-\\-config\\fR \\fIPATH\\fR] "
              "[\\fB\\-\\-json\\fR] [\\fB\\-v\\fR]",
              ".SH DESCRIPTION",
@@ -53,8 +58,7 @@ def cluster_manpage():
             walk(cmd.commands[sub], "%s %s" % (name, sub))
 
     walk(command, "mdlp-cluster")
-    lines = ['.TH MDLP-CLUSTER 8 "" "mdlp-agents %s" "System Administration"' % version(),
-             ".SH NAME", "mdlp\\-cluster \\- render, validate and watch the mdlp cluster configuration",
+    lines = heading("mdlp-cluster", "render, validate and watch the mdlp cluster configuration") + [
              ".SH SYNOPSIS", ".B mdlp\\-cluster", "render rhcs|pacemaker|firewall|hosts|dns \\fIANSWERS\\fR",
              ".br", ".B mdlp\\-cluster", "validate [\\fICLUSTER.CONF\\fR]", ".br", ".B mdlp\\-cluster",
              "status [\\fB\\-\\-json\\fR|\\fB\\-\\-table\\fR] [\\fB\\-\\-from\\fR \\fIFILE\\fR]",

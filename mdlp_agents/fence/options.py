@@ -10,6 +10,7 @@ from ..common.convert import MAX_SECONDS, boolean
 from ..common.errors import AgentError
 from ..common.escape import roff
 from ..common.escape import xml as xml_escape
+from ..common.manpages import heading
 
 ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
            "manpage", "validate-all")
@@ -251,8 +252,7 @@ def metadata_xml():
 
 def manpage():
     """A troff man page from the same table (fence-agents generates theirs from metadata)."""
-    lines = ['.TH FENCE_MDLP 8 "" "mdlp-agents" "System Administration"',
-             ".SH NAME", "fence_mdlp \\- fence agent for the Websense mobile DLP cluster",
+    lines = heading("fence_mdlp", "fence agent for the Websense mobile DLP cluster") + [
              ".SH SYNOPSIS", ".B fence_mdlp", "[\\fIOPTION\\fR]...", ".br",
              "(no option: key=value lines on standard input, as fenced and Pacemaker send them)",
              ".SH DESCRIPTION", roff(LONGDESC), ".SH OPTIONS"]
