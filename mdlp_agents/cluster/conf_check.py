@@ -76,119 +76,153 @@ def agent_installed(agent):
     return any(os.access(os.path.join(d, agent), os.X_OK) for d in SEARCH)
 
 
+class Findings(list):
+    """[(line, message)], added to by element."""
+
+    def add(self, element, message):
+        self.append((element.line if element is not None else 1, message))
+
+
 def check(data):
     """[(line, message)] for cluster.conf text DATA (bytes or str); empty when clean."""
     try:
         root = parse(data)
     except Malformed as exc:
         return [(exc.line, str(exc))]
-    problems = []
-
-    def problem(element, message):
-        problems.append((element.line if element is not None else 1, message))
-
+    found = Findings()
     if root.tag != "cluster":
-        problem(root, "the root element is <%s>, not <cluster>" % root.tag)
-        return problems
-    if not root.get("name"):
-        problem(root, "<cluster> has no name")
-    if not (root.get("config_version") or "").isdigit():
-        problem(root, "<cluster> has no numeric config_version (ccs_tool/cman refuse to load it)")
+        found.add(root, "the root element is <%s>, not <cluster>" % root.tag)
+        return found
+    _check_cluster(root, found)
+    devices = _check_fence_devices(root, found)
+    names = _check_nodes(root, devices, found)
+    _check_quorum(root, len(list(root.iter("clusternode"))), found)
+    rm = root.find("rm")
+    _check_services(root, rm, names, found)
+    _check_scripts(rm, found)
+    return sorted(found)
 
+
+def _check_cluster(root, found):
+    if not root.get("name"):
+        found.add(root, "<cluster> has no name")
+    if not (root.get("config_version") or "").isdigit():
+        found.add(root, "<cluster> has no numeric config_version (ccs_tool/cman refuse to load it)")
+
+
+def _check_fence_devices(root, found):
+    """{name: <fencedevice>}, after checking each device's agent."""
     devices = {}
     for device in root.iter("fencedevice"):
         name = device.get("name")
         agent = device.get("agent") or ""
         if name in devices:
-            problem(device, "fence device %r is defined twice" % name)
+            found.add(device, "fence device %r is defined twice" % name)
         devices[name] = device
         if not agent:
-            problem(device, "fence device %r has no agent" % name)
+            found.add(device, "fence device %r has no agent" % name)
         elif agent == "fence_manual":
-            problem(device, "fence device %r uses fence_manual: a node is never really fenced and recovery waits "
-                            "for fence_ack_manual; use fence_mdlp" % name)
+            found.add(device, "fence device %r uses fence_manual: a node is never really fenced and recovery waits "
+                              "for fence_ack_manual; use fence_mdlp" % name)
         elif not agent_installed(agent):
-            problem(device, "fence device %r: agent %s is not installed on this node" % (name, agent))
+            found.add(device, "fence device %r: agent %s is not installed on this node" % (name, agent))
+    return devices
 
-    nodes = list(root.iter("clusternode"))
+
+def _check_nodes(root, devices, found):
+    """{name: <clusternode>}, after checking names, ids and each node's fence level."""
     names, ids = {}, {}
-    for node in nodes:
+    for node in root.iter("clusternode"):
         name = node.get("name")
         if not name:
-            problem(node, "a <clusternode> has no name")
+            found.add(node, "a <clusternode> has no name")
         elif name in names:
-            problem(node, "node name %r is used twice (first on line %d)" % (name, names[name].line))
+            found.add(node, "node name %r is used twice (first on line %d)" % (name, names[name].line))
         else:
             names[name] = node
         nodeid = node.get("nodeid")
         if nodeid and nodeid in ids:
-            problem(node, "nodeid %s is used twice (first on line %d)" % (nodeid, ids[nodeid].line))
+            found.add(node, "nodeid %s is used twice (first on line %d)" % (nodeid, ids[nodeid].line))
         elif nodeid:
             ids[nodeid] = node
         methods = [m for f in node.find_all("fence") for m in f.find_all("method")]
         used = [d for m in methods for d in m.find_all("device")]
         if not used:
-            problem(node, "node %r has no fence level (no <fence><method><device>): it can never be fenced" % name)
+            found.add(node, "node %r has no fence level (no <fence><method><device>): it can never be fenced" % name)
         for device in used:
             if device.get("name") not in devices:
-                problem(device, "node %r uses fence device %r, which <fencedevices> does not define"
-                        % (name, device.get("name")))
+                found.add(device, "node %r uses fence device %r, which <fencedevices> does not define"
+                          % (name, device.get("name")))
+    return names
 
+
+def _check_quorum(root, node_count, found):
     cman = root.find("cman")
-    if len(nodes) == 2 and (cman is None or cman.get("two_node") != "1"):
-        problem(cman if cman is not None else root,
-                "two nodes without <cman two_node=\"1\" expected_votes=\"1\">: the survivor of a failure "
-                "loses quorum and stops the service")
+    if node_count == 2 and (cman is None or cman.get("two_node") != "1"):
+        found.add(cman if cman is not None else root,
+                  "two nodes without <cman two_node=\"1\" expected_votes=\"1\">: the survivor of a failure "
+                  "loses quorum and stops the service")
     elif cman is not None and cman.get("two_node") == "1" and cman.get("expected_votes") != "1":
-        problem(cman, "two_node=\"1\" needs expected_votes=\"1\"")
+        found.add(cman, "two_node=\"1\" needs expected_votes=\"1\"")
 
-    rm = root.find("rm")
+
+def _scripts(rm):
+    """{name: <script file=...>} of the resource manager's scripts."""
+    return {s.get("name"): s for s in (rm.iter("script") if rm is not None else []) if s.get("file")}
+
+
+def _check_services(root, rm, names, found):
     services = list(rm.iter("service")) if rm is not None else []
     if not services:
-        problem(rm if rm is not None else root, "no <service> under <rm>: nothing is managed")
+        found.add(rm if rm is not None else root, "no <service> under <rm>: nothing is managed")
     domains = {d.get("name"): d for d in root.iter("failoverdomain")}
-    scripts = {s.get("name"): s for s in (rm.iter("script") if rm is not None else []) if s.get("file")}
+    scripts = _scripts(rm)
+    addresses = {i.get("address") for i in (rm.iter("ip") if rm is not None else []) if i.get("address")}
     for service in services:
         sname = service.get("name")
         if service.get("autostart", "1") not in ("1", "yes"):
-            problem(service, "service %r has autostart=\"%s\": it does not start with the cluster"
-                    % (sname, service.get("autostart")))
+            found.add(service, "service %r has autostart=\"%s\": it does not start with the cluster"
+                      % (sname, service.get("autostart")))
         if service.get("recovery", "restart") != "relocate":
-            problem(service, "service %r has recovery=\"%s\"; the guide uses \"relocate\" (a failure moves the "
-                    "service to the other node)" % (sname, service.get("recovery", "restart")))
+            found.add(service, "service %r has recovery=\"%s\"; the guide uses \"relocate\" (a failure moves the "
+                      "service to the other node)" % (sname, service.get("recovery", "restart")))
         if service.get("exclusive") != "1":
-            problem(service, "service %r is not exclusive=\"1\": it may start on a node running another service"
-                    % sname)
+            found.add(service, "service %r is not exclusive=\"1\": it may start on a node running another service"
+                      % sname)
         domain_name = service.get("domain")
         if not domain_name:
-            problem(service, "service %r has no failover domain: it may start on any node" % sname)
+            found.add(service, "service %r has no failover domain: it may start on any node" % sname)
         elif domain_name not in domains:
-            problem(service, "service %r uses failover domain %r, which is not defined" % (sname, domain_name))
+            found.add(service, "service %r uses failover domain %r, which is not defined" % (sname, domain_name))
         else:
-            domain = domains[domain_name]
-            if domain.get("restricted") != "1":
-                problem(domain, "failover domain %r is not restricted=\"1\": the service may run outside it"
-                        % domain_name)
-            if domain.get("ordered") != "1":
-                problem(domain, "failover domain %r is not ordered=\"1\": the preferred node is not honoured"
-                        % domain_name)
-            if not domain.find_all("failoverdomainnode"):
-                problem(domain, "failover domain %r has no nodes: the service can run nowhere" % domain_name)
-            for member in domain.find_all("failoverdomainnode"):
-                if member.get("name") not in names:
-                    problem(member, "failover domain %r names node %r, which is not a cluster node"
-                            % (domain_name, member.get("name")))
-        addresses = {i.get("address") for i in (rm.iter("ip") if rm is not None else []) if i.get("address")}
+            _check_domain(domains[domain_name], names, found)
         for ref in service.iter("ip"):
             if ref.get("ref") and ref.get("ref") not in addresses:
-                problem(ref, "service %r refers to IP %r, which <resources> does not define" % (sname, ref.get("ref")))
+                found.add(ref, "service %r refers to IP %r, which <resources> does not define"
+                          % (sname, ref.get("ref")))
         for ref in service.iter("script"):
             script = scripts.get(ref.get("ref")) if ref.get("ref") else ref
             if script is None:
-                problem(ref, "service %r refers to script %r, which <resources> does not define"
-                        % (sname, ref.get("ref")))
-    for script in scripts.values():
+                found.add(ref, "service %r refers to script %r, which <resources> does not define"
+                          % (sname, ref.get("ref")))
+
+
+def _check_domain(domain, names, found):
+    name = domain.get("name")
+    if domain.get("restricted") != "1":
+        found.add(domain, "failover domain %r is not restricted=\"1\": the service may run outside it" % name)
+    if domain.get("ordered") != "1":
+        found.add(domain, "failover domain %r is not ordered=\"1\": the preferred node is not honoured" % name)
+    if not domain.find_all("failoverdomainnode"):
+        found.add(domain, "failover domain %r has no nodes: the service can run nowhere" % name)
+    for member in domain.find_all("failoverdomainnode"):
+        if member.get("name") not in names:
+            found.add(member, "failover domain %r names node %r, which is not a cluster node"
+                      % (name, member.get("name")))
+
+
+def _check_scripts(rm, found):
+    for script in _scripts(rm).values():
         path = script.get("file")
         if not os.path.isfile(path) or not os.access(path, os.X_OK):
-            problem(script, "script %r: %s is not an executable file on this node" % (script.get("name"), path))
-    return sorted(problems)
+            found.add(script, "script %r: %s is not an executable file on this node" % (script.get("name"), path))
