@@ -179,182 +179,224 @@ def _parse_ini(path, text):
     return raw
 
 
-def _refuse_secrets(path, where, table):
-    """Anywhere in TABLE, however deeply nested: a key that names a secret is refused (and its
-    value never echoed)."""
-    items = table.items() if isinstance(table, dict) else enumerate(table) if isinstance(table, list) else ()
-    for key, value in items:
-        if isinstance(key, str) and SECRET.search(key) and key != "fence_identity_file":
-            raise AnswerError("%s: %s %s: secrets do not belong in the answer file; put them in %s"
-                              % (path, where, key, SECRET_HOME))
-        if isinstance(value, (dict, list)):
-            _refuse_secrets(path, where, value)
+# -- converters: each takes a value and returns it checked, or raises ValueError saying what is
+#    wrong; Place adds the file, the table and the key -------------------------------------------
+KIND_NAMES = {str: "text", int: "a whole number", bool: "yes/no"}
 
 
-def _scalar(path, where, key, value, kinds=(str,)):
+def scalar(value, kinds=(str,)):
     """VALUE must be a single value (no table, list or control character): it ends up in XML
     attributes, shell words and crm lines."""
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise AnswerError("%s: %s %s: expected %s, not a %s" % (path, where, key, " or ".join(
-            {str: "text", int: "a whole number", bool: "yes/no"}[k] for k in kinds), type(value).__name__))
+        raise ValueError("expected %s, not a %s" % (" or ".join(KIND_NAMES[k] for k in kinds), type(value).__name__))
     if isinstance(value, str) and CONTROL.search(value):
-        raise AnswerError("%s: %s %s: control characters are not allowed" % (path, where, key))
+        raise ValueError("control characters are not allowed")
     return value.strip() if isinstance(value, str) else value
 
 
-def _unknown(path, where, table, allowed):
-    for key in table:
-        if key not in allowed:
-            raise AnswerError("%s: %s: unknown key %r (known: %s)" % (path, where, key, ", ".join(sorted(allowed))))
-
-
-def _address(path, where, value, key):
-    value = _scalar(path, where, key, value)
+def address(value):
+    value = scalar(value)
     if "%" in value:   # Python 3.9+ takes any text after % as a scope: it would reach shell lines
-        raise AnswerError("%s: %s %s: %r has a scope id: give an address without %%..." % (path, where, key, value))
+        raise ValueError("%r has a scope id: give an address without %%..." % value)
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise AnswerError("%s: %s %s: %r is not an IP address" % (path, where, key, value)) from None
+        raise ValueError("%r is not an IP address" % value) from None
 
 
-def _integer(path, where, key, value, low, high):
-    value = _scalar(path, where, key, value, (int, str))
+def integer(value, low, high):
+    value = scalar(value, (int, str))
     try:
         number = int(value)
     except ValueError:
-        raise AnswerError("%s: %s %s: %r is not a whole number" % (path, where, key, value)) from None
+        raise ValueError("%r is not a whole number" % value) from None
     if not low <= number <= high:
-        raise AnswerError("%s: %s %s: %d is not between %d and %d" % (path, where, key, number, low, high))
+        raise ValueError("%d is not between %d and %d" % (number, low, high))
     return number
 
 
-def _backend(path, where, value):
-    value = _scalar(path, where, "fence_backend", value)
+def backend(value):
+    value = scalar(value)
     if value not in FENCE_BACKENDS:
-        raise AnswerError("%s: %s fence_backend: %r is not one of %s" % (path, where, value, ", ".join(FENCE_BACKENDS)))
+        raise ValueError("%r is not one of %s" % (value, ", ".join(FENCE_BACKENDS)))
     return value
 
 
-def _boolean(path, where, key, value):
-    value = _scalar(path, where, key, value, (bool, str))
+def yes_no(value):
+    value = scalar(value, (bool, str))
     if isinstance(value, bool):
         return value
     try:
         return boolean(value)
     except ValueError:
-        raise AnswerError("%s: %s %s: %r is not yes/no" % (path, where, key, value)) from None
+        raise ValueError("%r is not yes/no" % value) from None
 
 
-def _name(path, where, key, value):
-    value = _scalar(path, where, key, value)
+def name(value):
+    value = scalar(value)
     if not NAME.match(value):
-        raise AnswerError("%s: %s %s: %r is not a valid name (letters, digits, '.', '-')" % (path, where, key, value))
+        raise ValueError("%r is not a valid name (letters, digits, '.', '-')" % value)
     return value
 
 
+def absolute_path(value):
+    value = scalar(value)
+    if not value.startswith("/") or " " in value:
+        raise ValueError("%r is not an absolute path without spaces" % value)
+    return value
+
+
+def host_name(value):
+    value = scalar(value).rstrip(".")
+    if not all(NAME.match(label) for label in value.split(".")):
+        raise ValueError("%r is not a host name" % value)
+    return value
+
+
+class Place:
+    """A table of the answer file ("[site]", "cluster mobile-cs node node1"): its errors name the
+    file, the table and the key."""
+
+    def __init__(self, path, where):
+        self.path, self.where = path, where
+
+    def error(self, message, key=None):
+        return AnswerError("%s: %s%s: %s" % (self.path, self.where, " " + key if key else "", message))
+
+    def value(self, key, raw, convert, *args):
+        try:
+            return convert(raw, *args)
+        except ValueError as exc:
+            raise self.error(str(exc), key) from None
+
+    def known_keys(self, table, allowed):
+        for key in table:
+            if key not in allowed:
+                raise self.error("unknown key %r (known: %s)" % (key, ", ".join(sorted(allowed))))
+
+    def no_secrets(self, table):
+        """Anywhere in TABLE, however deeply nested: a key that names a secret is refused (and its
+        value never echoed)."""
+        items = table.items() if isinstance(table, dict) else enumerate(table) if isinstance(table, list) else ()
+        for key, value in items:
+            if isinstance(key, str) and SECRET.search(key) and key != "fence_identity_file":
+                raise self.error("secrets do not belong in the answer file; put them in %s" % SECRET_HOME, key)
+            if isinstance(value, (dict, list)):
+                self.no_secrets(value)
+
+    def required(self, table, keys):
+        for key in keys:
+            if key not in table or table[key] in ("", []):
+                raise self.error("missing %r" % key)
+
+
+class Claimed:
+    """Names and addresses already given in the file: each may appear once."""
+
+    def __init__(self):
+        self.clusters, self.nodes, self.addresses = set(), set(), {}
+
+    def address(self, place, key, value, what):
+        if value in self.addresses:
+            raise place.error("%s is also %s" % (value, self.addresses[value]), key)
+        self.addresses[value] = what
+
+
+# -- the file, table by table -------------------------------------------------------------------
 def _check(path, raw):
     unknown_top = set(raw) - {"site", "cluster"}
     if unknown_top:
         raise AnswerError("%s: unknown table(s) %s (use [site] and [[cluster]])"
                           % (path, ", ".join(sorted(unknown_top))))
-    site_raw = raw.get("site") or {}
-    if not isinstance(site_raw, dict):
-        raise AnswerError("%s: [site] must be a table" % path)
-    _refuse_secrets(path, "[site]", site_raw)
-    _unknown(path, "[site]", site_raw, SITE_KEYS)
-    site = dict(SITE_KEYS)
-    site.update(site_raw)
-    where = "[site]"
-    site["fence_backend"] = _backend(path, where, site["fence_backend"])
-    site["dns_ttl"] = _integer(path, where, "dns_ttl", site["dns_ttl"], 1, 86400)
-    site["fence_delay"] = _integer(path, where, "fence_delay", site["fence_delay"], 0, 300)
-    site["monitor_interval"] = _integer(path, where, "monitor_interval", site["monitor_interval"], 1, 3600)
-    site["ip_monitor_interval"] = _integer(path, where, "ip_monitor_interval", site["ip_monitor_interval"], 1, 3600)
-    site["stickiness"] = _integer(path, where, "stickiness", site["stickiness"], 0, 1000000)
-    site["fence_lanplus"] = _boolean(path, where, "fence_lanplus", site["fence_lanplus"])
-    site["fence_cipher"] = str(_scalar(path, where, "fence_cipher", site["fence_cipher"], (str, int)))
-    site["fence_username"] = _name(path, where, "fence_username", site["fence_username"])
-    for key in ("service_config", "script", "fence_identity_file"):
-        if site[key] is None:
-            continue
-        site[key] = _scalar(path, where, key, site[key])
-        if not site[key].startswith("/") or " " in site[key]:
-            raise AnswerError("%s: [site] %s: %r is not an absolute path without spaces" % (path, key, site[key]))
-    if site["dns_name"] is not None:
-        site["dns_name"] = _scalar(path, where, "dns_name", site["dns_name"]).rstrip(".")
-        if not all(NAME.match(label) for label in site["dns_name"].split(".")):
-            raise AnswerError("%s: [site] dns_name: %r is not a host name" % (path, site["dns_name"]))
-
+    site = _check_site(Place(path, "[site]"), raw.get("site") or {})
     clusters_raw = raw.get("cluster") or []
     if not isinstance(clusters_raw, list) or not clusters_raw:
         raise AnswerError("%s: no cluster: add a [[cluster]] table (TOML) or a [cluster NAME] section (INI)" % path)
-    clusters, seen_nodes, seen_ips, seen_clusters = [], set(), {}, set()
-    for index, table in enumerate(clusters_raw, 1):
-        if not isinstance(table, dict):
-            raise AnswerError("%s: cluster %d must be a table" % (path, index))
-        where = "cluster %s" % (table.get("name") if isinstance(table.get("name"), str) else index)
-        _refuse_secrets(path, where, table)
-        _unknown(path, where, table, CLUSTER_KEYS)
-        for key in ("name", "floating_ip", "nodes"):
-            if key not in table or table[key] in ("", []):
-                raise AnswerError("%s: %s: missing %r" % (path, where, key))
-        name = _name(path, where, "name", table["name"])
-        if name in seen_clusters:
-            raise AnswerError("%s: %s: the cluster name is used twice" % (path, where))
-        seen_clusters.add(name)
-        vip = _address(path, where, table["floating_ip"], "floating_ip")
-        if vip in seen_ips:
-            raise AnswerError("%s: %s floating_ip: %s is also %s" % (path, where, vip, seen_ips[vip]))
-        seen_ips[vip] = "the floating IP of cluster %s" % name
-        prefix = _integer(path, where, "prefix", table.get("prefix", 24), 1,
-                          32 if ipaddress.ip_address(vip).version == 4 else 128)
-        interface = _name(path, where, "interface", table.get("interface", "eth0"))
-        backend = _backend(path, where, table.get("fence_backend", site["fence_backend"]))
-        nodes = []
-        if not isinstance(table["nodes"], list):
-            raise AnswerError("%s: %s nodes: must be a list of tables" % (path, where))
-        for number, node_raw in enumerate(table["nodes"], 1):
-            node_where = "%s node %s" % (where, node_raw.get("name", number) if isinstance(node_raw, dict)
-                                          and isinstance(node_raw.get("name", number), (str, int)) else number)
-            if not isinstance(node_raw, dict):
-                raise AnswerError("%s: %s: must be a table with name and address" % (path, node_where))
-            _refuse_secrets(path, node_where, node_raw)
-            _unknown(path, node_where, node_raw, NODE_KEYS)
-            for key in ("name", "address"):
-                if not node_raw.get(key):
-                    raise AnswerError("%s: %s: missing %r" % (path, node_where, key))
-            node_name = _name(path, node_where, "name", node_raw["name"])
-            if node_name in seen_nodes:
-                raise AnswerError("%s: %s: node name %s is used twice" % (path, node_where, node_name))
-            seen_nodes.add(node_name)
-            address = _address(path, node_where, node_raw["address"], "address")
-            if address in seen_ips:
-                raise AnswerError("%s: %s address: %s is also %s" % (path, node_where, address, seen_ips[address]))
-            seen_ips[address] = "the address of node %s" % node_name
-            bmc = node_raw.get("bmc")
-            if backend == "ipmi" and not bmc:
-                raise AnswerError("%s: %s: missing 'bmc' (the address of its IPMI BMC; fence_backend is ipmi)"
-                                  % (path, node_where))
-            if bmc:
-                bmc = _address(path, node_where, bmc, "bmc")
-                if bmc in seen_ips:   # one BMC for two nodes: fencing one would cut the other's power
-                    raise AnswerError("%s: %s bmc: %s is also %s" % (path, node_where, bmc, seen_ips[bmc]))
-                seen_ips[bmc] = "the BMC of node %s" % node_name
-            nodeid = _integer(path, node_where, "nodeid", node_raw.get("nodeid", number), 1, 2 ** 31 - 1)
-            if nodeid in (n.nodeid for n in nodes):
-                raise AnswerError("%s: %s nodeid: %d is used twice" % (path, node_where, nodeid))
-            nodes.append(Node(node_name, address, bmc, nodeid))
-        if len(nodes) > 2:
-            raise AnswerError("%s: %s: %d nodes; the guide's clusters are pairs (1 or 2 nodes), "
-                              "scale out with more clusters" % (path, where, len(nodes)))
-        order = table.get("failover_order") or [n.name for n in nodes]
-        if not isinstance(order, list) or not all(isinstance(item, str) for item in order):
-            raise AnswerError("%s: %s failover_order: expected a list of node names" % (path, where))
-        if sorted(order) != sorted(n.name for n in nodes):
-            raise AnswerError("%s: %s failover_order: %s must list each node of the cluster once"
-                              % (path, where, ", ".join(order)))
-        username = _name(path, where, "fence_username", table.get("fence_username", site["fence_username"]))
-        clusters.append(Cluster(name, vip, prefix, interface, nodes, list(order), backend, username))
+    claimed = Claimed()
+    clusters = [_check_cluster(path, index, table, site, claimed) for index, table in enumerate(clusters_raw, 1)]
     return Site(path, site, clusters)
 
+
+def _check_site(place, site_raw):
+    if not isinstance(site_raw, dict):
+        raise AnswerError("%s: [site] must be a table" % place.path)
+    place.no_secrets(site_raw)
+    place.known_keys(site_raw, SITE_KEYS)
+    site = dict(SITE_KEYS)
+    site.update(site_raw)
+    site["fence_backend"] = place.value("fence_backend", site["fence_backend"], backend)
+    for key, low, high in (("dns_ttl", 1, 86400), ("fence_delay", 0, 300), ("monitor_interval", 1, 3600),
+                           ("ip_monitor_interval", 1, 3600), ("stickiness", 0, 1000000)):
+        site[key] = place.value(key, site[key], integer, low, high)
+    site["fence_lanplus"] = place.value("fence_lanplus", site["fence_lanplus"], yes_no)
+    site["fence_cipher"] = str(place.value("fence_cipher", site["fence_cipher"], scalar, (str, int)))
+    site["fence_username"] = place.value("fence_username", site["fence_username"], name)
+    for key in ("service_config", "script", "fence_identity_file"):
+        if site[key] is not None:
+            site[key] = place.value(key, site[key], absolute_path)
+    if site["dns_name"] is not None:
+        site["dns_name"] = place.value("dns_name", site["dns_name"], host_name)
+    return site
+
+
+def _check_cluster(path, index, table, site, claimed):
+    if not isinstance(table, dict):
+        raise AnswerError("%s: cluster %d must be a table" % (path, index))
+    place = Place(path, "cluster %s" % (table.get("name") if isinstance(table.get("name"), str) else index))
+    place.no_secrets(table)
+    place.known_keys(table, CLUSTER_KEYS)
+    place.required(table, ("name", "floating_ip", "nodes"))
+    cluster_name = place.value("name", table["name"], name)
+    if cluster_name in claimed.clusters:
+        raise place.error("the cluster name is used twice")
+    claimed.clusters.add(cluster_name)
+    vip = place.value("floating_ip", table["floating_ip"], address)
+    claimed.address(place, "floating_ip", vip, "the floating IP of cluster %s" % cluster_name)
+    prefix = place.value("prefix", table.get("prefix", 24), integer, 1,
+                         32 if ipaddress.ip_address(vip).version == 4 else 128)
+    interface = place.value("interface", table.get("interface", "eth0"), name)
+    fencing = place.value("fence_backend", table.get("fence_backend", site["fence_backend"]), backend)
+    if not isinstance(table["nodes"], list):
+        raise place.error("must be a list of tables", "nodes")
+    nodes = []
+    for number, node_raw in enumerate(table["nodes"], 1):
+        nodes.append(_check_node(place, number, node_raw, fencing, claimed, nodes))
+    if len(nodes) > 2:
+        raise place.error("%d nodes; the guide's clusters are pairs (1 or 2 nodes), scale out with more clusters"
+                          % len(nodes))
+    order = table.get("failover_order") or [n.name for n in nodes]
+    if not isinstance(order, list) or not all(isinstance(item, str) for item in order):
+        raise place.error("expected a list of node names", "failover_order")
+    if sorted(order) != sorted(n.name for n in nodes):
+        raise place.error("%s must list each node of the cluster once" % ", ".join(order), "failover_order")
+    username = place.value("fence_username", table.get("fence_username", site["fence_username"]), name)
+    return Cluster(cluster_name, vip, prefix, interface, nodes, list(order), fencing, username)
+
+
+def _check_node(cluster_place, number, node_raw, fencing, claimed, siblings):
+    label = node_raw.get("name", number) if isinstance(node_raw, dict) else number
+    place = Place(cluster_place.path, "%s node %s" % (cluster_place.where,
+                                                      label if isinstance(label, (str, int)) else number))
+    if not isinstance(node_raw, dict):
+        raise place.error("must be a table with name and address")
+    place.no_secrets(node_raw)
+    place.known_keys(node_raw, NODE_KEYS)
+    for key in ("name", "address"):
+        if not node_raw.get(key):
+            raise place.error("missing %r" % key)
+    node_name = place.value("name", node_raw["name"], name)
+    if node_name in claimed.nodes:
+        raise place.error("node name %s is used twice" % node_name)
+    claimed.nodes.add(node_name)
+    node_address = place.value("address", node_raw["address"], address)
+    claimed.address(place, "address", node_address, "the address of node %s" % node_name)
+    bmc = node_raw.get("bmc")
+    if fencing == "ipmi" and not bmc:
+        raise place.error("missing 'bmc' (the address of its IPMI BMC; fence_backend is ipmi)")
+    if bmc:   # one BMC for two nodes: fencing one would cut the other's power
+        bmc = place.value("bmc", bmc, address)
+        claimed.address(place, "bmc", bmc, "the BMC of node %s" % node_name)
+    nodeid = place.value("nodeid", node_raw.get("nodeid", number), integer, 1, 2 ** 31 - 1)
+    if nodeid in (n.nodeid for n in siblings):
+        raise place.error("%d is used twice" % nodeid, "nodeid")
+    return Node(node_name, node_address, bmc, nodeid)
