@@ -38,7 +38,7 @@ def exit_now(code):
     """Flush and leave at once, even if a probe thread is still stuck in a system call; kill
     the process groups of commands still running first."""
     try:
-        for group in list(CHILD_GROUPS):
+        for group in [g for g in CHILD_GROUPS if g > 0]:   # killpg(0) would be our own group
             try:
                 os.killpg(group, 9)
             except OSError:

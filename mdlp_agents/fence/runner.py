@@ -33,6 +33,8 @@ class Runner:
 
     @staticmethod
     def _kill(pid):
+        if pid <= 0:   # killpg(0) would be our own group: never, whatever a Popen says its pid is
+            return
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
