@@ -476,6 +476,14 @@ def run_fence(*args, stdin=None, env=None, conf=None, timeout=120):
     return Result(proc, time.monotonic() - started)
 
 
+def c_locale():
+    """The environment as rgmanager gives it: LC_ALL=C, no Python I/O settings of ours."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("LC_", "PYTHONIOENCODING",
+                                                                                     "PYTHONUNBUFFERED"))}
+    env.update(LC_ALL="C", LANG="C")
+    return env
+
+
 def fence_conf(tmp_path, fence="", agent=""):
     """A site fence_mdlp.conf whose syslog and locks live in the test's own directory."""
     path = tmp_path / "fence_mdlp.conf"

@@ -15,23 +15,26 @@ CHILD_GROUPS = set()
 
 
 def run_tool(body, report, internal_error_code):
-    """Leave with BODY()'s exit code.  An AgentError is REPORT(message, level)'d and leaves with
-    its own code; any other exception is an "internal error" with INTERNAL_ERROR_CODE."""
+    """Leave with outcome(BODY, REPORT, INTERNAL_ERROR_CODE), at once."""
     ascii_safe_streams()   # before anything holds the streams
-    code = internal_error_code
+    exit_now(outcome(body, report, internal_error_code))
+
+
+def outcome(body, report, internal_error_code):
+    """BODY()'s exit code.  An AgentError is REPORT(message)'ed and gives its own code; any
+    other exception is an "internal error" with INTERNAL_ERROR_CODE."""
     try:
-        code = body()
+        return body()
     except AgentError as exc:
         report(exc.format_message())
-        code = exc.exit_code
+        return exc.exit_code
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        code = internal_error_code
+        return internal_error_code
     except Exception as exc:  # noqa: BLE001 - one line and a failure code, never a traceback
         report("internal error: %s: %s" % (type(exc).__name__, exc))
-        code = internal_error_code
-    exit_now(code)
+        return internal_error_code
 
 
 def exit_now(code):

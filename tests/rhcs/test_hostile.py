@@ -1,0 +1,191 @@
+"""mdlp_rhcs, given hostile and careless input: one class of hole per test, each against the real
+programs: a lie (healthy when not, fenced when not), a hang past the deadline, a leak (a process
+or a file left behind), an injection.  Grow this file with every new class found."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN_DIR, c_locale, run_agent, write_config
+
+LISTENER = "import socket, sys, time\ns = socket.socket()\ns.bind((sys.argv[1], int(sys.argv[2])))\n" \
+           "s.listen(5)\ntime.sleep(1000)\n"
+
+
+def _listening(address, port):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ss", "-Hltn", "src", "%s:%d" % (address, port)], capture_output=True,
+                             text=True).stdout
+        if out.strip():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _free_port(address):
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+# -- mdlp_rhcs: "healthy" must mean healthy ------------------------------------------------
+@pytest.mark.parametrize("probed", ["127.0.0.1:%d", "[::ffff:127.0.0.1]:%d"])
+def test_squatter_on_the_probed_address_is_not_the_service(tmp_path, fake, probed):
+    """The service listens on 127.0.0.2:P, another program on 127.0.0.1:P: a probe of
+    127.0.0.1:P reaches the squatter, whatever spelling of the address is configured."""
+    port = _free_port("127.0.0.1")
+    fake.start("httpd", target=sys.executable, args=("-c", LISTENER, "127.0.0.2", str(port)))
+    squatter = subprocess.Popen([sys.executable, "-c", LISTENER, "127.0.0.1", str(port)])
+    try:
+        assert _listening("127.0.0.2", port) and _listening("127.0.0.1", port)
+        config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = %s\n" % (probed % port))
+        result = run_agent("status", config=config)
+        assert result.returncode == 3, result
+        assert "is held by pid %d" % squatter.pid in result.stdout, result
+        # the service's own address is fine
+        good = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 127.0.0.2:%d\n" % port)
+        assert run_agent("status", config=good).returncode == 0
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
+def test_squatter_on_an_own_non_loopback_address_is_caught(tmp_path, fake):
+    """A probe of the node's own address (not loopback) is checked too: in a network namespace
+    of the test's own, 198.18.99.1 is this host's; the service listens on 127.0.0.1:P, a squatter
+    on 198.18.99.1:P."""
+    port = 18800 + os.getpid() % 1000
+    httpd = fake.program("httpd", target=sys.executable)
+    config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 198.18.99.1:%d\n" % port)
+    script = ('ip link set lo up && ip addr add 198.18.99.1/32 dev lo && '
+              '"$1" -c "$2" 127.0.0.1 "$3" & service=$!; '
+              '"$4" -c "$2" 198.18.99.1 "$3" & squatter=$!; '
+              'for i in $(seq 100); do ss -Hltn | grep -q "198.18.99.1:$3" && ss -Hltn | grep -q "127.0.0.1:$3" '
+              '&& break; sleep 0.05; done; '
+              'MDLP_RHCS_CONF="$5" "$6" status; echo "rc=$? squatter=$squatter"; kill -9 $service $squatter')
+    result = subprocess.run(["unshare", "--net", "sh", "-c", script, "sh", str(httpd), LISTENER, str(port),
+                             sys.executable, str(config), str(BIN_DIR / "mdlp_rhcs")],
+                            capture_output=True, text=True, timeout=60)
+    rc, squatter = result.stdout.strip().splitlines()[-1].split()
+    assert rc == "rc=3", result
+    assert "198.18.99.1:%d is held by pid %s" % (port, squatter.split("=")[1]) in result.stdout, result
+
+
+# HTTP interim answers and impossible status codes: test_status.py, test_http_probe_reads_the_status_line
+
+
+@pytest.mark.parametrize("owner,mode", [(65534, 0o644), (0, 0o666), (0, 0o620)])
+def test_config_others_could_write_runs_nothing(tmp_path, owner, mode):
+    """Its start= commands would run as root: refused, one line, exit 6, nothing run."""
+    ran = tmp_path / "ran"
+    config = write_config(tmp_path, "[service httpd]\nprocess = mdlp-never-%d\nstart = touch %s\n" % (os.getpid(), ran))
+    os.chown(config, owner, 0)
+    config.chmod(mode)
+    for action in ("start", "status", "validate-all"):
+        result = run_agent(action, config=config, timeout=30)
+        assert result.returncode == 6, (action, result)
+        assert result.stderr.count("\n") == 1 and "refused" in result.stderr, result
+    assert not ran.exists()
+
+
+def test_fifo_as_config_answers_at_once(tmp_path):
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    result = run_agent("status", config=fifo, timeout=30)
+    assert result.returncode == 6 and "not a regular file" in result.stderr, result
+    assert result.stderr.count("\n") == 1 and result.elapsed < 5, result
+
+
+def test_fifo_as_pidfile_is_failed_not_hung(tmp_path, fake):
+    fifo = tmp_path / "httpd.pid"
+    os.mkfifo(fifo)
+    config = write_config(tmp_path, "[service httpd]\npidfile = %s\n" % fifo)
+    result = run_agent("status", config=config, timeout=30)
+    assert result.returncode == 3 and "not a regular file" in result.stdout and result.elapsed < 3, result
+
+
+def test_init_script_slower_than_the_deadline_is_not_left_running(tmp_path):
+    """timeout >= deadline: the script is killed before the check ends, every time."""
+    name = "mdlp-hang-%d" % os.getpid()
+    marker = "sleep %d" % (3000 + os.getpid() % 1000)
+    script = Path("/etc/init.d") / name
+    script.write_text("#!/bin/sh\nexec %s\n" % marker)
+    script.chmod(0o755)
+    try:
+        config = write_config(tmp_path, "[service PolicyEngine]\ninit = %s\ntimeout = 5\n" % name,
+                              agent="deadline = 1\n")
+        for _ in range(4):
+            result = run_agent("status", config=config, timeout=30)
+            assert result.returncode == 3 and result.elapsed < 3, result
+        time.sleep(0.2)
+        left = subprocess.run(["pgrep", "-f", "^%s$" % marker], capture_output=True, text=True).stdout.split()
+        assert left == [], left
+    finally:
+        subprocess.run(["pkill", "-9", "-f", "^%s$" % marker])
+        script.unlink()
+
+
+def test_fast_init_scripts_are_reaped_by_the_agent_itself(tmp_path):
+    """Commands that exit at once, several per check, many checks: each is reaped by the probe
+    that ran it (on Python < 3.8 a dropped Popen object reaped them first: "No child processes")."""
+    names = []
+    for index in range(3):
+        name = "mdlp-fast-%d-%d" % (os.getpid(), index)
+        script = Path("/etc/init.d") / name
+        script.write_text('#!/bin/sh\n[ "$1" = status ] && exit 0; exit 1\n')
+        script.chmod(0o755)
+        names.append(name)
+    try:
+        config = write_config(tmp_path, "".join("[service svc%d]\ninit = %s\ntimeout = 2\n" % (i, n)
+                                                for i, n in enumerate(names)))
+        for _ in range(8):
+            result = run_agent("status", config=config, timeout=30)
+            assert result.returncode == 0, result
+    finally:
+        for name in names:
+            (Path("/etc/init.d") / name).unlink()
+
+
+def test_non_ascii_under_the_c_locale_is_escaped_not_a_traceback(tmp_path):
+    """rgmanager runs us with LC_ALL=C: Python 3.6 then writes ASCII only to stdout.  A name
+    from outside with other characters is escaped; the answer stays the real one."""
+    config = write_config(tmp_path, "[service httpd]\npidfile = %s\n" % (tmp_path / "h\u00f6ttpd.pid"))
+    result = run_agent("status", config=config, env=c_locale(), timeout=30)
+    assert result.returncode == 3 and "does not exist" in result.stdout, result
+    assert "internal error" not in result.stderr and result.stderr == "", result
+
+
+@pytest.mark.parametrize("body,key", [
+    ("[agent]\nstart_timeout = 1e300\n", "start_timeout"),
+    ("[agent]\ndeadline = 1e12\n", "deadline"),
+    ("[agent]\nstop_timeout = inf\n", "stop_timeout"),
+])
+def test_huge_seconds_are_refused_as_config_errors(tmp_path, body, key):
+    config = tmp_path / "huge.conf"
+    config.write_text(body + "[service httpd]\nprocess = httpd\n")
+    for action in ("validate-all", "start"):
+        result = run_agent(action, config=config, timeout=30)
+        assert result.returncode == 6 and key in result.stderr and "internal error" not in result.stderr, result
+
+
+def test_a_full_state_dir_leaves_no_temporary_files(tmp_path):
+    """A full tmpfs (private mount namespace): every status run fails to save its state,
+    and leaves nothing behind."""
+    state = tmp_path / "full"
+    state.mkdir(mode=0o755)
+    config = tmp_path / "full.conf"
+    config.write_text("[agent]\nstate_dir = %s\nsyslog_socket = %s\n[service mdlp-nothing]\nprocess = mdlp-nothing\n"
+                      % (state, tmp_path / "syslog"))
+    script = ('mount -t tmpfs -o size=16k,mode=0755 none "$1" && (dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; '
+              'true) && for i in 1 2 3; do "$2" status --config "$3" >/dev/null; done; ls -a "$1"')
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                             str(state), str(BIN_DIR / "mdlp_rhcs"), str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result
+    assert sorted(result.stdout.split()) == [".", "..", "fill"], result.stdout
