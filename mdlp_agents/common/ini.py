@@ -7,6 +7,7 @@ space), a blank line ends a value.  Imported only by the modules that read files
 agent's cached status path (configparser is most of that path's cost when it is not needed).
 """
 
+import ast
 import configparser
 import io
 
@@ -44,5 +45,9 @@ def one_line(exc, echo=True):
         return "line %s: [%s] %s appears twice" % (exc.lineno, exc.section, exc.option)
     if isinstance(exc, configparser.ParsingError):
         lineno, line = exc.errors[0]
-        return "line %d: not a 'key = value' line%s" % (lineno, ": " + line.strip() if echo else "")
+        try:   # configparser keeps repr(line)
+            line = ast.literal_eval(line)
+        except (ValueError, SyntaxError):
+            pass
+        return "line %d: not a 'key = value' line%s" % (lineno, ": %r" % str(line).strip() if echo else "")
     return " ".join(str(exc).split()) if echo else type(exc).__name__

@@ -23,8 +23,7 @@ from ..common.syslogging import AgentLog
 from . import config as cfg
 from . import report
 from .config import AGENT_DEFAULTS
-from .health import check_services
-from .results import STALE
+from .health import check_services, verdict
 from .runstate import RunState
 
 ACTIONS = ("start", "stop", "status", "monitor", "restart", "meta-data", "validate-all")
@@ -173,18 +172,7 @@ class Agent:
             return ec.OCF_NOT_RUNNING
         statuses, elapsed = self._check(state)
         self._log_changes(statuses, state)
-        down = [s for s in statuses if not s.ok]
-        if not down:
-            code, summary = ec.OCF_SUCCESS, "mdlp: running"
-        elif monitor:
-            if all(s.cleanly_stopped for s in statuses):
-                code, summary = ec.OCF_NOT_RUNNING, "mdlp: not running"
-            else:
-                code, summary = ec.OCF_ERR_GENERIC, "mdlp: FAILED"
-        else:
-            stale = any(s.cause == STALE for s in down)
-            code = ec.LSB_STATUS_DEAD_PIDFILE if stale else ec.LSB_STATUS_NOT_RUNNING
-            summary = "mdlp: NOT RUNNING (%d of %d services down)" % (len(down), len(statuses))
+        code, summary = verdict(statuses, monitor)
         if as_json:
             text = report.as_json(statuses, summary, active_since, code, elapsed)
         elif self.out.isatty():

@@ -15,6 +15,7 @@ lock released by the worker is all the joining with a timeout that we need.
 import _thread
 import time
 
+from ..common import exitcodes as ec
 from . import probes, procfacts
 from .results import FAILED, HUNG, STALE, STOPPED, ProbeResult
 
@@ -62,6 +63,22 @@ class ServiceStatus:
         if local:
             return all(not r.ok and r.cause in (STOPPED, STALE) for r in local)
         return all(not r.ok and r.cause == FAILED for r in self.results)
+
+
+def verdict(statuses, monitor):
+    """(exit code, summary line) for the services' STATUSES: LSB status codes for rgmanager
+    and admins (0 running, 1 down with a stale pidfile, 3 not running); OCF monitor codes
+    through the OCF link (MONITOR: 0 running, 7 cleanly stopped, 1 failed)."""
+    down = [s for s in statuses if not s.ok]
+    if not down:
+        return ec.OCF_SUCCESS, "mdlp: running"
+    if monitor:
+        if all(s.cleanly_stopped for s in statuses):
+            return ec.OCF_NOT_RUNNING, "mdlp: not running"
+        return ec.OCF_ERR_GENERIC, "mdlp: FAILED"
+    stale = any(s.cause == STALE for s in down)
+    return (ec.LSB_STATUS_DEAD_PIDFILE if stale else ec.LSB_STATUS_NOT_RUNNING,
+            "mdlp: NOT RUNNING (%d of %d services down)" % (len(down), len(statuses)))
 
 
 class _ProcessTable:

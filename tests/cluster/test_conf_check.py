@@ -1,0 +1,73 @@
+"""cluster/conf_check.py: the guide's cluster.conf rules, in-process, each problem with its line
+(the `mdlp-cluster validate` contract, this node's files included: cluster/test_cluster_tool.py)."""
+
+import pytest
+
+from mdlp_agents.cluster import conf_check
+from mdlp_agents.cluster.conf_check import check
+
+from conftest import REPO
+
+pytestmark = pytest.mark.inprocess
+
+# the guide's 2-node file, its script pointing at an executable every machine has
+GOOD = (REPO / "tests" / "golden" / "2node-rhcs.conf").read_text().replace("/opt/websense/rproxy/cs/mdlp_rhcs",
+                                                                             "/bin/sh")
+
+
+@pytest.fixture(autouse=True)
+def installed_agents(monkeypatch):
+    monkeypatch.setattr(conf_check, "agent_installed", lambda agent: agent in ("fence_mdlp", "fence_manual"))
+
+
+def test_the_guide_s_file_is_clean():
+    assert check(GOOD) == [] and check(GOOD.encode()) == []
+
+
+RULES = [
+    ('config_version="1"', 'config_version="x"',
+     [(3, "<cluster> has no numeric config_version (ccs_tool/cman refuse to load it)")]),
+    (' name="mobile-cs"', "", [(3, "<cluster> has no name")]),
+    ('agent="fence_mdlp"', 'agent="fence_manual"',
+     [(23, "fence device 'MdlpFencing' uses fence_manual: a node is never really fenced and recovery waits for "
+           "fence_ack_manual; use fence_mdlp")]),
+    ('agent="fence_mdlp"', 'agent="fence_other"',
+     [(23, "fence device 'MdlpFencing': agent fence_other is not installed on this node")]),
+    ('<device name="MdlpFencing" ipaddr="10.0.33.12" />', '<device name="Other" />',
+     [(16, "node 'node2' uses fence device 'Other', which <fencedevices> does not define")]),
+    ('name="node2" nodeid="2"', 'name="node1" nodeid="1"',
+     [(13, "node name 'node1' is used twice (first on line 6)"), (13, "nodeid 1 is used twice (first on line 6)"),
+      (29, "failover domain 'mdlp' names node 'node2', which is not a cluster node")]),
+    (' two_node="1"', "",
+     [(21, 'two nodes without <cman two_node="1" expected_votes="1">: the survivor of a failure loses quorum and '
+           'stops the service')]),
+    ('expected_votes="1" ', 'expected_votes="2" ', [(21, 'two_node="1" needs expected_votes="1"')]),
+    ('recovery="relocate"', 'recovery="restart"',
+     [(36, 'service \'mdlp\' has recovery="restart"; the guide uses "relocate" (a failure moves the service to the '
+           'other node)')]),
+    ('autostart="1"', 'autostart="0"',
+     [(36, "service 'mdlp' has autostart=\"0\": it does not start with the cluster")]),
+    ('domain="mdlp" ', 'domain="other" ', [(36, "service 'mdlp' uses failover domain 'other', which is not defined")]),
+    ('restricted="1"', 'restricted="0"',
+     [(27, "failover domain 'mdlp' is not restricted=\"1\": the service may run outside it")]),
+    ('<ip ref="10.0.32.201" />', '<ip ref="10.9.9.9" />',
+     [(37, "service 'mdlp' refers to IP '10.9.9.9', which <resources> does not define")]),
+    ('<script ref="mdlp_rhcs" />', '<script ref="other" />',
+     [(38, "service 'mdlp' refers to script 'other', which <resources> does not define")]),
+    ('file="/bin/sh"', 'file="/etc/passwd"',
+     [(34, "script 'mdlp_rhcs': /etc/passwd is not an executable file on this node")]),
+    ("</rm>", "</rmm>", [(40, "malformed XML: mismatched tag")]),
+    ("<cluster ", "<clusterx ", [(41, "malformed XML: mismatched tag")]),
+]
+
+
+@pytest.mark.parametrize("old,new,expected", RULES, ids=[r[1] or r[0] for r in RULES])
+def test_each_rule_names_its_line(old, new, expected):
+    assert old in GOOD
+    assert check(GOOD.replace(old, new, 1)) == expected
+
+
+def test_not_a_cluster_and_not_xml():
+    assert check("<other/>") == [(1, "the root element is <other>, not <cluster>")]
+    assert check("") == [(1, "malformed XML: no element found")]
+    assert check(b"\xff\xfe<")[0][1].startswith("malformed XML")
