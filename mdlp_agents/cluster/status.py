@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from ..common import exitcodes as ec
 from ..common.errors import AgentError
+from ..common.files import read_regular
 
 SERVICE = "mdlp"
 OUR_AGENT = "ocf:websense:mdlp"
@@ -175,7 +176,6 @@ def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
             raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
         conf = None
         try:
-            from ..common.files import read_regular
             conf = read_regular(cluster_conf_path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             pass    # the floating IP shows as unknown

@@ -1,5 +1,8 @@
 """Man pages generated from the agents' own help and metadata (the RPM build runs
-`python3 -m mdlp_agents.common.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster`)."""
+`python3 -m mdlp_agents.common.manpages mdlp_rhcs|fence_mdlp|mdlp-cluster`).
+
+heading() is on fence_mdlp's own path (its -o manpage): the page builders import click and the
+tools only when a page is asked for."""
 
 import sys
 

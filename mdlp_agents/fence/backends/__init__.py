@@ -7,7 +7,11 @@ change here).  Entry points are scanned only for a name that is not built in,
 so the common run never pays for the scan.
 """
 
+import importlib
+import time
+
 from ...common.errors import AgentError
+from ..options import host_map
 
 BUILTIN = {
     "noop": "mdlp_agents.fence.backends.noop:NoopBackend",
@@ -66,7 +70,6 @@ class FenceBackend:
     def switch_and_confirm(self, target):
         """fence-agents' confirm loop (fencing.py's fence_action): set, wait power_wait, then read
         the status until it reports TARGET; FenceError once power_timeout has passed without it."""
-        import time
         self.set_power(target)
         time.sleep(float(self.options.get("power_wait") or 0))
         timeout = float(self.options.get("power_timeout", 20))
@@ -86,7 +89,6 @@ class FenceBackend:
 
     def list(self):
         """[(plug, alias)] this device can fence: the nodes of host_map."""
-        from ..options import host_map
         return [(node, "") for node in host_map(self.options.get("host_map") or "")]
 
     def needs_address(self):
@@ -98,7 +100,6 @@ class FenceBackend:
 
 
 def _resolve(spec):
-    import importlib
     module_name, _, attr = spec.partition(":")
     return getattr(importlib.import_module(module_name), attr)
 

@@ -11,6 +11,7 @@ environment.
 
 import os
 import re
+import shutil
 
 from . import FenceBackend, FenceError
 
@@ -32,7 +33,6 @@ class IpmiBackend(FenceBackend):
 
     def _tool(self):
         """ipmitool_path if executable, else ipmitool on PATH; None if neither."""
-        import shutil
         path = self.options.get("ipmitool_path")
         if path:
             return path if os.access(path, os.X_OK) and os.path.isfile(path) else None

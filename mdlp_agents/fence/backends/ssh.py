@@ -11,7 +11,9 @@ anyway" is wanted).  Host keys are checked as the client's configuration says
 cluster starts the services there (rgmanager/Pacemaker run mdlp_rhcs start).
 """
 
+import ipaddress
 import math
+import os
 import shlex
 
 from . import FenceBackend, FenceError
@@ -58,7 +60,6 @@ class SshBackend(FenceBackend):
     name = "ssh"
 
     def validate(self):
-        import os
         problems = []
         path = self.options.get("ssh_path") or "/usr/bin/ssh"
         if not os.access(path, os.X_OK):
@@ -90,7 +91,6 @@ class SshBackend(FenceBackend):
         text = str(self.options.get("vip") or "").strip()
         if not text:
             return ""
-        import ipaddress
         return str(ipaddress.ip_interface(text).ip)
 
     def _host(self):
