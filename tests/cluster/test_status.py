@@ -94,20 +94,29 @@ def test_crm_mon_answers_and_crm_resource_names_the_ip(fp, stack):
     assert (status["state"], status["active_node"], status["floating_ip"]) == ("started", "node2", "10.0.32.201")
 
 
-@pytest.mark.parametrize("stdout,stderr,returncode,message", [
-    ("", "crm_mon: Error: cluster is not available on this node\n", 102,
+CRM_MON_ARGV, CLUSTAT_ARGV = ["crm_mon", "--output-as=xml"], ["clustat", "-x"]
+FAILURES = [
+    (CRM_MON_ARGV, "", "crm_mon: Error: cluster is not available on this node\n", 102,
      "crm_mon: crm_mon: Error: cluster is not available on this node"),
-    ("", "", 1, "crm_mon: no output"),
-    ("<pacemaker-result><nodes>", "", 0, "crm_mon --output-as=xml: not XML (no element found: line 1, column 25)"),
-    ("<html>proxy error</html>", "", 0, "crm_mon: the root element is <html>, not <pacemaker-result>"),
-    ('<pacemaker-result><status code="102" message="Not connected"><errors><error>crm_mon: Connection to '
-     'cluster failed: Transport endpoint is not connected</error></errors></status></pacemaker-result>', "", 102,
-     "crm_mon: Not connected (crm_mon: Connection to cluster failed: Transport endpoint is not connected)"),
-    ("\x00\xff garbage", "", 0, "crm_mon: no output"),
-])
-def test_crm_mon_failing_or_garbage_is_unknown_in_one_line(fp, stack, stdout, stderr, returncode, message):
-    stack("crm_mon")
-    fp.register(["crm_mon", "--output-as=xml"], stdout=stdout, stderr=stderr, returncode=returncode)
+    (CRM_MON_ARGV, "", "", 1, "crm_mon: no output"),
+    (CRM_MON_ARGV, "<pacemaker-result><nodes>", "", 0,
+     "crm_mon --output-as=xml: not XML (no element found: line 1, column 25)"),
+    (CRM_MON_ARGV, "<html>proxy error</html>", "", 0, "crm_mon: the root element is <html>, not <pacemaker-result>"),
+    (CRM_MON_ARGV, '<pacemaker-result><status code="102" message="Not connected"><errors><error>crm_mon: '
+     'Connection to cluster failed: Transport endpoint is not connected</error></errors></status></pacemaker-result>',
+     "", 102, "crm_mon: Not connected (crm_mon: Connection to cluster failed: Transport endpoint is not connected)"),
+    (CRM_MON_ARGV, "\x00\xff garbage", "", 0, "crm_mon: no output"),
+    (CLUSTAT_ARGV, "", "Could not connect to CMAN: No such file or directory\n", 1,
+     "clustat -x: Could not connect to CMAN: No such file or directory"),
+    (CLUSTAT_ARGV, "", "", 0, "clustat -x: no output"),
+    (CLUSTAT_ARGV, "<clustat><nodes>", "", 0, "clustat -x: not XML (no element found: line 1, column 16)"),
+]
+
+
+@pytest.mark.parametrize("argv,stdout,stderr,returncode,message", FAILURES)
+def test_failing_or_garbage_is_unknown_in_one_line(fp, stack, argv, stdout, stderr, returncode, message):
+    stack(argv[0])
+    fp.register(argv, stdout=stdout, stderr=stderr, returncode=returncode)
     with pytest.raises(StatusError) as caught:
         live(5)
     assert str(caught.value) == message and caught.value.exit_code == 4
@@ -119,20 +128,6 @@ def test_when_both_are_installed_the_one_that_answers_wins(fp, stack, tmp_path):
     fp.register(["clustat", "-x"], stdout=(DATA / "clustat-started.xml").read_text())
     status = live(5, str(tmp_path / "no-cluster.conf"))
     assert (status["stack"], status["state"], status["floating_ip"]) == ("rgmanager", "started", None)
-
-
-@pytest.mark.parametrize("stdout,stderr,returncode,message", [
-    ("", "Could not connect to CMAN: No such file or directory\n", 1,
-     "clustat -x: Could not connect to CMAN: No such file or directory"),
-    ("", "", 0, "clustat -x: no output"),
-    ("<clustat><nodes>", "", 0, "clustat -x: not XML (no element found: line 1, column 16)"),
-])
-def test_clustat_failing_or_garbage_is_unknown_in_one_line(fp, stack, stdout, stderr, returncode, message):
-    stack("clustat")
-    fp.register(["clustat", "-x"], stdout=stdout, stderr=stderr, returncode=returncode)
-    with pytest.raises(StatusError) as caught:
-        live(5)
-    assert str(caught.value) == message
 
 
 def test_no_stack_at_all(stack):
