@@ -149,7 +149,9 @@ class _Pacemaker:
         for node in cluster.nodes:
             params = _fence_params(site, cluster, node) + [("pcmk_host_list", node.name)]
             if _delayed(site, cluster, node):
-                params.append(("delay", str(site.fence_delay)))
+                # the fencer waits pcmk_delay_base itself, on top of its own timeout; the agent's
+                # delay would be charged to that timeout (15 s of delay + 50 s of fencing > 60 s)
+                params.append(("pcmk_delay_base", "%ds" % site.fence_delay))
             self.fences.append(("fence-" + node.name, node.name, params))
         self.ip = ("mdlp-ip", "ocf:heartbeat:IPaddr2",
                    [("ip", cluster.floating_ip), ("cidr_netmask", str(cluster.prefix)), ("nic", cluster.interface)],

@@ -9,16 +9,23 @@ from .backends import FenceError
 
 
 class Actions:
-    """on, off, reboot, status, monitor, list, list-status: the method do_<action>(backends, victim)."""
+    """on, off, reboot, status, monitor, list, list-status: the method do_<action>(backends, victim).
+
+    As fence-agents' fence_action: the state is read first, and a node already in the asked state
+    is left alone ("Success: Already OFF"); off is one attempt (set, then confirm within
+    power_timeout), on 1 + retry_on attempts, the power-on of a reboot retry_on attempts."""
 
     def __init__(self, options, log, runner, out, started):
         self.options, self.log, self.runner, self.out, self.started = options, log, runner, out, started
         self.last_error = "no backend"
 
-    def _attempts(self, backends, what, step):
-        """Try STEP(backend) with each backend, retry_on times each; the first success wins.
+    @property
+    def retry_on(self):
+        return max(0, int(self.options.get("retry_on", 1)))
+
+    def _attempts(self, backends, what, step, tries=1):
+        """Try STEP(backend) with each backend, TRIES times each; the first success wins.
         The last failure's reason is kept in self.last_error."""
-        tries = max(1, int(self.options.get("retry_on") or 1))
         self.last_error = "no backend"
         for backend in backends:
             for attempt in range(1, tries + 1):
@@ -38,35 +45,56 @@ class Actions:
                 return backend, result
         return None, None
 
-    def _fence(self, backends, victim, action, step, success):
+    def _fence(self, backends, victim, action, step, tries=1):
+        """STEP(backend) returns the answer line ("Success: ...")."""
         self.log.emit("notice", "%s of %s requested (backends: %s)"
                       % (action, victim, ",".join(b.name for b in backends)), victim=victim, action=action)
-        backend, _ = self._attempts(backends, "%s of %s" % (action, victim), step)
+        backend, answer = self._attempts(backends, "%s of %s" % (action, victim), step, tries)
         elapsed = time.monotonic() - self.started
         if backend is None:
             return self.log.fail("%s of %s FAILED with every backend after %.1fs: NOT fenced (last: %s)"
                                  % (action, victim, elapsed, self.last_error))
-        self.out.write(success + "\n")
-        self.log.emit("notice", "%s of %s done by %s in %.1fs" % (action, victim, backend.name, elapsed),
+        self.out.write(answer + "\n")
+        self.log.emit("notice", "%s of %s done by %s in %.1fs: %s" % (action, victim, backend.name, elapsed, answer),
                       victim=victim, action=action, backend=backend.name)
         return FENCE_OK
 
+    @staticmethod
+    def _state(backend):
+        """The victim's power as BACKEND reads it before acting; None where it cannot be read first."""
+        return backend.status() if backend.reads_state else None
+
     def do_off(self, backends, victim):
-        return self._fence(backends, victim, "off", lambda b: b.power_off(), "Success: Powered OFF")
+        def off(backend):
+            if self._state(backend) == "off":
+                return "Success: Already OFF"
+            backend.power_off()
+            return "Success: Powered OFF"
+        return self._fence(backends, victim, "off", off)
 
     def do_on(self, backends, victim):
-        return self._fence(backends, victim, "on", lambda b: b.power_on(), "Success: Powered ON")
+        def on(backend):
+            if self._state(backend) == "on":
+                return "Success: Already ON"
+            backend.power_on()
+            return "Success: Powered ON"
+        return self._fence(backends, victim, "on", on, tries=1 + self.retry_on)
 
     def do_reboot(self, backends, victim):
-
         def reboot(backend):
-            backend.power_off()
-            try:
-                backend.power_on()
-            except FenceError as exc:  # fenced all the same: it is off
-                self.log.emit("warning", "reboot of %s: confirmed off, but it did not come back on: %s"
-                              % (victim, exc), backend=backend.name)
-        return self._fence(backends, victim, "reboot", reboot, "Success: Rebooted")
+            if self._state(backend) == "off":
+                self.log.emit("info", "reboot of %s: already off; switching it on" % victim, backend=backend.name)
+            else:
+                backend.power_off()
+            for attempt in range(1, self.retry_on + 1):
+                try:
+                    backend.power_on()
+                    break
+                except FenceError as exc:  # fenced all the same: it is off
+                    self.log.emit("warning", "reboot of %s: confirmed off, but it did not come back on "
+                                  "(attempt %d/%d): %s" % (victim, attempt, self.retry_on, exc), backend=backend.name)
+            return "Success: Rebooted"
+        return self._fence(backends, victim, "reboot", reboot)
 
     def do_status(self, backends, victim):
         backend, state = self._attempts(backends, "status of %s" % (victim or "device"), lambda b: b.status())

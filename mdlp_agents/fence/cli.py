@@ -28,6 +28,11 @@ from .options import FenceInputError
 from .runlog import IDENT, RunLog
 from .runner import Runner
 
+# fence-agents issues #68 and #596: "chassis power cycle" is answered before the node goes down,
+# and fence_ipmilan reports success on that answer alone
+METHOD_CYCLE_REFUSED = ("method=cycle is refused: a BMC answers a power cycle before anyone can see the node go "
+                        "down, so it cannot be confirmed; use method=onoff (the default)")
+
 
 class FenceRun:
     """One run of the agent: input, the site file, the deadline and the lock; the actions
@@ -42,6 +47,7 @@ class FenceRun:
         self.started = time.monotonic()
         self.runner = Runner()
         self.log = RunLog(err or sys.stderr)
+        self._lock_fd = None
 
     # -- input ----------------------------------------------------------------------
     def read_input(self, args, stdin):
@@ -92,15 +98,23 @@ class FenceRun:
         self.log.quiet = bool(self.options.get("quiet"))
         self.log.verbose = bool(self.options.get("verbose"))
         self.options["victim"] = fo.victim(self.options)
-        # the whole run's bound, before anything that may block (password_script, backends)
-        self.arm_deadline(self.options["action"], self.options["victim"])
+        if self.environ.get("PCMK_service") == "pacemaker-fenced":
+            # as fencing.py: Pacemaker's fencer bounds the run (its timeout, plus pcmk_delay_base,
+            # which it waits itself) and kills the agent then; each call keeps its own timeout
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        else:
+            # the whole run's bound, before anything that may block (password_script, backends)
+            self.arm_deadline(self.options["action"], self.options["victim"])
         if self.options.get("debug_file"):
             self.log.open_debug_file(self.options["debug_file"])
         if self.pending_warning:
             self.log.emit("warning", self.pending_warning)
         for key in unknown:
             self.log.emit("warning", "ignoring unknown parameter %r" % key)
-        return self.act()
+        try:
+            return self.act()
+        finally:
+            self.unlock()
 
     def act(self):
         opts = self.options
@@ -112,6 +126,8 @@ class FenceRun:
                 opts["ip"] = mapping[victim]
         if opts.get("password_script") and not opts.get("password"):
             opts["password"] = self.password_from_script(opts["password_script"])
+        if opts.get("method") == "cycle" and action in ("reboot", "validate-all"):
+            return self.log.fail(METHOD_CYCLE_REFUSED)
         names = [n.strip() for n in str(opts.get("backend") or "").split(",") if n.strip()]
         if not names:
             return self.log.fail("no fence backend configured: set backend= (%s) on stdin, with --backend, "
@@ -169,6 +185,12 @@ class FenceRun:
         signal.signal(signal.SIGALRM, expired)
         signal.setitimer(signal.ITIMER_REAL, remaining)
 
+    def unlock(self):
+        """The node's lock, released as soon as its fencing is done."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def lock(self, victim):
         """One fencing of a node at a time: a second request for it waits for the first."""
 
@@ -200,16 +222,18 @@ def parse_argv(args):
     ran = []
 
     @click.command(name=IDENT, context_settings={"help_option_names": ["-h", "--help"]}, add_help_option=True)
-    @version_option(IDENT, "-V", "--version")
     def command(**kwargs):
         ran.append(True)
         for key, value in kwargs.items():
             if value not in (None, False, 0):
                 given[key] = "1" if value is True or key == "verbose" else str(value)  # -vv counts
 
-    for param in reversed(fo.PARAMS):
+    # appended to the command one by one: --help lists them in the table's order (fence_ipmilan's)
+    for param in fo.PARAMS:
         decls = (["-" + param.short] if param.short else []) + ["--" + param.long]
-        help_text = param.shortdesc + ("" if param.default is None else " (default: %s)" % param.default)
+        shown = param.documented_default
+        help_text = fo.ACTION_HELP if param.name == "action" else param.shortdesc + (
+            "" if shown is None else " (default: %s)" % shown)
         if param.kind == "boolean":
             if param.name == "verbose":
                 command = click.option(*decls, param.name, count=True, help=help_text)(command)
@@ -217,6 +241,7 @@ def parse_argv(args):
                 command = click.option(*decls, param.name, is_flag=True, default=None, help=help_text)(command)
         else:
             command = click.option(*decls, param.name, metavar=param.metavar.upper(), help=help_text)(command)
+    command = version_option(IDENT, "-V", "--version")(command)
     try:
         code = parse(command, args, IDENT)
     except AgentError as exc:   # fence agents know one failure code: 1, whatever click says

@@ -15,6 +15,9 @@ from ..common.manpages import heading
 ACTIONS = ("on", "off", "reboot", "status", "monitor", "list", "list-status", "metadata",
            "manpage", "validate-all")
 FENCING_ACTIONS = ("off", "reboot")   # `delay` applies to these
+# fencing.py's wording of -o's help
+ACTION_HELP = "Action: %s or %s" % (", ".join(a + " (default)" if a == "reboot" else a for a in ACTIONS[:-1]),
+                                    ACTIONS[-1])
 STDIN_LIMIT = 64 * 1024
 
 
@@ -24,44 +27,55 @@ class FenceInputError(AgentError):
 
 class Param:
     __slots__ = ("name", "short", "long", "kind", "default", "required", "shortdesc", "obsoletes",
-                 "choices", "secret", "metavar")
+                 "choices", "secret", "metavar", "shown_default")
 
     def __init__(self, name, short=None, kind="string", default=None, required=False, shortdesc="",
-                 obsoletes=None, choices=None, secret=False, metavar=None, long=None):
+                 obsoletes=None, choices=None, secret=False, metavar=None, long=None, shown_default=None):
         self.name = name
         self.short = short
         self.long = long or name.replace("_", "-")
-        self.kind = kind            # string | integer | second | boolean | select
+        self.kind = kind
         self.default = default
         self.required = required
         self.shortdesc = shortdesc
-        self.obsoletes = obsoletes  # the old (deprecated) name, e.g. ipaddr for ip
+        self.obsoletes = obsoletes
         self.choices = choices
         self.secret = secret
         self.metavar = metavar or name
+        # a default that depends on the backend: documented as fence_ipmilan's, applied by the backend
+        self.shown_default = shown_default
+
+    @property
+    def documented_default(self):
+        return self.default if self.default is not None else self.shown_default
 
 
+# In fence_ipmilan's order (fencing.py sorts its help by each option's "order"): the device's
+# address and credentials, the node and the action, then logging, then timing.
 PARAMS = (
-    Param("action", "o", default="reboot", required=True, shortdesc="Fencing action", metavar="action"),
-    Param("plug", "n", shortdesc="The node to fence (its name in the cluster); fenced's nodename= is used "
-          "when no plug is given", obsoletes="port", metavar="id"),
-    Param("backend", None, shortdesc="Fencing backend, or a comma list tried in order until one confirms: "
-          "noop, ipmi, ssh, or one a site registers", metavar="name[,name...]"),
     Param("ip", "a", shortdesc="IP address or hostname of the BMC (ipmi) or of the node (ssh)",
           obsoletes="ipaddr"),
-    Param("ipport", "u", kind="integer", shortdesc="TCP/UDP port of the BMC (default 623) or of sshd "
-          "(default 22)"),
-    Param("host_map", None, shortdesc="Addresses by node name for ip, as node1:addr1;node2:addr2",
-          metavar="map"),
+    Param("ipport", "u", kind="integer", shown_default="623", shortdesc="TCP/UDP port to use (the ssh "
+          "backend's default: 22)"),
     Param("username", "l", shortdesc="Login name", obsoletes="login"),
     Param("password", "p", shortdesc="Login password or passphrase", obsoletes="passwd", secret=True),
     Param("password_script", "S", shortdesc="Script to run to retrieve password", obsoletes="passwd_script",
           metavar="script"),
+    Param("plug", "n", shortdesc="The node to fence (its name in the cluster); fenced's nodename= is used "
+          "when no plug is given, the device's own address (ip) when neither is", obsoletes="port", metavar="id"),
+    Param("action", "o", default="reboot", required=True, shortdesc="Fencing action", metavar="action"),
+    Param("method", "m", kind="select", default="onoff", choices=("onoff", "cycle"),
+          shortdesc="Method to fence (onoff|cycle); cycle is refused: a BMC says it cycled before anyone can "
+          "see the node go down", metavar="method"),
+    Param("backend", None, shortdesc="Fencing backend, or a comma list tried in order until one confirms: "
+          "noop, ipmi, ssh, or one a site registers", metavar="name[,name...]"),
     Param("lanplus", "P", kind="boolean", default="1", shortdesc="Use Lanplus (IPMI 2.0) to improve security "
           "of connection"),
     Param("cipher", "C", shortdesc="Ciphersuite to use (same as ipmitool -C parameter)"),
     Param("privlvl", "L", kind="select", default="administrator",
           choices=("callback", "user", "operator", "administrator"), shortdesc="Privilege level on IPMI device"),
+    Param("hexadecimal_kg", None, shortdesc="Hexadecimal-encoded Kg key for IPMIv2 authentication (handed to "
+          "ipmitool in its environment, never on its command line)", secret=True, metavar="key"),
     Param("ipmitool_path", None, shortdesc="Path to ipmitool binary (default: ipmitool found on PATH)",
           metavar="path"),
     Param("identity_file", "k", shortdesc="Identity file (private key) for SSH", metavar="filename"),
@@ -71,26 +85,30 @@ PARAMS = (
     Param("vip", None, shortdesc="Floating IP the victim must lose (ssh backend)", metavar="address"),
     Param("kill_processes", None, default="httpd,PolicyEngine,RProxyWD",
           shortdesc="Processes the ssh backend kills on the victim", metavar="names"),
-    Param("delay", None, kind="second", default="0", shortdesc="Wait X seconds before fencing is started",
-          metavar="seconds"),
-    Param("power_timeout", None, kind="second", default="20",
-          shortdesc="Test X seconds for status change after ON/OFF", metavar="seconds"),
-    Param("power_wait", None, kind="second", default="0", shortdesc="Wait X seconds after issuing ON/OFF",
-          metavar="seconds"),
-    Param("login_timeout", None, kind="second", default="5",
-          shortdesc="Wait X seconds for cmd prompt after login", metavar="seconds"),
-    Param("shell_timeout", None, kind="second", default="3",
-          shortdesc="Wait X seconds for cmd prompt after issuing command", metavar="seconds"),
-    Param("retry_on", None, kind="integer", default="1", shortdesc="Count of attempts to retry power on",
-          metavar="attempts"),
-    Param("deadline", None, kind="second", default="50",
-          shortdesc="Give up and fail after X seconds for the whole run (fenced waits forever)",
-          metavar="seconds"),
+    Param("host_map", None, shortdesc="Addresses by node name for ip, as node1:addr1;node2:addr2",
+          metavar="map"),
+    Param("quiet", "q", kind="boolean", shortdesc="Disable logging to stderr. Does not affect --verbose or "
+          "--debug-file or logging to syslog."),
     Param("verbose", "v", kind="boolean", shortdesc="Verbose mode"),
     Param("debug_file", "D", shortdesc="Write debug information to given file", obsoletes="debug",
           metavar="file"),
-    Param("quiet", "q", kind="boolean", shortdesc="Disable logging to stderr. Does not affect --verbose or "
-          "--debug-file or logging to syslog."),
+    Param("power_timeout", None, kind="second", default="20",
+          shortdesc="Test X seconds for status change after ON/OFF", metavar="seconds"),
+    Param("shell_timeout", None, kind="second", default="3",
+          shortdesc="Wait X seconds for cmd prompt after issuing command", metavar="seconds"),
+    Param("login_timeout", None, kind="second", default="5",
+          shortdesc="Wait X seconds for cmd prompt after login", metavar="seconds"),
+    Param("power_wait", None, kind="second", shown_default="2",
+          shortdesc="Wait X seconds after issuing ON/OFF (the ssh backend's default: 0)",
+          metavar="seconds"),
+    Param("delay", None, kind="second", default="0", shortdesc="Wait X seconds before fencing is started",
+          metavar="seconds"),
+    Param("deadline", None, kind="second", default="50",
+          shortdesc="Give up and fail after X seconds for the whole run (fenced waits forever; under "
+          "Pacemaker's fencer its own timeout bounds the run)", metavar="seconds"),
+    Param("port_as_ip", None, kind="boolean", shortdesc="Make \"port/plug\" to be an alias to IP address"),
+    Param("retry_on", None, kind="integer", default="1", shortdesc="Count of attempts to retry power on",
+          metavar="attempts"),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 # keys fenced and Pacemaker send that are not parameters of ours: accepted quietly
@@ -165,8 +183,12 @@ def normalize(values):
         result[name] = value
     action = str(result.get("action", "reboot")).lower()
     result["action"] = "metadata" if action == "meta-data" else action
+    if result.get("port_as_ip") and result.get("plug"):   # fencing.py: the plug is the device's address
+        result["ip"] = result["plug"]
     if result["action"] not in ACTIONS:
-        raise FenceInputError("unknown action %r (use one of: %s)" % (result["action"], ", ".join(ACTIONS)))
+        # fencing.py's words: Pacemaker's fencer reads "unrecognised action" as "not supported"
+        raise FenceInputError("Failed: Unrecognised action %r (use one of: %s)"
+                              % (result["action"], ", ".join(ACTIONS)))
     return result
 
 
@@ -175,8 +197,9 @@ def defaults():
 
 
 def victim(values):
-    """The node to fence: plug (or port), else fenced's nodename; mapped through host_map for ip."""
-    return values.get("plug") or values.get("nodename")
+    """The node to fence: plug (or port), else fenced's nodename (mapped through host_map for ip),
+    else the device's own address: a BMC's address names its node, as with fence_ipmilan."""
+    return values.get("plug") or values.get("nodename") or values.get("ip")
 
 
 def host_map(text):
@@ -208,7 +231,8 @@ def _getopt(param):
 def _parameter_xml(name, param, required, extra):
     lines = ['\t<parameter name="%s" unique="0" required="%d"%s>' % (name, 1 if required else 0, extra),
              '\t\t<getopt mixed="%s" />' % xml_escape(_getopt(param))]
-    default = ' default="%s"' % xml_escape(param.default) if param.default is not None else ""
+    shown = param.documented_default
+    default = ' default="%s"' % xml_escape(shown) if shown is not None else ""
     if param.kind == "select":
         lines.append('\t\t<content type="select"%s >' % default)
         lines.extend('\t\t\t<option value="%s" />' % xml_escape(c) for c in param.choices)

@@ -21,7 +21,7 @@ def _stdin(*lines):
 
 def _ipmi_lines(bmc, password=IpmiSim.PASSWORD):
     return ["backend=ipmi", "ip=127.0.0.1", "ipport=%d" % bmc.port, "username=admin",
-            "password=%s" % password, "cipher=3"]
+            "password=%s" % password, "cipher=3", "power_wait=0"]
 
 
 # -- metadata ---------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def test_pacemaker_style_stdin_with_extra_keys(tmp_path, syslog):
     assert result.returncode == 0, result
     assert result.stdout == "Success: Powered OFF\n"
     lines = syslog.lines()
-    for key in ("pcmk_host_list", "method", "timeout"):
+    for key in ("pcmk_host_list", "timeout"):
         assert any("ignoring unknown parameter %r" % key in line for line in lines), (key, lines)
 
 
@@ -111,7 +111,7 @@ def test_port_wins_over_nodename_and_old_names_work(tmp_path, bmc):
 # -- bad input -------------------------------------------------------------------------------
 @pytest.mark.parametrize("stdin,expected", [
     ("backend=noop\nnodename=node2\nthis line has no equals sign\n", "stdin line 3 is not key=value"),
-    ("backend=noop\nnodename=node2\naction=explode\n", "unknown action 'explode'"),
+    ("backend=noop\nnodename=node2\naction=explode\n", "Failed: Unrecognised action 'explode'"),
     ("nodename=node2\n", "no fence backend configured: set backend= (ipmi, noop, ssh)"),
     ("backend=teleport\nnodename=node2\n", "unknown backend 'teleport' (available: ipmi, noop, ssh)"),
     ("backend=noop\naction=off\n", "no node to fence"),
@@ -300,7 +300,8 @@ def test_backend_chain_first_confirmed_wins(tmp_path, bmc, syslog):
     assert result.returncode == 0, result
     assert bmc.power == "on"  # ipmi could not log in; noop claimed success (and said so)
     lines = syslog.lines()
-    assert sum("via ipmi, attempt" in line and "failed" in line for line in lines) == 2, lines
+    # off is one attempt per backend, as in fencing.py (retry_on counts attempts to power on)
+    assert sum("via ipmi, attempt" in line and "failed" in line for line in lines) == 1, lines
     assert any("off of node1 via noop succeeded" in line for line in lines)
 
 
@@ -337,6 +338,121 @@ def test_ipmi_power_actions_match_fence_ipmilan(tmp_path, bmc, agent):
     log = bmc.log()
     reboot = log[max(i for i, line in enumerate(log) if line == "set power 0"):]
     assert "set power 1" in reboot
+
+
+def _options(bmc, *args):
+    return ["--ip", "127.0.0.1", "--ipport", str(bmc.port), "--username", "admin", "--password",
+            IpmiSim.PASSWORD, "--lanplus", "--cipher", "3", "--power-wait", "0"] + list(args)
+
+
+def _ours(tmp_path, bmc, *args):
+    return run_fence("--backend", "ipmi", *_options(bmc, *args), conf=fence_conf(tmp_path))
+
+
+def _both(tmp_path, bmc, *args):
+    """fence_mdlp, then fence_ipmilan, with the same fence-agents options, aimed at BMC."""
+    ours = _ours(tmp_path, bmc, *args)
+    theirs = subprocess.run(["/usr/sbin/fence_ipmilan"] + _options(bmc, *args), capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONWARNINGS="ignore"), timeout=120)
+    return ours, theirs
+
+
+def test_the_bmc_address_names_the_node_as_with_fence_ipmilan(tmp_path, bmc):
+    """No plug: the BMC's address is the target; the lock and the log name it."""
+    ours, theirs = _both(tmp_path, bmc, "-o", "status")
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (0, "Status: ON\n"), ours
+    ours = _ours(tmp_path, bmc, "-o", "off")
+    assert (ours.returncode, ours.stdout) == (0, "Success: Powered OFF\n"), ours
+    assert bmc.power == "off" and (tmp_path / "state" / "fence-127.0.0.1.lock").exists()
+
+
+def test_already_off_and_reboot_of_an_off_node_as_fence_ipmilan(tmp_path, bmc):
+    bmc.set_power("off")
+    ours, theirs = _both(tmp_path, bmc, "-o", "off")
+    assert ours.stdout == theirs.stdout == "Success: Already OFF\n" and ours.returncode == theirs.returncode == 0
+    assert "set power" not in "".join(bmc.log())      # no power command for a node already off
+    ours, theirs = _both(tmp_path, bmc, "-o", "on")
+    assert ours.stdout == "Success: Powered ON\n" and bmc.power == "on", ours
+    ours, theirs = _both(tmp_path, bmc, "-o", "on")
+    assert ours.stdout == theirs.stdout == "Success: Already ON\n"
+    bmc.set_power("off")
+    before = len(bmc.log())
+    ours = _ours(tmp_path, bmc, "-o", "reboot")
+    assert (ours.returncode, ours.stdout) == (0, "Success: Rebooted\n") and bmc.power == "on", ours
+    assert [line for line in bmc.log()[before:] if line.startswith("set power")] == ["set power 1"]
+
+
+def test_method_cycle_is_refused_in_one_line(tmp_path, bmc):
+    """fence_ipmilan's cycle reports success on the BMC's word alone (fence-agents #68, #596)."""
+    for action in ("reboot", "validate-all"):
+        ours = _ours(tmp_path, bmc, "-o", action, "--method", "cycle")
+        assert ours.returncode == 1 and len(ours.stderr.splitlines()) == 1, ours
+        assert "method=cycle is refused" in ours.stderr and "method=onoff" in ours.stderr
+    assert bmc.power == "on" and not [line for line in bmc.log() if line.startswith("set power")]
+    ours = _ours(tmp_path, bmc, "-o", "reboot", "--method", "onoff")
+    assert ours.returncode == 0 and bmc.power == "on"
+
+
+def test_port_as_ip_takes_the_address_from_the_plug(tmp_path, bmc):
+    """As fencing.py: with port_as_ip the plug Pacemaker sends (pcmk_host_map's value) is the BMC."""
+    lines = [line for line in _ipmi_lines(bmc) if not line.startswith("ip=")]
+    result = run_fence(stdin=_stdin("action=off", "nodename=node1", "port=127.0.0.1", "port_as_ip=1", *lines),
+                       conf=fence_conf(tmp_path))
+    assert result.returncode == 0 and bmc.power == "off", result
+
+
+def test_the_kg_key_reaches_ipmitool_only_through_its_environment(tmp_path, bmc):
+    record = tmp_path / "argv.log"
+    wrapper = tmp_path / "ipmitool-wrapper"
+    wrapper.write_text('#!/bin/sh\n{ echo "ARGV: $*"; echo "KG: $IPMI_KGKEY"; } >> %s\n'
+                       'exec /usr/bin/ipmitool "$@"\n' % record)
+    wrapper.chmod(0o755)
+    stdin = _stdin("action=status", "ipmitool_path=%s" % wrapper, "hexadecimal_kg=6b67536563726574", *_ipmi_lines(bmc))
+    result = run_fence(stdin=stdin, conf=fence_conf(tmp_path))
+    recorded = record.read_text()
+    assert " -K " in recorded and "KG: kgSecret" in recorded, recorded
+    assert "6b67536563726574" not in recorded.split("KG:")[0] and "kgSecret" not in result.stderr
+    # ipmi_sim has no Kg key: the session is refused, as the BMC should with a wrong key
+    assert result.returncode in (0, 1), result
+
+
+def test_under_pacemaker_s_fencer_its_timeout_bounds_the_run(tmp_path):
+    """fencing.py leaves the overall timing to the fencer (PCMK_service=pacemaker-fenced); fenced
+    has no timeout of its own, so there our deadline stands."""
+    stdin = _stdin("action=off", "nodename=node2", "backend=noop", "deadline=1", "delay=0", "password_script="
+                   "sleep 2; echo pw", "login_timeout=5")
+    alone = run_fence(stdin=stdin, conf=fence_conf(tmp_path), timeout=30)
+    assert alone.returncode == 1 and "timed out after 1s" in alone.stderr, alone
+    fenced = run_fence(stdin=stdin, conf=fence_conf(tmp_path), env={"PCMK_service": "pacemaker-fenced"}, timeout=30)
+    assert fenced.returncode == 0 and fenced.stdout == "Success: Powered OFF\n", fenced
+    assert fenced.elapsed >= 2
+
+
+def test_help_in_fence_ipmilan_s_order():
+    text = run_fence("--help").stdout
+    options = re.findall(r"^  (-\w, )?(--[\w-]+)", text, re.M)
+    order = [long for _, long in options]
+    assert order[:8] == ["--ip", "--ipport", "--username", "--password", "--password-script", "--plug", "--action",
+                         "--method"], order
+    assert order.index("--verbose") < order.index("--power-timeout") < order.index("--retry-on")
+    assert order[-2:] == ["--version", "--help"]
+    assert "Action: on, off, reboot (default), status, monitor, list, list-status, metadata, manpage or" \
+        in " ".join(text.split())
+
+
+def test_metadata_defaults_agree_with_fence_ipmilan():
+    ours = run_fence("-o", "metadata").stdout
+    theirs = subprocess.run(["/usr/sbin/fence_ipmilan", "-o", "metadata"], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONWARNINGS="ignore"), timeout=60).stdout
+
+    def default(xml, name):
+        match = re.search(r'<parameter name="%s".*?<content type="(\w+)"(?: default="([^"]*)")?' % name, xml, re.S)
+        return match and match.groups()
+    for name in ("ipport", "power_wait", "privlvl", "method", "power_timeout", "login_timeout", "shell_timeout",
+                 "delay", "retry_on"):
+        assert default(ours, name)[1] == default(theirs, name)[1], name
+    for name in ("hexadecimal_kg", "port_as_ip", "method"):
+        assert '<parameter name="%s"' % name in ours, name
 
 
 @pytest.mark.parametrize("agent", ["fence_mdlp", "fence_ipmilan"])

@@ -18,7 +18,8 @@ from conftest import fence_conf
 
 pytestmark = pytest.mark.inprocess
 PASSWORD = "bmc-secret-pw"
-REQUEST = "backend=ipmi\nip=127.0.0.1\nusername=admin\npassword=%s\nnodename=node2\npower_timeout=0.3\n" % PASSWORD
+REQUEST = ("backend=ipmi\nip=127.0.0.1\nusername=admin\npassword=%s\nnodename=node2\npower_timeout=0.3\n"
+           "power_wait=0\n" % PASSWORD)
 
 
 @pytest.fixture
@@ -49,13 +50,13 @@ def bmc(tmp_path, fp, monkeypatch):
     return Bmc
 
 
-def fence(bmc, action):
-    """fence_mdlp's run with ACTION, in this process: (exit code, stdout, stderr)."""
+def fence(bmc, action, extra=""):
+    """fence_mdlp's run with ACTION (and EXTRA stdin lines), in this process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     run = FenceRun(out=out, err=err, environ={"MDLP_FENCE_CONF": str(bmc.conf), "PATH": os.environ["PATH"]})
     previous = signal.getsignal(signal.SIGALRM)
     try:
-        code = outcome(lambda: run.main([], io.StringIO(REQUEST + "action=%s\n" % action)), run.log.fail,
+        code = outcome(lambda: run.main([], io.StringIO(REQUEST + extra + "action=%s\n" % action)), run.log.fail,
                        FENCE_FAILED)
     finally:   # the run's deadline must not outlive it here
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -106,12 +107,12 @@ def test_ipmitool_exit_code_voids_its_output(bmc):
 
 
 def test_off_confirmed_after_the_chassis_takes_its_time(bmc):
+    bmc.say("status", "Chassis Power is on\n", times=3)   # before, and twice after the command
     bmc.say("off", "Chassis Power Control: Down/Off\n")
-    bmc.say("status", "Chassis Power is on\n", times=2)
     bmc.say("status", "Chassis Power is off\n")
     code, out, err = fence(bmc, "off")
     assert (code, out, err) == (FENCE_OK, "Success: Powered OFF\n", "")
-    assert bmc.calls("status") == 3
+    assert bmc.calls("status") == 4
 
 
 def test_off_never_confirmed_is_not_fenced(bmc):
@@ -123,8 +124,16 @@ def test_off_never_confirmed_is_not_fenced(bmc):
     assert "BMC 127.0.0.1 still reports power on 0.3s after power off" in err
 
 
-def test_a_refused_off_of_a_chassis_already_off_is_done(bmc):
+def test_a_node_already_off_is_left_alone(bmc):
+    """As fence_ipmilan: the state is read first; no power command for a node already off."""
+    bmc.say("status", "Chassis Power is off\n")
+    assert fence(bmc, "off")[:2] == (FENCE_OK, "Success: Already OFF\n")
+    assert bmc.calls("off") == 0
+
+
+def test_a_refused_off_of_a_chassis_gone_off_meanwhile_is_done(bmc):
     """Some BMCs refuse "power off" for a chassis that is off: what counts is the state."""
+    bmc.say("status", "Chassis Power is on\n")
     bmc.say("off", stderr="Set Chassis Power Control to Down/Off failed: Command not supported in present state\n",
             returncode=1)
     bmc.say("status", "Chassis Power is off\n", times=2)
@@ -132,6 +141,7 @@ def test_a_refused_off_of_a_chassis_already_off_is_done(bmc):
 
 
 def test_a_refused_off_of_a_chassis_still_on_is_not_fenced(bmc):
+    bmc.say("status", "Chassis Power is on\n")
     bmc.say("off", stderr="Set Chassis Power Control to Down/Off failed: Insufficient privilege level\n",
             returncode=1)
     bmc.say("status", "Chassis Power is on\n")
@@ -142,9 +152,68 @@ def test_a_refused_off_of_a_chassis_still_on_is_not_fenced(bmc):
 
 
 def test_reboot_is_off_confirmed_then_on(bmc):
+    bmc.say("status", "Chassis Power is on\n")
     bmc.say("off", "Chassis Power Control: Down/Off\n")
     bmc.say("status", "Chassis Power is off\n")
     bmc.say("on", "Chassis Power Control: Up/On\n")
     bmc.say("status", "Chassis Power is on\n")
     assert fence(bmc, "reboot")[:2] == (FENCE_OK, "Success: Rebooted\n")
-    assert [a.split()[-1] for a in bmc.argvs()] == ["off", "status", "on", "status"]
+    assert [a.split()[-1] for a in bmc.argvs()] == ["status", "off", "status", "on", "status"]
+
+
+def test_reboot_of_a_node_that_is_off_switches_it_on(bmc):
+    bmc.say("status", "Chassis Power is off\n")
+    bmc.say("on", "Chassis Power Control: Up/On\n")
+    bmc.say("status", "Chassis Power is on\n")
+    assert fence(bmc, "reboot")[:2] == (FENCE_OK, "Success: Rebooted\n")
+    assert [a.split()[-1] for a in bmc.argvs()] == ["status", "on", "status"]
+
+
+@pytest.mark.parametrize("retry_on,tries", [("0", 1), ("1", 2), ("3", 4)])
+def test_retry_on_counts_attempts_to_power_on(bmc, retry_on, tries):
+    """fencing.py: `on` is 1 + retry_on attempts; `off` is one."""
+    bmc.say("status", "Chassis Power is off\n", times=100)
+    bmc.say("on", stderr="Set Chassis Power Control to Up/On failed: Node busy\n", returncode=1, times=100)
+    assert fence(bmc, "on", "retry_on=%s\n" % retry_on)[0] == FENCE_FAILED
+    assert bmc.calls("on") == tries
+
+
+def test_power_wait_defaults_to_fence_ipmilan_s(bmc, monkeypatch):
+    from mdlp_agents.fence import backends
+    slept = []
+    monkeypatch.setattr(backends, "time", type("Clock", (), {"sleep": staticmethod(slept.append),
+                                                             "monotonic": staticmethod(backends.time.monotonic)}))
+    bmc.say("status", "Chassis Power is on\n")
+    bmc.say("off", "Chassis Power Control: Down/Off\n")
+    bmc.say("status", "Chassis Power is off\n")
+    assert fence(bmc, "off", "power_wait=2\n")[0] == FENCE_OK and slept == [2.0]
+    slept.clear()
+    bmc.say("status", "Chassis Power is on\n")
+    bmc.say("off", "Chassis Power Control: Down/Off\n")
+    bmc.say("status", "Chassis Power is off\n")
+    request = REQUEST.replace("power_wait=0\n", "")
+    assert request != REQUEST
+    out, err = io.StringIO(), io.StringIO()
+    run = FenceRun(out=out, err=err, environ={"MDLP_FENCE_CONF": str(bmc.conf), "PATH": os.environ["PATH"]})
+    try:
+        assert outcome(lambda: run.main([], io.StringIO(request + "action=off\n")), run.log.fail, 1) == FENCE_OK
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    assert slept == [2]      # IpmiBackend.POWER_WAIT, when power_wait is not given
+
+
+@pytest.mark.parametrize("key,problem", [
+    ("xyz", "not a Kg key"), ("abc", "not a Kg key"), ("00" * 21, "not a Kg key"),
+    ("0100ff", "a key with a zero byte inside"),
+])
+def test_a_bad_kg_key_is_one_line_and_never_shown(bmc, key, problem):
+    code, out, err = fence(bmc, "status", "hexadecimal_kg=%s\n" % key)
+    assert code == FENCE_FAILED and problem in err and key not in err and len(err.splitlines()) == 1
+
+
+def test_the_kg_key_travels_in_the_environment(bmc, fp):
+    bmc.say("status", "Chassis Power is on\n")
+    result = fence(bmc, "status", "hexadecimal_kg=0x6b67206b6579000000\n")
+    assert result[:2] == (FENCE_OK, "Status: ON\n"), result
+    argv = bmc.argvs()[0].split()
+    assert "-K" in argv and not any("6b67" in word for word in argv)

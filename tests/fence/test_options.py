@@ -42,8 +42,8 @@ def test_normalize_converts_by_kind():
 
 
 @pytest.mark.parametrize("values,message", [
-    ({"action": "explode"}, "unknown action 'explode' (use one of: on, off, reboot, status, monitor, list, "
-                            "list-status, metadata, manpage, validate-all)"),
+    ({"action": "explode"}, "Failed: Unrecognised action 'explode' (use one of: on, off, reboot, status, "
+                            "monitor, list, list-status, metadata, manpage, validate-all)"),
     ({"lanplus": "maybe"}, "lanplus='maybe' is not a boolean (1/0, yes/no, on/off, true/false)"),
     ({"power_timeout": "soon"}, "power_timeout='soon' is not a valid time in seconds"),
     ({"retry_on": "1.5"}, "retry_on='1.5' is not a valid number"),

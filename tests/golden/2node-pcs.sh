@@ -7,7 +7,7 @@ set -e
 pcs cluster setup mobile-cs node1 addr=10.0.32.11 node2 addr=10.0.32.12 --start --wait
 pcs property set stonith-enabled=true
 pcs resource defaults update resource-stickiness=100
-pcs stonith create fence-node1 fence_mdlp backend=ipmi ip=10.0.33.11 username=admin lanplus=1 cipher=3 pcmk_host_list=node1 delay=15 op monitor interval=60s
+pcs stonith create fence-node1 fence_mdlp backend=ipmi ip=10.0.33.11 username=admin lanplus=1 cipher=3 pcmk_host_list=node1 pcmk_delay_base=15s op monitor interval=60s
 pcs constraint location fence-node1 avoids node1
 pcs stonith create fence-node2 fence_mdlp backend=ipmi ip=10.0.33.12 username=admin lanplus=1 cipher=3 pcmk_host_list=node2 op monitor interval=60s
 pcs constraint location fence-node2 avoids node2

@@ -7,7 +7,7 @@ set -e
 pcs cluster setup mobile-cs-b node3 addr=10.0.32.13 node4 addr=10.0.32.14 --start --wait
 pcs property set stonith-enabled=true
 pcs resource defaults update resource-stickiness=100
-pcs stonith create fence-node3 fence_mdlp backend=ipmi ip=10.0.33.13 username=admin lanplus=1 cipher=3 pcmk_host_list=node3 delay=15 op monitor interval=60s
+pcs stonith create fence-node3 fence_mdlp backend=ipmi ip=10.0.33.13 username=admin lanplus=1 cipher=3 pcmk_host_list=node3 pcmk_delay_base=15s op monitor interval=60s
 pcs constraint location fence-node3 avoids node3
 pcs stonith create fence-node4 fence_mdlp backend=ipmi ip=10.0.33.14 username=admin lanplus=1 cipher=3 pcmk_host_list=node4 op monitor interval=60s
 pcs constraint location fence-node4 avoids node4

@@ -45,6 +45,11 @@ class FenceBackend:
 
     #: seconds between two status reads while a power change is confirmed
     POLL = 0.5
+    #: seconds to wait after a power command when power_wait is not given
+    POWER_WAIT = 0
+    #: read the state before acting, and leave a node already in it alone (fence-agents' way; a
+    #: backend whose "off" does more than switch power -- ssh clears the active marker -- says no)
+    reads_state = False
 
     def status(self):
         """'on' or 'off', as the device confirms it."""
@@ -71,7 +76,8 @@ class FenceBackend:
         """fence-agents' confirm loop (fencing.py's fence_action): set, wait power_wait, then read
         the status until it reports TARGET; FenceError once power_timeout has passed without it."""
         self.set_power(target)
-        time.sleep(float(self.options.get("power_wait") or 0))
+        wait = self.options.get("power_wait")
+        time.sleep(float(self.POWER_WAIT if wait is None else wait))
         timeout = float(self.options.get("power_timeout", 20))
         end = time.monotonic() + timeout
         while True:

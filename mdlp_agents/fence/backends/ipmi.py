@@ -18,8 +18,27 @@ from . import FenceBackend, FenceError
 _STATUS = re.compile(r"[Cc]hassis [Pp]ower is\s*([a-zA-Z]{2,3})")
 
 
+def kg_key(text):
+    """hexadecimal_kg (fence_ipmilan's -y form: up to 40 hex digits, 0x allowed) as the bytes
+    ipmitool -K takes from IPMI_KGKEY; b"" for none.  Trailing zero bytes are the key's own
+    padding; a zero byte inside cannot travel in the environment: refused."""
+    if not text:
+        return b""
+    digits = str(text).strip()
+    digits = digits[2:] if digits[:2].lower() == "0x" else digits
+    if not re.match(r"^[0-9a-fA-F]{2,40}$", digits) or len(digits) % 2:
+        raise ValueError("hexadecimal_kg: not a Kg key (an even number of hexadecimal digits, at most 40)")
+    key = bytes.fromhex(digits).rstrip(b"\0")
+    if b"\0" in key:
+        raise ValueError("hexadecimal_kg: a key with a zero byte inside cannot be handed to ipmitool "
+                         "without its command line")
+    return key
+
+
 class IpmiBackend(FenceBackend):
     name = "ipmi"
+    POWER_WAIT = 2        # fence_ipmilan's default
+    reads_state = True
 
     def validate(self):
         problems = []
@@ -29,6 +48,10 @@ class IpmiBackend(FenceBackend):
             where = self.options.get("ipmitool_path") or "on PATH (%s)" % os.environ.get("PATH", "")
             problems.append("ipmitool not found or not executable %s (install ipmitool)"
                             % (("at " + where) if self.options.get("ipmitool_path") else where))
+        try:
+            kg_key(self.options.get("hexadecimal_kg"))
+        except ValueError as exc:
+            problems.append(str(exc))
         return problems
 
     def _tool(self):
@@ -51,13 +74,19 @@ class IpmiBackend(FenceBackend):
         if opts.get("cipher"):
             argv += ["-C", str(opts["cipher"])]
         argv += ["-L", str(opts.get("privlvl", "administrator")).upper()]
+        env = None
+        key = kg_key(opts.get("hexadecimal_kg"))
+        if key:   # ipmitool -K reads the Kg key from its environment: never in argv (ps shows argv)
+            env = dict(os.environb)
+            env[b"IPMI_KGKEY"] = key
+            argv.append("-K")
         read_end, write_end = os.pipe()
         try:
             os.write(write_end, (opts.get("password") or "").encode() + b"\n")
             os.close(write_end)
             argv += ["-f", "/dev/fd/%d" % read_end] + list(command)
             self.log.debug("ipmi: %s" % " ".join(argv))
-            code, out, err = self.runner.run(argv, self._call_timeout(), pass_fds=(read_end,))
+            code, out, err = self.runner.run(argv, self._call_timeout(), pass_fds=(read_end,), env=env)
         finally:
             os.close(read_end)
         return code, out, err
