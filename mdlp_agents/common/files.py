@@ -102,6 +102,16 @@ def atomic_write(path, data, mode=0o644, keep_mode=False):
         raise
 
 
+def find_program(name, search_path=None):
+    """shutil.which(NAME) for a plain name: the first executable regular file NAME on the PATH.
+    Here because importing shutil costs fence_mdlp's minutely monitor more than this loop."""
+    for directory in (os.environ.get("PATH", os.defpath) if search_path is None else search_path).split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def _trusted_dir(path):
     """PATH exists as a real directory of ours that nobody else can write into."""
     try:

@@ -7,7 +7,6 @@ space), a blank line ends a value.  Imported only by the modules that read files
 agent's cached status path (configparser is most of that path's cost when it is not needed).
 """
 
-import ast
 import configparser
 import io
 
@@ -45,6 +44,7 @@ def one_line(exc, echo=True):
         return "line %s: [%s] %s appears twice" % (exc.lineno, exc.section, exc.option)
     if isinstance(exc, configparser.ParsingError):
         lineno, line = exc.errors[0]
+        import ast  # an error's cold path: ast costs fence_mdlp's monitor 2 ms otherwise
         try:   # configparser keeps repr(line)
             line = ast.literal_eval(line)
         except (ValueError, SyntaxError):

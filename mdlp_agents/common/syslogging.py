@@ -13,6 +13,15 @@ JOURNAL_DEV_LOG = "/run/systemd/journal/dev-log"
 _SEND_TIMEOUT = 1.0
 
 _PRIORITIES = {"error": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+# syslog(3) facility codes by name, as HA_LOGFACILITY names them (resource-agents' ocf_log)
+FACILITIES = dict({"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+                   "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11},
+                  **{"local%d" % n: 16 + n for n in range(8)})
+
+
+def facility_named(name, default="daemon"):
+    """The facility code HA_LOGFACILITY (or another setting) names; DEFAULT's for none or an unknown name."""
+    return FACILITIES.get((name or "").strip().lower(), FACILITIES[default])
 
 
 class LevelMethods:
@@ -37,9 +46,10 @@ class LevelMethods:
 class AgentLog(LevelMethods):
     """log.warning("service httpd down: ...") -> syslog + journald."""
 
-    def __init__(self, ident, syslog_socket="/dev/log"):
+    def __init__(self, ident, syslog_socket="/dev/log", facility=FACILITIES["daemon"]):
         self.ident = ident
         self.syslog_socket = syslog_socket
+        self.facility = facility
         self._handler = None
         self._journal = None
         self._opened = False
@@ -67,7 +77,7 @@ class AgentLog(LevelMethods):
             def handleError(self, record):  # drop the line, never print a traceback
                 pass
 
-        handler = _Handler(address=self.syslog_socket, facility=_Handler.LOG_DAEMON)
+        handler = _Handler(address=self.syslog_socket, facility=self.facility)
         handler.ident = "%s[%d]: " % (self.ident, os.getpid())
         handler.append_nul = False
         handler.priority_map = dict(handler.priority_map, NOTICE="notice")
@@ -85,7 +95,7 @@ class AgentLog(LevelMethods):
             try:
                 extra = {"MDLP_" + k.upper(): str(v) for k, v in fields.items()}
                 self._journal.send(message, PRIORITY=_PRIORITIES[level], SYSLOG_IDENTIFIER=self.ident,
-                                   SYSLOG_FACILITY=3, **extra)
+                                   SYSLOG_FACILITY=self.facility, **extra)
             except Exception:  # noqa: BLE001 - logging must never fail the agent
                 pass
 

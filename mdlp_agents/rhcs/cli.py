@@ -19,7 +19,7 @@ import time
 from ..common import exitcodes as ec
 from ..common.files import state_dir
 from ..common.main import run_tool
-from ..common.syslogging import AgentLog
+from ..common.syslogging import AgentLog, facility_named
 from . import config as cfg
 from . import report
 from .config import AGENT_DEFAULTS
@@ -54,16 +54,37 @@ class Agent:
     # -- plumbing -----------------------------------------------------------------
     @property
     def log(self):
+        """syslog/journald; through the OCF link tagged and filed as resource-agents' ocf_log does:
+        HA_LOGTAG, else mdlp_rhcs(INSTANCE); the facility HA_LOGFACILITY names (Pacemaker sets it)."""
         if self._log is None:
             socket_path = self.config.syslog_socket if self.config else "/dev/log"
-            self._log = AgentLog(IDENT, socket_path)
+            ident, facility = IDENT, facility_named(None)
+            if self.ocf:
+                instance = self.environ.get("OCF_RESOURCE_INSTANCE")
+                ident = self.environ.get("HA_LOGTAG") or ("%s(%s)" % (IDENT, instance) if instance else IDENT)
+                facility = facility_named(self.environ.get("HA_LOGFACILITY"))
+            self._log = AgentLog(ident, socket_path, facility)
         return self._log
 
     def fail(self, code, message, level="error"):
-        """One line on stderr and in the log; return CODE."""
-        self.err.write("%s: %s\n" % (IDENT, message))
+        """One line on stderr and in the log; return CODE.  Through the OCF link the line is the
+        exit reason Pacemaker records (ocf-shellfuncs' ocf_exit_reason: the prefix, then the text)."""
+        self.say(message)
         self.log.emit(level, message)
         return code
+
+    def say(self, message):
+        """MESSAGE, one line on stderr: the exit reason, through the OCF link."""
+        if self.ocf:
+            prefix = self.environ.get("OCF_EXIT_REASON_PREFIX") or "ocf-exit-reason:"
+            self.err.write("%s%s\n" % (prefix, " ".join(message.split())))
+        else:
+            self.err.write("%s: %s\n" % (IDENT, message))
+
+    def is_probe(self, action):
+        """Pacemaker's probe: a monitor with interval 0 (ocf_is_probe)."""
+        return (self.ocf and action in ("monitor", "status")
+                and self.environ.get("OCF_RESKEY_CRM_meta_interval", "0") in ("0", ""))
 
     def load_config(self, cli_path, use_cache=True):
         """None, or the ConfigError that makes the configuration unusable."""
@@ -105,7 +126,7 @@ class Agent:
         if action == "validate-all":
             return self.validate()
         if action in ("status", "monitor"):
-            return self.status(as_json, verbose)
+            return self.status(as_json, verbose, probe=self.is_probe(action))
         if action == "start":
             return self.start()
         if action == "stop":
@@ -124,8 +145,9 @@ class Agent:
         if self.ocf and action in ("monitor", "status"):
             state = self.runstate()
             if state.active_since() is None:
-                # a probe on a node that never started the resource: it is not running here
-                self.fail(ec.OCF_NOT_RUNNING, problem)
+                # a probe on a node that never started the resource: it is not running here, and
+                # that is no error (ocf-rarun: ocf_log info, exit $OCF_NOT_RUNNING)
+                self.log.info("%s: not running here (%s)" % (action, problem))
                 return ec.OCF_NOT_RUNNING
         return self.fail(error.exit_code if self.ocf else ec.LSB_ERR_CONFIGURED, problem)
 
@@ -161,7 +183,7 @@ class Agent:
         if current != previous:
             state.save_states(current)
 
-    def status(self, as_json, verbose):
+    def status(self, as_json, verbose, probe=False):
         state = self.runstate()
         active_since = state.active_since()
         monitor = self.ocf  # through the OCF link, `status` is the legacy name of monitor
@@ -173,6 +195,8 @@ class Agent:
         statuses, elapsed = self._check(state)
         self._log_changes(statuses, state)
         code, summary = verdict(statuses, monitor)
+        if monitor and code == ec.OCF_ERR_GENERIC and not probe:   # why, for crm_mon and pcs status
+            self.say("; ".join(report.down(s) for s in statuses if not s.ok))   # logged as a change
         if as_json:
             text = report.as_json(statuses, summary, active_since, code, elapsed)
         elif self.out.isatty():

@@ -38,12 +38,16 @@ def table(statuses, summary, active_since, verbose=False, now=None):
     return "\n".join(lines)
 
 
+def down(status):
+    """A service that is down, in a few words: NAME STATE (probe: detail)."""
+    return "%s %s (%s: %s)" % (status.name, status.state, status.failure.probe, status.failure.detail)
+
+
 def one_line(statuses, summary, active_since):
-    down = ["%s %s (%s: %s)" % (s.name, s.state, s.failure.probe, s.failure.detail)
-            for s in statuses if not s.ok]
+    down_ = [down(s) for s in statuses if not s.ok]
     role = "active" if active_since is not None else "passive"
-    if down:
-        return "%s: %s; role %s" % (summary, "; ".join(down), role)
+    if down_:
+        return "%s: %s; role %s" % (summary, "; ".join(down_), role)
     return "%s (%s); role %s" % (summary, ", ".join(s.name for s in statuses), role)
 
 

@@ -85,6 +85,12 @@ def test_stopped_service_is_a_failure_not_a_monitor_timeout(single_node):
     # op-status 0 = the agent answered (2 would be a timeout); rc 1 = generic failure
     assert failed[-1]["op-status"] == "0" and failed[-1]["rc-code"] == "1", failed[-1]
     assert int(failed[-1]["exec-time"]) < 10000, failed[-1]
+    # why, as Pacemaker records it (the agent's ocf-exit-reason: line) and crm_mon shows it
+    assert failed[-1].get("exit-reason", "").startswith("RProxyWD HUNG ("), failed[-1]
+    assert "stopped (SIGSTOP): hung" in failed[-1]["exit-reason"], failed[-1]
+    reasons = [f.get("exitreason") for f in single_node.cluster().mon().iter("failure")
+               if f.get("op_key", "").startswith("mdlp-rhcs_monitor")]
+    assert any(r.startswith("RProxyWD HUNG (") for r in reasons), reasons
 
 
 def test_httpd_hang_is_a_failure(single_node):
@@ -130,6 +136,35 @@ def test_stonith_admin_reboot_powers_the_machine_off_and_on(single_node):
     assert bmc.log()[before:] == ["set power 0", "set power 1"]
     history = single_node.cluster().fence_history("fakenode")
     assert history and history[0]["status"] == "success" and history[0]["action"] == "reboot", history
+
+
+def test_the_fencer_s_timeout_bounds_fence_mdlp_not_its_own_deadline(single_node):
+    """Under pacemaker-fenced (PCMK_service), a fencing slower than the agent's own deadline but
+    within the fencer's timeout is carried out, as fencing.py leaves the timing to the fencer: a
+    device whose deadline is 3 s and whose BMC needs 4 s after each power command (power_wait)."""
+    node = single_node.nodes["node1"]
+    bmc = single_node.bmcs["fakenode"]
+
+    def param(name, value=None):
+        change = ["--set-parameter", name, "--parameter-value", value] if value else ["--delete-parameter", name]
+        proc = node.run("crm_resource", "--resource", "fence-fakenode", *change)
+        assert proc.returncode == 0, proc
+
+    param("deadline", "3")
+    param("power_wait", "4")
+    try:
+        time.sleep(3)     # the fencer re-reads the device from the CIB
+        before = len(bmc.log())
+        started = time.monotonic()
+        proc = node.run("stonith_admin", "--reboot", "fakenode", "--timeout", "40", timeout=60)
+        elapsed = time.monotonic() - started
+        record("single node: reboot past fence_mdlp's deadline, within the fencer's timeout", elapsed)
+    finally:
+        param("deadline")
+        param("power_wait")
+    assert proc.returncode == 0, proc
+    assert bmc.log()[before:] == ["set power 0", "set power 1"]
+    assert elapsed > 6, elapsed     # well past the 3 s deadline: two power_waits of 4 s
 
 
 def test_unanswering_bmc_is_reported_as_failed(single_node):

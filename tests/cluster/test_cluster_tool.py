@@ -377,6 +377,7 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
     assert calls[0] == ["cluster", "setup", "mobile-cs", "node1", "addr=10.0.32.11", "node2", "addr=10.0.32.12",
                         "--start", "--wait"]
     assert ["stonith", "create", "fence-node1", "fence_mdlp", "backend=ipmi", "ip=10.0.33.11", "username=admin",
-            "lanplus=1", "cipher=3", "pcmk_host_list=node1", "pcmk_delay_base=15s", "op", "monitor", "interval=60s"] in calls
+            "lanplus=1", "cipher=3", "pcmk_host_list=node1", "pcmk_delay_base=15s", "op", "monitor",
+            "interval=60s"] in calls
     assert ["resource", "meta", "mdlp", "migration-threshold=1"] in calls
     assert len(calls) == len([line for line in script.read_text().splitlines() if line.startswith("pcs ")])

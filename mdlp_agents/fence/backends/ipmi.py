@@ -11,8 +11,8 @@ environment.
 
 import os
 import re
-import shutil
 
+from ...common.files import find_program
 from . import FenceBackend, FenceError
 
 _STATUS = re.compile(r"[Cc]hassis [Pp]ower is\s*([a-zA-Z]{2,3})")
@@ -59,7 +59,7 @@ class IpmiBackend(FenceBackend):
         path = self.options.get("ipmitool_path")
         if path:
             return path if os.access(path, os.X_OK) and os.path.isfile(path) else None
-        return shutil.which("ipmitool")
+        return find_program("ipmitool")
 
     def _call_timeout(self):
         return float(self.options.get("login_timeout", 5)) + float(self.options.get("shell_timeout", 3))
