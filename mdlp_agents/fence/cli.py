@@ -11,9 +11,13 @@ hung agent and stalls the whole cluster.
 
 import fcntl
 import os
-import signal
 import sys
 import time
+
+try:   # the C module signal.py wraps in enums: importing enum costs the fencer's monitor 3 ms
+    import _signal as signal
+except ImportError:   # pragma: no cover - CPython has had _signal since 3.5
+    import signal
 
 from ..common.convert import seconds
 from ..common.errors import AgentError

@@ -5,7 +5,7 @@ have written it: it names programs root runs (password_script, ipmitool_path, ss
 import io
 import os
 
-from ..common import ini
+from ..common.cache import ParsedCache
 from ..common.files import distrust, open_regular
 from . import options as fo
 from .options import FenceInputError
@@ -17,7 +17,9 @@ AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": "/run/mdlp_agents"}
 
 def load(path):
     """({parameter: value} of [fence], {key: value} of [agent], a warning or None) from PATH;
-    ({}, {}, None) where there is no such file; FenceInputError where it cannot be used."""
+    ({}, {}, None) where there is no such file; FenceInputError where it cannot be used.
+    An unchanged file comes from the parsed cache (common/cache.py): the fencer's monitor every
+    minute does not pay for configparser."""
     if not os.path.exists(path):
         return {}, {}, None
     try:
@@ -26,10 +28,15 @@ def load(path):
             reason = distrust(info)
             if reason:
                 raise FenceInputError("%s: refused: %s, and it names programs root runs" % (path, reason))
-            # the offending line is not echoed: it could be a mistyped "password secret"
-            parser = ini.parse(io.TextIOWrapper(raw, encoding="utf-8"), path, echo=False)
-    except ini.IniError as exc:
-        raise FenceInputError("%s: %s" % (path, exc)) from None
+            remembered = ParsedCache(path, info, __file__, "fence")
+            cached = remembered.load()
+            if cached is not None:
+                return tuple(cached)
+            from ..common import ini  # not on the cached path
+            try:   # the offending line is not echoed: it could be a mistyped "password secret"
+                parser = ini.parse(io.TextIOWrapper(raw, encoding="utf-8"), path, echo=False)
+            except ini.IniError as exc:
+                raise FenceInputError("%s: %s" % (path, exc)) from None
     except OSError as exc:
         raise FenceInputError("%s: %s" % (path, exc.strerror or exc)) from None
     site, agent = {}, {}
@@ -45,4 +52,5 @@ def load(path):
     if info.st_mode & 0o077 and ("password" in site or "password_script" in site):
         warning = ("%s holds a password and is readable by group or others (mode %04o): chmod 600 it"
                    % (path, info.st_mode & 0o7777))
+    remembered.save((site, agent, warning))
     return site, agent, warning

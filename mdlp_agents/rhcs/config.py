@@ -5,14 +5,14 @@ and the key, so that the CLI can print one line and exit "not configured".
 """
 
 import io
-import marshal
 import os
 import pwd
 
+from ..common import cache
 from ..common import exitcodes as ec
 from ..common.convert import seconds
 from ..common.errors import AgentError
-from ..common.files import atomic_write, distrust, open_regular
+from ..common.files import distrust, open_regular
 
 DEFAULT_PATH = "/etc/mdlp_agents/mdlp_rhcs.conf"
 ENV_PATH = "MDLP_RHCS_CONF"
@@ -173,34 +173,18 @@ def _parse(handle, path):
     return from_parser(parser, path)
 
 
-class ParsedCache:
-    """A valid configuration, kept as marshal data under /run/mdlp_agents/config-cache
-    and used only while the file is unchanged (inode, size, mtime and ctime in ns)
-    and by the same installed agent (this module's mtime and size).  Only root's own, not group/world-writable,
-    cache files are trusted: the configuration says what commands root runs."""
-
-    DIRECTORY = os.path.join(AGENT_DEFAULTS["state_dir"], "config-cache")
+class ParsedCache(cache.ParsedCache):
+    """A valid mdlp_rhcs.conf, remembered (common/cache.py): get() a Config, or None."""
 
     def __init__(self, path, stat):
-        # this module's own identity stands for the agent's version: an upgrade replaces it
-        code = os.stat(__file__)
-        self.key = (code.st_mtime_ns, code.st_size, os.path.abspath(path), stat.st_ino, stat.st_size,
-                    stat.st_mtime_ns, stat.st_ctime_ns)
-        name = os.path.abspath(path).replace("%", "%25").replace("/", "%2F")
-        self.file = os.path.join(self.DIRECTORY, name)
+        super().__init__(path, stat, __file__, "rhcs")
         self.path = path
 
     def get(self):
-        try:
-            with open(self.file, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-                    return None
-                key, agent, services = marshal.load(handle)
-        except (OSError, EOFError, ValueError, TypeError):
+        payload = self.load()
+        if payload is None:
             return None
-        if key != self.key:
-            return None
+        agent, services = payload
         config = Config(self.path)
         for name, value in agent.items():
             setattr(config, name, value)
@@ -214,11 +198,7 @@ class ParsedCache:
     def put(self, config):
         agent = {key: getattr(config, key) for key in AGENT_KEYS}
         services = [{key: getattr(svc, key) for key in Service.__slots__} for svc in config.services]
-        try:
-            os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
-            atomic_write(self.file, marshal.dumps((self.key, agent, services)), mode=0o600)
-        except OSError:
-            pass
+        self.save((agent, services))
 
 
 def from_parser(parser, path):

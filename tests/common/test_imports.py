@@ -9,6 +9,7 @@ import pytest
 
 from conftest import AGENT, FENCE, PYTHON, fence_conf, write_config
 
+PYTHON_HAS_POSIX_SPAWN = subprocess.run([str(PYTHON), "-c", "import os; os.posix_spawn"]).returncode == 0
 HEAVY_FOR_STATUS = {"click", "threading", "socket", "subprocess", "psutil", "http.client", "configparser"}
 
 
@@ -39,3 +40,24 @@ def test_fence_on_stdin_does_not_import_click(tmp_path, action):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mdlp_agents.fence.cli" in imported
     assert "click" not in imported
+
+
+# what Pacemaker's fencer runs every minute: `monitor` of an ipmi device, on stdin; once the
+# site file is remembered, nothing beyond the interpreter, ipmitool and a few modules of ours
+HEAVY_FOR_FENCE_MONITOR = {"click", "configparser", "subprocess", "threading", "re", "enum", "shutil", "ast",
+                           "logging", "socket"}
+
+
+def test_fence_monitor_of_an_ipmi_device_imports_nothing_heavy(tmp_path, bmc):
+    conf = fence_conf(tmp_path, "backend = ipmi\nusername = admin\npassword = %s\ncipher = 3\n" % bmc.PASSWORD)
+    stdin = "action=monitor\nip=127.0.0.1\nipport=%d\n" % bmc.port
+    env = {"MDLP_FENCE_CONF": str(conf), "PATH": "/usr/bin:/bin"}
+    for _ in range(2):   # the first run parses the site file and remembers it
+        result, imported = _imported([FENCE], env=env, stdin=stdin)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert "mdlp_agents.fence.backends.ipmi" in imported    # the trace is real
+    heavy = HEAVY_FOR_FENCE_MONITOR & imported
+    if PYTHON_HAS_POSIX_SPAWN:
+        assert not heavy, sorted(heavy)
+    else:   # Python 3.6 (EL8): no posix_spawn, ipmitool runs through subprocess
+        assert not heavy - {"subprocess", "threading", "enum", "re"}, sorted(heavy)

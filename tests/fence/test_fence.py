@@ -568,3 +568,23 @@ def test_monitor_with_host_map_only(tmp_path, bmc):
     bad = [line.replace("password=%s" % IpmiSim.PASSWORD, "password=wrong") for line in lines]
     result = run_fence(stdin=_stdin("action=monitor", "host_map=node1:127.0.0.1", *bad), conf=fence_conf(tmp_path))
     assert result.returncode == 1 and "monitor: no fencing device answers" in result.stderr, result
+
+
+def test_the_remembered_site_file_follows_edits_and_trust(tmp_path):
+    """fence_mdlp.conf is parsed once and remembered (the fencer's monitor every minute); an edit,
+    even of the same size, is read again, and a file others could write is refused, remembered or not."""
+    conf = fence_conf(tmp_path, "backend = noop\nplug = node2\n")
+    for _ in range(2):
+        result = run_fence(stdin="action=status\n", conf=conf)
+        assert result.returncode == 0 and "status of node2" in result.stderr, result
+    conf.write_text(conf.read_text().replace("plug = node2", "plug = node3"))
+    result = run_fence(stdin="action=status\n", conf=conf)
+    assert result.returncode == 0 and "status of node3" in result.stderr, result
+    conf.write_text(conf.read_text().replace("plug = node3", "plug node3"))
+    result = run_fence(stdin="action=status\n", conf=conf)
+    assert result.returncode == 1 and "not a 'key = value' line" in result.stderr, result
+    conf.write_text(conf.read_text().replace("plug node3", "plug = node3"))
+    assert run_fence(stdin="action=status\n", conf=conf).returncode == 0
+    conf.chmod(0o666)
+    result = run_fence(stdin="action=status\n", conf=conf)
+    assert result.returncode == 1 and "writable by others" in result.stderr, result

@@ -11,6 +11,7 @@ import pytest
 
 from mdlp_agents.common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF
 from mdlp_agents.common.main import outcome
+from mdlp_agents.fence import runner
 from mdlp_agents.fence.backends import FenceBackend
 from mdlp_agents.fence.cli import FenceRun
 
@@ -30,6 +31,9 @@ def bmc(tmp_path, fp, monkeypatch):
     tool.write_text("")          # never run: it only has to exist and be executable
     tool.chmod(0o755)
     monkeypatch.setattr(FenceBackend, "POLL", 0.01)
+    # pytest-subprocess answers for subprocess.Popen: the runner's posix_spawn path is left to the
+    # contract tests against ipmi_sim (fence/test_fence.py)
+    monkeypatch.setattr(runner, "USE_POSIX_SPAWN", False)
 
     class Bmc:
         conf = fence_conf(tmp_path, "ipmitool_path = %s\n" % tool)
