@@ -518,8 +518,12 @@ class Bmc:
 
     def device_params(self, **extra):
         """fence_mdlp instance attributes for a stonith device that fences this node."""
+        # power_wait 0: the lab's machines boot at once -- with fence_ipmilan's 2 s after "on", a
+        # rebooted node is back in the cluster before its fencing is confirmed, and takes its
+        # service back (a real server needs minutes to boot)
         params = {"backend": "ipmi", "ip": self.address, "username": "admin", "password": PASSWORD,
-                  "lanplus": "1", "cipher": "3", "power_timeout": "10", "pcmk_host_list": self.node}
+                  "lanplus": "1", "cipher": "3", "power_timeout": "10", "power_wait": "0",
+                  "pcmk_host_list": self.node}
         params.update(extra)
         return params
 

@@ -203,13 +203,14 @@ def victim(values):
 
 
 def host_map(text):
-    """'node1:addr1;node2:addr2' (pcmk_host_map's form; ',' and '=' accepted too) -> dict."""
+    """'node1:addr1;node2:addr2' -> dict, read as Pacemaker reads pcmk_host_map: entries apart by
+    ';', spaces or tabs (and ',', ours), node and address apart at the first ':' or '='."""
     mapping = {}
-    for item in text.replace(",", ";").split(";"):
-        item = item.strip()
+    for item in text.replace(",", ";").replace("\t", ";").replace(" ", ";").split(";"):
         if not item:
             continue
-        key, sep, value = item.partition(":") if ":" in item else item.partition("=")
+        cut = min(i for i in (item.find(":"), item.find("="), len(item)) if i >= 0)
+        key, sep, value = item[:cut], item[cut:cut + 1], item[cut + 1:]
         if not sep or not key.strip() or not value.strip():
             raise FenceInputError("host_map entry %r is not node:address" % item)
         mapping[key.strip()] = value.strip()

@@ -96,8 +96,18 @@ def stop(config, log, timeout):
             grace = max(0.5, min(5.0, (end - time.monotonic()) / share))
             status = _wait(config, svc, time.monotonic() + grace, lambda s: s.cleanly_stopped)
         if not status.cleanly_stopped:
-            failure = status.failure
-            why = "%s: %s" % (failure.probe, failure.detail) if failure else "its probes still pass"
-            return False, "service %s is still running after stop (%s)" % (svc.name, why)
+            return False, _still_running(svc, status)
         log.notice("service %s stopped" % svc.name, service=svc.name)
+    # a supervisor may start a killed service again at once: one more look after a moment
+    time.sleep(max(0.0, min(0.3, end - time.monotonic())))
+    for svc in config.services:
+        status = check_services(config, [svc])[0]
+        if not status.cleanly_stopped:
+            return False, _still_running(svc, status) + "; something starts it again"
     return True, "all services stopped"
+
+
+def _still_running(svc, status):
+    failure = status.failure
+    why = "%s: %s" % (failure.probe, failure.detail) if failure else "its probes still pass"
+    return "service %s is still running after stop (%s)" % (svc.name, why)

@@ -161,10 +161,35 @@ def test_the_fencer_s_timeout_bounds_fence_mdlp_not_its_own_deadline(single_node
         record("single node: reboot past fence_mdlp's deadline, within the fencer's timeout", elapsed)
     finally:
         param("deadline")
-        param("power_wait")
+        param("power_wait", "0")
     assert proc.returncode == 0, proc
     assert bmc.log()[before:] == ["set power 0", "set power 1"]
     assert elapsed > 6, elapsed     # well past the 3 s deadline: two power_waits of 4 s
+
+
+def test_one_device_for_its_nodes_through_pcmk_host_map_and_port_as_ip(single_node):
+    """The fence-agents way to aim one device at several machines: Pacemaker maps the node to an
+    address (pcmk_host_map) and passes it as the plug; port_as_ip makes that the BMC's address."""
+    node = single_node.nodes["node1"]
+    bmc = single_node.bmcs["fakenode"]
+
+    def change(*args):
+        proc = node.run("crm_resource", "--resource", "fence-fakenode", *args)
+        assert proc.returncode == 0, proc
+
+    change("--delete-parameter", "ip")
+    change("--set-parameter", "port_as_ip", "--parameter-value", "1")
+    change("--set-parameter", "pcmk_host_map", "--parameter-value", "othernode:10.9.9.9;fakenode:%s" % bmc.address)
+    try:
+        time.sleep(3)     # the fencer re-reads the device from the CIB
+        before = len(bmc.log())
+        proc = node.run("stonith_admin", "--reboot", "fakenode", "--timeout", "30", timeout=60)
+    finally:
+        change("--set-parameter", "ip", "--parameter-value", bmc.address)
+        change("--delete-parameter", "port_as_ip")
+        change("--delete-parameter", "pcmk_host_map")
+    assert proc.returncode == 0, proc
+    assert bmc.log()[before:] == ["set power 0", "set power 1"]
 
 
 def test_unanswering_bmc_is_reported_as_failed(single_node):

@@ -63,6 +63,9 @@ def test_victim_and_host_map():
     assert fo.victim({"plug": "n1", "nodename": "n2"}) == "n1" and fo.victim({"nodename": "n2"}) == "n2"
     assert fo.host_map("node1:10.0.0.1;node2:10.0.0.2") == {"node1": "10.0.0.1", "node2": "10.0.0.2"}
     assert fo.host_map(" node1=10.0.0.1 , node2:fe80::2 ;") == {"node1": "10.0.0.1", "node2": "fe80::2"}
+    # Pacemaker's pcmk_host_map reading: whitespace apart, the first ':' or '=' cuts
+    assert fo.host_map("node1=fe80::1\tnode2:10.0.0.2 node3:a=b") == {"node1": "fe80::1", "node2": "10.0.0.2",
+                                                                       "node3": "a=b"}
     with pytest.raises(FenceInputError, match="host_map entry 'node3' is not node:address"):
         fo.host_map("node1:10.0.0.1;node3")
 
