@@ -174,14 +174,17 @@ def validate(path):
               show_default=True, help="Where rgmanager's floating IP is configured.")
 @click.option("--timeout", type=float_range(0.1, 300), default=10, show_default=True,
               help="Seconds to wait for crm_mon / clustat.")
-def status(as_json, as_table, source, cluster_conf, timeout):
+@click.option("--resource", metavar="NAME",
+              help="The service's group, resource or rgmanager service (default: the one running ocf:websense:mdlp "
+                   "or the mdlp_rhcs script).")
+def status(as_json, as_table, source, cluster_conf, timeout, resource):
     """Which node runs the mdlp service, its floating IP and state (exit 0 started, 1 failed, 3 stopped, 4 unknown)."""
     if source:
         text = _read_utf8(source, cluster_status.StatusError)
         conf = _read_utf8(cluster_conf, cluster_status.StatusError) if os.path.exists(cluster_conf) else None
-        result = cluster_status.from_file(text, conf)
+        result = cluster_status.from_file(text, conf, resource)
     else:
-        result = cluster_status.live(timeout, cluster_conf)
+        result = cluster_status.live(timeout, cluster_conf, resource)
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
     elif as_table:

@@ -1,6 +1,11 @@
 """mdlp-cluster status: which node runs the mdlp service, on which floating IP, in what state --
-from rgmanager (`clustat -x`) or Pacemaker (`crm_mon --output-as=xml`)."""
+from rgmanager (`clustat -x`) or Pacemaker (`crm_mon --output-as=xml`).
 
+The service is found by what it runs, whatever it is called: in Pacemaker the group holding an
+ocf:websense:mdlp resource, else that resource alone; in rgmanager the service holding the
+mdlp_rhcs script (cluster.conf).  A name given (--resource) wins."""
+
+import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -41,6 +46,20 @@ def _xml(text, what):
         raise StatusError("%s: not XML (%s)" % (what, exc)) from None
 
 
+def service_in_cluster_conf(text):
+    """The name of the rgmanager service that runs the mdlp_rhcs script, or None."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return None
+    scripts = {s.get("name") for s in root.iter("script") if os.path.basename(s.get("file") or "") == "mdlp_rhcs"}
+    for element in root.iter("service"):
+        for script in element.iter("script"):
+            if script.get("ref") in scripts or os.path.basename(script.get("file") or "") == "mdlp_rhcs":
+                return element.get("name")
+    return None
+
+
 def floating_ip_from_cluster_conf(text, service=SERVICE):
     """The <ip> of SERVICE in a cluster.conf, or None."""
     try:
@@ -54,11 +73,13 @@ def floating_ip_from_cluster_conf(text, service=SERVICE):
     return None
 
 
-def from_clustat(text, cluster_conf=None):
+def from_clustat(text, cluster_conf=None, service=None):
     root = _xml(text, "clustat -x")
     if root.tag != "clustat":
         raise StatusError("clustat -x: the root element is <%s>, not <clustat>" % root.tag)
     status = _empty("rgmanager")
+    service = service or (service_in_cluster_conf(cluster_conf) if cluster_conf else None) or SERVICE
+    status["service"] = service
     cluster = root.find("cluster")
     status["cluster"] = cluster.get("name") if cluster is not None else None
     quorum = root.find("quorum")
@@ -67,7 +88,7 @@ def from_clustat(text, cluster_conf=None):
         status["nodes"].append({"name": node.get("name"), "online": node.get("state") == "1",
                                 "local": node.get("local") == "1"})
     for group in root.iter("group"):
-        if group.get("name") in ("service:" + SERVICE, SERVICE):
+        if group.get("name") in ("service:" + service, service):
             state = group.get("state_str") or "unknown"
             status["state"] = state
             owner = group.get("owner")
@@ -80,22 +101,25 @@ def from_clustat(text, cluster_conf=None):
     if status["state"] == "unknown" and root.find("groups") is not None:
         status["state"] = "not configured"
     if cluster_conf:
-        status["floating_ip"] = floating_ip_from_cluster_conf(cluster_conf)
+        status["floating_ip"] = floating_ip_from_cluster_conf(cluster_conf, service)
     return status
 
 
-def _our_group(root):
-    groups = list(root.iter("group"))
-    for group in groups:
-        if group.get("id") == SERVICE:
-            return group
-    for group in groups:
-        if any(r.get("resource_agent") == OUR_AGENT for r in group.iter("resource")):
-            return group
-    return None
+def _our_unit(root, name=None):
+    """The group (or lone resource) that is the service: NAME's, else the one running our agent,
+    else a group called mdlp; None if there is none."""
+    resources = root.find("resources")
+    units = [u for u in (resources if resources is not None else []) if u.tag in ("group", "resource")]
+    if name:
+        return next((u for u in units if u.get("id") == name), None)
+    for unit in units:
+        members = list(unit.iter("resource")) if unit.tag == "group" else [unit]
+        if any(r.get("resource_agent") == OUR_AGENT for r in members):
+            return unit
+    return next((u for u in units if u.tag == "group" and u.get("id") == SERVICE), None)
 
 
-def from_crm_mon(text):
+def from_crm_mon(text, service=None):
     root = _xml(text, "crm_mon --output-as=xml")
     if root.tag not in ("pacemaker-result", "crm_mon"):
         raise StatusError("crm_mon: the root element is <%s>, not <pacemaker-result>" % root.tag)
@@ -113,12 +137,14 @@ def from_crm_mon(text):
                                 "online": node.get("online") == "true" and node.get("pending") != "true"
                                 and node.get("unclean") != "true",
                                 "unclean": node.get("unclean") == "true"})
-    group = _our_group(root)
+    group = _our_unit(root, service)
     if group is None:
         status["state"] = "not configured"
+        if service:
+            status["service"] = service
         return status
     status["service"] = group.get("id")
-    members = list(group.iter("resource"))
+    members = list(group.iter("resource")) if group.tag == "group" else [group]
     roles = [m.get("role") for m in members]
     where = {n.get("name") for m in members for n in m.iter("node")}
     if any(m.get("failed") == "true" for m in members):
@@ -131,7 +157,8 @@ def from_crm_mon(text):
         status["state"] = "started" if node in online else "recovering"
         status["active_node"] = node
     elif all(r == "Stopped" for r in roles):
-        status["state"] = "disabled" if group.get("disabled") == "true" else "stopped"
+        disabled = group.get("disabled") == "true" or all(m.get("target_role") == "Stopped" for m in members)
+        status["state"] = "disabled" if disabled else "stopped"
     else:
         status["state"] = "recovering"   # starting, stopping, or split across nodes
     status["ip_resource"] = next((m.get("id") for m in members if m.get("resource_agent") in IP_AGENTS), None)
@@ -149,11 +176,11 @@ def _run(argv, timeout):
     return proc
 
 
-def _pacemaker(timeout):
+def _pacemaker(timeout, service=None):
     proc = _run(["crm_mon", "--output-as=xml"], timeout)
     if not proc.stdout.lstrip().startswith("<"):
         raise StatusError("crm_mon: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
-    status = from_crm_mon(proc.stdout)
+    status = from_crm_mon(proc.stdout, service)
     rid = status.get("ip_resource")
     if rid:
         ip = _run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], timeout)
@@ -162,11 +189,11 @@ def _pacemaker(timeout):
     return status
 
 
-def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
+def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf", service=None):
     """Ask the cluster stack that runs here: Pacemaker first, then rgmanager."""
     if shutil.which("crm_mon"):
         try:
-            return _pacemaker(timeout)
+            return _pacemaker(timeout, service)
         except StatusError:
             if not shutil.which("clustat"):    # both installed: the one that answers
                 raise
@@ -179,16 +206,16 @@ def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf"):
             conf = read_regular(cluster_conf_path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             pass    # the floating IP shows as unknown
-        return from_clustat(proc.stdout, conf)
+        return from_clustat(proc.stdout, conf, service)
     raise StatusError("no cluster stack here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed")
 
 
-def from_file(text, cluster_conf=None):
+def from_file(text, cluster_conf=None, service=None):
     """Recorded output of either tool, told apart by its root element."""
     stripped = text.lstrip()
     if "<clustat" in stripped[:300]:
-        return from_clustat(text, cluster_conf)
-    return from_crm_mon(text)
+        return from_clustat(text, cluster_conf, service)
+    return from_crm_mon(text, service)
 
 
 def line(status):

@@ -70,6 +70,15 @@ def test_status_from_a_recording(invoke):
     assert table.exit_code == 1 and table.output.splitlines()[1].split() == ["state", "failed"]
 
 
+def test_status_of_a_service_by_another_name(invoke, tmp_path):
+    recording = tmp_path / "clustat.xml"
+    recording.write_text((REPO / "tests" / "data" / "clustat-started.xml").read_text()
+                         .replace("service:mdlp", "service:websense"))
+    result = invoke("status", "--json", "--from", recording, "--resource", "websense")
+    assert result.exit_code == 0 and json.loads(result.output)["service"] == "websense", result.output
+    assert invoke("status", "--from", recording).exit_code == 3      # mdlp: not configured
+
+
 def test_validate(invoke, tmp_path):
     conf = tmp_path / "cluster.conf"
     conf.write_text((GOLDEN / "2node-rhcs.conf").read_text().replace("/opt/websense/rproxy/cs", str(tmp_path)))

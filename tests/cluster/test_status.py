@@ -145,3 +145,51 @@ def test_a_program_that_cannot_start(fp, stack):
     with pytest.raises(StatusError) as caught:
         live(5)
     assert str(caught.value) == "cannot run crm_mon: Permission denied"
+
+
+# -- the service found by what it runs, whatever it is called ------------------------------------
+LONE = """<pacemaker-result api-version="2.2" request="crm_mon --output-as=xml">
+  <summary><current_dc present="true" name="node1" with_quorum="true"/></summary>
+  <nodes><node name="node1" id="1" online="true"/><node name="node2" id="2" online="true"/></nodes>
+  <resources>
+    <resource id="web-vip" resource_agent="ocf:heartbeat:IPaddr2" role="Started"><node name="node1"/></resource>
+    <resource id="websense-agent" resource_agent="ocf:websense:mdlp" role="%(role)s" target_role="%(target)s"
+              failed="false">%(where)s</resource>
+  </resources>
+</pacemaker-result>
+"""
+
+
+def lone(role="Started", target="Started", where='<node name="node2"/>'):
+    return LONE % dict(role=role, target=target, where=where)
+
+
+def test_a_lone_primitive_running_our_agent_is_the_service():
+    status = from_crm_mon(lone())
+    assert (status["service"], status["state"], status["active_node"]) == ("websense-agent", "started", "node2")
+    status = from_crm_mon(lone(role="Stopped", target="Stopped", where=""))
+    assert (status["state"], exit_code(status)) == ("disabled", 3)
+
+
+def test_a_group_of_any_name_holding_our_agent_is_the_service():
+    text = crm_mon().replace('<group id="mdlp"', '<group id="frontend"')
+    status = from_crm_mon(text)
+    assert (status["service"], status["state"]) == ("frontend", "started")
+
+
+def test_a_name_given_wins_and_an_unknown_one_is_not_configured():
+    assert from_crm_mon(lone(), service="web-vip")["service"] == "web-vip"
+    status = from_crm_mon(lone(), service="nothing-here")
+    assert (status["service"], status["state"]) == ("nothing-here", "not configured")
+
+
+def test_rgmanager_s_service_is_the_one_holding_the_mdlp_rhcs_script():
+    conf = (REPO / "tests" / "golden" / "2node-rhcs.conf").read_text()
+    conf = conf.replace('name="mdlp" recovery', 'name="websense" recovery')
+    text = (DATA / "clustat-started.xml").read_text().replace("service:mdlp", "service:websense")
+    status = from_clustat(text, conf)
+    assert (status["service"], status["state"], status["active_node"], status["floating_ip"]) == (
+        "websense", "started", "node2", "10.0.32.201")
+    # without cluster.conf the name mdlp is assumed; a name given wins
+    assert from_clustat(text)["state"] == "not configured"
+    assert from_clustat(text, service="websense")["state"] == "started"
