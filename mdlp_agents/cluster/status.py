@@ -53,6 +53,7 @@ def service_in_cluster_conf(text):
     except ET.ParseError:
         return None
     scripts = {s.get("name") for s in root.iter("script") if os.path.basename(s.get("file") or "") == "mdlp_rhcs"}
+    scripts.discard(None)
     for element in root.iter("service"):
         for script in element.iter("script"):
             if script.get("ref") in scripts or os.path.basename(script.get("file") or "") == "mdlp_rhcs":
@@ -157,7 +158,8 @@ def from_crm_mon(text, service=None):
         status["state"] = "started" if node in online else "recovering"
         status["active_node"] = node
     elif all(r == "Stopped" for r in roles):
-        disabled = group.get("disabled") == "true" or all(m.get("target_role") == "Stopped" for m in members)
+        disabled = group.get("disabled") == "true" or all((m.get("target_role") or "").lower() == "stopped"
+                                                          for m in members)
         status["state"] = "disabled" if disabled else "stopped"
     else:
         status["state"] = "recovering"   # starting, stopping, or split across nodes

@@ -11,7 +11,9 @@ holds a password."""
 
 import marshal
 import os
+import time
 
+from .. import __version__
 from .files import atomic_write
 
 DIRECTORY = "/run/mdlp_agents/config-cache"
@@ -23,11 +25,26 @@ class ParsedCache:
     DIRECTORY = DIRECTORY
 
     def __init__(self, path, stat, code, kind):
-        mine = os.stat(code)   # an upgrade replaces the code, and with it every entry's key
-        self.key = (kind, mine.st_mtime_ns, mine.st_size, os.path.abspath(path), stat.st_ino, stat.st_size,
-                    stat.st_mtime_ns, stat.st_ctime_ns)
+        mine = os.stat(code)   # an upgrade replaces the code (and the version), and every entry's key
+        self.key = (kind, __version__, mine.st_mtime_ns, mine.st_size, os.path.abspath(path), stat.st_ino,
+                    stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        self.file = self.file_for(path, kind)
+        # how long a later change could still carry the same times: a clock tick where the file
+        # system keeps nanoseconds, up to 2 s where it keeps whole seconds (ext3, some NFS)
+        self.settled = stat.st_mtime + (2.0 if stat.st_mtime_ns % 1000000000 == 0 else 0.05)
+
+    @classmethod
+    def file_for(cls, path, kind):
         name = os.path.abspath(path).replace("%", "%25").replace("/", "%2F")
-        self.file = os.path.join(self.DIRECTORY, "%s:%s" % (kind, name))
+        return os.path.join(cls.DIRECTORY, "%s:%s" % (kind, name))
+
+    @classmethod
+    def forget(cls, path, kind):
+        """Drop what is remembered of PATH (which is gone): a password must not outlive its file."""
+        try:
+            os.unlink(cls.file_for(path, kind))
+        except OSError:
+            pass
 
     def load(self):
         """What save() kept for this very file, or None."""
@@ -42,7 +59,11 @@ class ParsedCache:
         return payload if key == self.key else None
 
     def save(self, payload):
-        """Remember PAYLOAD (marshal-able); a cache that cannot be written is no error."""
+        """Remember PAYLOAD (marshal-able); a cache that cannot be written is no error.  Not for a
+        file changed so recently that another change of the same size could still carry the same
+        times (git's "racy" entries)."""
+        if time.time() < self.settled:
+            return
         try:
             os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
             atomic_write(self.file, marshal.dumps((self.key, payload)), mode=0o600)

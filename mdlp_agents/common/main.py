@@ -26,15 +26,23 @@ def outcome(body, report, internal_error_code):
     try:
         return body()
     except AgentError as exc:
-        report(exc.format_message())
+        _report_safely(report, exc.format_message())
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         return internal_error_code
     except Exception as exc:  # noqa: BLE001 - one line and a failure code, never a traceback
-        report("internal error: %s: %s" % (type(exc).__name__, exc))
+        _report_safely(report, "internal error: %s: %s" % (type(exc).__name__, exc))
         return internal_error_code
+
+
+def _report_safely(report, message):
+    """REPORT(MESSAGE); a report that fails itself (stderr a closed pipe) changes nothing."""
+    try:
+        report(message)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def exit_now(code):

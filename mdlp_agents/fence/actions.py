@@ -86,6 +86,9 @@ class Actions:
                 self.log.emit("info", "reboot of %s: already off; switching it on" % victim, backend=backend.name)
             else:
                 backend.power_off()
+            if not self.retry_on:   # fencing.py: no attempt to power on; it logs that it did not
+                self.log.emit("warning", "reboot of %s: retry_on=0: confirmed off, not switched back on" % victim,
+                              backend=backend.name)
             for attempt in range(1, self.retry_on + 1):
                 try:
                     backend.power_on()

@@ -104,8 +104,10 @@ class FenceRun:
         self.options["victim"] = fo.victim(self.options)
         if self.environ.get("PCMK_service") == "pacemaker-fenced":
             # as fencing.py: Pacemaker's fencer bounds the run (its timeout, plus pcmk_delay_base,
-            # which it waits itself) and kills the agent then; each call keeps its own timeout
+            # which it waits itself) and kills the agent's process group then: our children stay in
+            # it, so that none outlives us; each call keeps its own timeout
             signal.setitimer(signal.ITIMER_REAL, 0)
+            self.runner.own_sessions = False
         else:
             # the whole run's bound, before anything that may block (password_script, backends)
             self.arm_deadline(self.options["action"], self.options["victim"])

@@ -21,6 +21,7 @@ def load(path):
     An unchanged file comes from the parsed cache (common/cache.py): the fencer's monitor every
     minute does not pay for configparser."""
     if not os.path.exists(path):
+        ParsedCache.forget(path, "fence")
         return {}, {}, None
     try:
         with open_regular(path) as raw:   # never blocks: a FIFO here is an error, not a hang

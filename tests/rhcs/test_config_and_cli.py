@@ -1,6 +1,7 @@
 """Bad configuration and bad input: one clear line, the documented exit code, no traceback."""
 
 import subprocess
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -163,11 +164,14 @@ def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
     from mdlp_agents.rhcs import config as cfg
     fake.start("httpd")
     path = write_config(tmp_path, "[service httpd]\nprocess = httpd\n")
+    settle = lambda: time.sleep(0.1)   # noqa: E731 - the cache takes files older than a clock tick
+    settle()
     assert not _cache_hit(path)
     assert run_agent("status", config=path).returncode == 0
     assert _cache_hit(path)  # remembered after a valid parse
     # an edit of the same size is still seen
     path.write_text(path.read_text().replace("process = httpd", "process = httpX"))
+    settle()
     assert not _cache_hit(path)
     assert run_agent("status", config=path).returncode == 3
     # and a broken edit is reported, not hidden by the cache
@@ -175,6 +179,7 @@ def test_parsed_config_cache_follows_edits_and_trusts_only_root(tmp_path, fake):
     assert run_agent("status", config=path).returncode == 6
     # a cache file others could have written is ignored
     path.write_text(path.read_text().replace("[bogus]\n", ""))
+    settle()
     assert run_agent("status", config=path).returncode == 3
     assert _cache_hit(path)
     cache_file = cfg.ParsedCache(str(path), path.stat()).file
