@@ -143,7 +143,7 @@ class FenceRun:
         except FenceError as exc:
             return self.log.fail(str(exc))
         if action in ("on", "off", "reboot") and not victim:
-            return self.log.fail("no node to fence: give plug= (port=) or nodename=")
+            return self.log.fail("no node to fence: give plug= (port=), nodename= or the device's own ip=")
         checked = [(backend, backend.validate()) for backend in backends]
         problems = ["backend %s: %s" % (b.name, p) for b, found in checked for p in found]
         if action == "validate-all":
