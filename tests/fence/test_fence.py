@@ -6,6 +6,7 @@ import re
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -588,3 +589,19 @@ def test_the_remembered_site_file_follows_edits_and_trust(tmp_path):
     conf.chmod(0o666)
     result = run_fence(stdin="action=status\n", conf=conf)
     assert result.returncode == 1 and "writable by others" in result.stderr, result
+
+
+CACHE = Path("/run/mdlp_agents/config-cache")
+
+
+def test_the_remembered_password_goes_with_its_file(tmp_path):
+    """The cache entry of a fence_mdlp.conf (password included) is private, and removed once the
+    file is gone."""
+    conf = fence_conf(tmp_path, "backend = noop\npassword = remembered-secret\n")
+    time.sleep(0.1)      # the cache takes a file only once it is older than a clock tick
+    assert run_fence(stdin="action=status\nnodename=node2\n", conf=conf).returncode == 0
+    entry = CACHE / ("fence:" + str(conf).replace("%", "%25").replace("/", "%2F"))
+    assert entry.exists() and (entry.stat().st_mode & 0o777, entry.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    conf.unlink()
+    assert run_fence(stdin="action=status\nnodename=node2\nbackend=noop\n", conf=conf).returncode == 0
+    assert not entry.exists()
