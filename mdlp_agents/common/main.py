@@ -8,6 +8,7 @@ import os
 import sys
 
 from .errors import AgentError
+from .processes import SIGKILL
 
 # Process groups of the commands we started and have not reaped yet (probes.run_bounded):
 # leaving at once must not leave one of them running, one per poll, forever.
@@ -51,7 +52,7 @@ def exit_now(code):
     try:
         for group in [g for g in CHILD_GROUPS if g > 0]:   # killpg(0) would be our own group
             try:
-                os.killpg(group, 9)
+                os.killpg(group, SIGKILL)
             except OSError:
                 pass
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):

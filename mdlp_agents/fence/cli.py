@@ -14,16 +14,12 @@ import os
 import sys
 import time
 
-try:   # the C module signal.py wraps in enums: importing enum costs the fencer's monitor 3 ms
-    import _signal as signal
-except ImportError:   # pragma: no cover - CPython has had _signal since 3.5
-    import signal
-
 from ..common.convert import seconds
 from ..common.errors import AgentError
 from ..common.exitcodes import FENCE_FAILED, FENCE_OK
 from ..common.files import open_lock, state_dir
 from ..common.main import ascii_safe_streams, exit_now, run_tool
+from ..common.processes import signals
 from . import options as fo
 from . import site as site_config
 from .actions import Actions
@@ -106,7 +102,7 @@ class FenceRun:
             # as fencing.py: Pacemaker's fencer bounds the run (its timeout, plus pcmk_delay_base,
             # which it waits itself) and kills the agent's process group then: our children stay in
             # it, so that none outlives us; each call keeps its own timeout
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signals.setitimer(signals.ITIMER_REAL, 0)
             self.runner.own_sessions = False
         else:
             # the whole run's bound, before anything that may block (password_script, backends)
@@ -188,8 +184,8 @@ class FenceRun:
             self.log.fail("timed out after %gs: %s NOT confirmed" % (seconds, what))
             exit_now(FENCE_FAILED)
 
-        signal.signal(signal.SIGALRM, expired)
-        signal.setitimer(signal.ITIMER_REAL, remaining)
+        signals.signal(signals.SIGALRM, expired)
+        signals.setitimer(signals.ITIMER_REAL, remaining)
 
     def unlock(self):
         """The node's lock, released as soon as its fencing is done."""

@@ -16,14 +16,9 @@ import os
 import select
 import time
 
+from ..common.processes import SIGKILL, exit_code, reap_until, signals
 from .backends import FenceError
 
-try:   # the C module signal.py wraps in enums (see fence/cli.py)
-    import _signal as signal
-except ImportError:   # pragma: no cover
-    import signal
-
-SIGKILL = 9
 USE_POSIX_SPAWN = hasattr(os, "posix_spawn")
 
 
@@ -69,13 +64,13 @@ class Runner:
             for fd in pass_fds:
                 os.set_inheritable(fd, True)
             # the deadline's handler must not find a child it does not know of yet
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            blocked = signals.pthread_sigmask(signals.SIG_BLOCK, {signals.SIGALRM})
             try:
                 pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=actions,
                                      setsid=self.own_sessions)
                 self.children.add(pid)
             finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                signals.pthread_sigmask(signals.SIG_SETMASK, blocked)
                 for fd in pass_fds:
                     os.set_inheritable(fd, False)
             for fd in (out_write, err_write, devnull):
@@ -84,7 +79,7 @@ class Runner:
             status = None
             try:
                 chunks, done = self._read_until({out_read: [], err_read: []}, end)
-                status = self._reap_until(pid, end) if done else None
+                status = reap_until(pid, end) if done else None
             finally:
                 if status is None:   # timed out, or reading failed: never left running
                     self._kill(pid)
@@ -95,8 +90,7 @@ class Runner:
         finally:
             for fd in opened:
                 os.close(fd)
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        return code, b"".join(chunks[out_read]), b"".join(chunks[err_read])
+        return exit_code(status), b"".join(chunks[out_read]), b"".join(chunks[err_read])
 
     @staticmethod
     def _read_until(chunks, end):
@@ -117,20 +111,6 @@ class Runner:
                     poller.unregister(fd)
                     open_fds.discard(fd)
         return chunks, True
-
-    @staticmethod
-    def _reap_until(pid, end):
-        """The child's wait status, or None if it is still running at END (its pipes closed)."""
-        delay = 0.001
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return status
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return None
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.05)
 
     def _subprocess(self, argv, timeout, stdin_data, pass_fds, env):
         import subprocess

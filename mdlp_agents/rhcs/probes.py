@@ -13,6 +13,7 @@ import os
 import time
 
 from ..common.main import CHILD_GROUPS
+from ..common.processes import SIGKILL, exit_code, reap_until
 from . import procfacts
 from .results import FAILED, HUNG, ProbeResult
 
@@ -206,30 +207,6 @@ def init_command(name):
     return ([tool, name, "status"], None) if tool else None
 
 
-_SIGKILL = 9  # signal.SIGKILL, without importing signal.py's enums on the hot path
-
-
-def _wait_exit(pid, timeout):
-    """Sleep until PID exits or TIMEOUT passes, woken at once by a pidfd (Linux >= 5.3);
-    where there is none, return at once and let the caller poll."""
-    try:
-        import select
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return
-    try:
-        select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
-
-
-def _exit_code(status):
-    """os.waitstatus_to_exitcode (Python >= 3.9)."""
-    if os.WIFSIGNALED(status):
-        return -os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
 def run_bounded(argv, timeout, shell=False, env=None):
     """Run a command with /dev/null for stdin, stdout and stderr (no pipe to drain, so
     a daemon it leaves behind cannot hold us) in a session of its own; at the
@@ -262,28 +239,20 @@ def run_bounded(argv, timeout, shell=False, env=None):
     if proc is not None:
         # reaped here: a Popen dropped while it looks alive joins subprocess's list of children
         # to reap, and another thread's next Popen would reap some other command of ours
-        proc.returncode = -_SIGKILL if code is None else code
+        proc.returncode = -SIGKILL if code is None else code
     return code, seconds
 
 
 def _reap_bounded(pid, started, end):
-    timeout = end - started
-    _wait_exit(pid, timeout)
-    delay = 0.001
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return _exit_code(status), time.monotonic() - started
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            try:
-                os.killpg(pid, _SIGKILL)
-            except OSError:
-                pass
-            os.waitpid(pid, 0)
-            return None, time.monotonic() - started
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
+    status = reap_until(pid, end)
+    if status is None:
+        try:
+            os.killpg(pid, SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
+        return None, time.monotonic() - started
+    return exit_code(status), time.monotonic() - started
 
 
 def check_init(svc, timeout):
