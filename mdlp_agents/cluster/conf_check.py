@@ -2,8 +2,9 @@
 or will fail at run time, each with its line number."""
 
 import os
-import shutil
 import xml.parsers.expat
+
+from ..common.files import find_program
 
 SEARCH = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
 
@@ -71,9 +72,7 @@ def parse(data):
 def agent_installed(agent):
     if "/" in agent:
         return os.access(agent, os.X_OK)
-    if shutil.which(agent):
-        return True
-    return any(os.access(os.path.join(d, agent), os.X_OK) for d in SEARCH)
+    return bool(find_program(agent) or find_program(agent, os.pathsep.join(SEARCH)))
 
 
 class Findings(list):

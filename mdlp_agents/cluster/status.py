@@ -6,13 +6,12 @@ ocf:websense:mdlp resource, else that resource alone; in rgmanager the service h
 mdlp_rhcs script (cluster.conf).  A name given (--resource) wins."""
 
 import os
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
 from ..common import exitcodes as ec
 from ..common.errors import AgentError
-from ..common.files import read_regular
+from ..common.files import find_program, read_regular
 
 SERVICE = "mdlp"
 OUR_AGENT = "ocf:websense:mdlp"
@@ -193,13 +192,13 @@ def _pacemaker(timeout, service=None):
 
 def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf", service=None):
     """Ask the cluster stack that runs here: Pacemaker first, then rgmanager."""
-    if shutil.which("crm_mon"):
+    if find_program("crm_mon"):
         try:
             return _pacemaker(timeout, service)
         except StatusError:
-            if not shutil.which("clustat"):    # both installed: the one that answers
+            if not find_program("clustat"):    # both installed: the one that answers
                 raise
-    if shutil.which("clustat"):
+    if find_program("clustat"):
         proc = _run(["clustat", "-x"], timeout)
         if proc.returncode != 0 or not proc.stdout.strip():
             raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])

@@ -103,8 +103,9 @@ def atomic_write(path, data, mode=0o644, keep_mode=False):
 
 
 def find_program(name, search_path=None):
-    """shutil.which(NAME) for a plain name: the first executable regular file NAME on the PATH.
-    Here because importing shutil costs fence_mdlp's minutely monitor more than this loop."""
+    """shutil.which(NAME, path=SEARCH_PATH) for a plain name: the first executable regular file
+    NAME in SEARCH_PATH (default: $PATH).  The one PATH search of the package, because importing
+    shutil costs the agents' hot paths (fence_mdlp's monitor, init probes) more than this loop."""
     for directory in (os.environ.get("PATH", os.defpath) if search_path is None else search_path).split(os.pathsep):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):

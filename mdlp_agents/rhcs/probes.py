@@ -12,6 +12,7 @@ import _socket
 import os
 import time
 
+from ..common.files import find_program
 from ..common.main import CHILD_GROUPS
 from ..common.processes import SIGKILL, exit_code, reap_until
 from . import procfacts
@@ -193,9 +194,8 @@ def init_command(name):
     SysV systems is `env -i PATH=… LANG=… TERM=… /etc/init.d/NAME status`: the script
     is run that way directly when it exists (half the cost of the wrapper), and
     through `service` when only `service` knows where it is."""
-    import shutil
     if systemd_booted():
-        tool = shutil.which("systemctl", path=SYSTEM_PATH)
+        tool = find_program("systemctl", SYSTEM_PATH)
         return ([tool, "is-active", "--quiet", name], None) if tool else None
     script = "/etc/init.d/" + name
     if "/" not in name and os.access(script, os.X_OK):
@@ -203,7 +203,7 @@ def init_command(name):
         if "TERM" in os.environ:
             env["TERM"] = os.environ["TERM"]
         return [script, "status"], env
-    tool = shutil.which("service", path=SYSTEM_PATH)
+    tool = find_program("service", SYSTEM_PATH)
     return ([tool, name, "status"], None) if tool else None
 
 

@@ -2,8 +2,8 @@
 
 import os
 import shlex
-import shutil
 
+from ..common.files import find_program
 from .probes import SYSTEM_PATH, init_command
 
 
@@ -23,7 +23,7 @@ def _program_missing(command):
         return None if os.access(program, os.X_OK) and os.path.isfile(program) else program
     if program in _SHELL_BUILTINS:
         return None
-    return None if shutil.which(program, path=SYSTEM_PATH + ":" + os.environ.get("PATH", "")) else program
+    return None if find_program(program, SYSTEM_PATH + ":" + os.environ.get("PATH", "")) else program
 
 
 _SHELL_BUILTINS = {"exec", "cd", "test", "[", "true", "false", "echo", "kill", "sleep", ":", "."}
