@@ -64,21 +64,20 @@ class Actions:
         """The victim's power as BACKEND reads it before acting; None where it cannot be read first."""
         return backend.status() if backend.reads_state else None
 
+    def _switch(self, backends, victim, target, tries):
+        """off or on (TARGET): nothing sent to a node already there."""
+        def switch(backend):
+            if self._state(backend) == target:
+                return "Success: Already %s" % target.upper()
+            (backend.power_off if target == "off" else backend.power_on)()
+            return "Success: Powered %s" % target.upper()
+        return self._fence(backends, victim, target, switch, tries)
+
     def do_off(self, backends, victim):
-        def off(backend):
-            if self._state(backend) == "off":
-                return "Success: Already OFF"
-            backend.power_off()
-            return "Success: Powered OFF"
-        return self._fence(backends, victim, "off", off)
+        return self._switch(backends, victim, "off", tries=1)
 
     def do_on(self, backends, victim):
-        def on(backend):
-            if self._state(backend) == "on":
-                return "Success: Already ON"
-            backend.power_on()
-            return "Success: Powered ON"
-        return self._fence(backends, victim, "on", on, tries=1 + self.retry_on)
+        return self._switch(backends, victim, "on", tries=1 + self.retry_on)
 
     def do_reboot(self, backends, victim):
         def reboot(backend):

@@ -233,9 +233,7 @@ def parse_argv(args):
     # appended to the command one by one: --help lists them in the table's order (fence_ipmilan's)
     for param in fo.PARAMS:
         decls = (["-" + param.short] if param.short else []) + ["--" + param.long]
-        shown = param.documented_default
-        help_text = fo.ACTION_HELP if param.name == "action" else param.shortdesc + (
-            "" if shown is None else " (default: %s)" % shown)
+        help_text = fo.help_text(param)
         if param.kind == "boolean":
             if param.name == "verbose":
                 command = click.option(*decls, param.name, count=True, help=help_text)(command)

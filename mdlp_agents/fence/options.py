@@ -192,6 +192,15 @@ def normalize(values):
     return result
 
 
+def help_text(param):
+    """PARAM's line in --help and the man page: fencing.py's action list for -o, else its short
+    description and the default it documents."""
+    if param.name == "action":
+        return ACTION_HELP
+    shown = param.documented_default
+    return param.shortdesc + ("" if shown is None else " (default: %s)" % shown)
+
+
 def defaults():
     return {p.name: p.default for p in PARAMS if p.default is not None}
 
@@ -283,7 +292,7 @@ def manpage():
              ".SH DESCRIPTION", roff(LONGDESC), ".SH OPTIONS"]
     for param in PARAMS:
         lines += [".TP", ".B %s" % roff(_getopt(param)),
-                  roff(param.shortdesc + ("" if param.default is None else " (default: %s)" % param.default)),
+                  roff(help_text(param)),
                   "On stdin: %s=%s" % (roff(param.name), "" if param.kind == "boolean" else "VALUE")
                   + (" (old name: %s)" % roff(param.obsoletes) if param.obsoletes else "")]
     lines += [".SH ACTIONS", roff(", ".join(ACTIONS)), ".SH EXIT STATUS",
