@@ -100,8 +100,7 @@ def stop(config, log, timeout):
         log.notice("service %s stopped" % svc.name, service=svc.name)
     # a supervisor may start a killed service again at once: one more look after a moment
     time.sleep(max(0.0, min(0.3, end - time.monotonic())))
-    for svc in config.services:
-        status = check_services(config, [svc])[0]
+    for svc, status in zip(config.services, check_services(config)):   # all at once, one scan
         if not status.cleanly_stopped:
             return False, _still_running(svc, status) + "; something starts it again"
     return True, "all services stopped"
