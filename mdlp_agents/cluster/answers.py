@@ -26,7 +26,7 @@ import re
 from ..common import ini
 from ..common.convert import boolean
 from ..common.errors import AgentError
-from ..common.files import read_regular
+from ..common.files import read_utf8
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
 SITE_KEYS = {
@@ -97,14 +97,7 @@ class Site:
 
 def load(path):
     """Read and check an answer file; AnswerError (one line) when it cannot be used."""
-    try:
-        data = read_regular(path)
-    except OSError as exc:
-        raise AnswerError("%s: cannot read: %s" % (path, exc.strerror)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise AnswerError("%s: not UTF-8 text" % path) from None
+    text = read_utf8(path, AnswerError)
     try:
         raw = _parse_toml(path, text) if path.endswith(".toml") else _parse_ini(path, text)
         return _check(path, raw)

@@ -17,7 +17,7 @@ import click
 
 from ..common.clicompat import float_range, prepare_click, version_option
 from ..common.errors import AgentError
-from ..common.files import atomic_write, read_regular
+from ..common.files import atomic_write, read_regular, read_utf8
 from ..common.main import run_tool
 from ..common.syslogging import AgentLog
 from . import render as cluster_render
@@ -41,16 +41,6 @@ def _report(message):
         AgentLog(PROG).error(message)
     except Exception:   # logging must never turn an error into a traceback
         pass
-
-
-def _read_utf8(path, error=ToolError):
-    """A text file's content; ERROR (one line) when it cannot be read or is not UTF-8."""
-    try:
-        return read_regular(path).decode("utf-8")
-    except OSError as exc:
-        raise error("%s: cannot read: %s" % (path, exc.strerror)) from None
-    except UnicodeDecodeError:
-        raise error("%s: not UTF-8 text" % path) from None
 
 
 def _write(text, output):
@@ -93,7 +83,7 @@ def rhcs(answers, cluster_name, output, config_version):
     if config_version is None:
         previous = None
         if output not in (None, "-") and os.path.lexists(output):
-            previous = _read_utf8(output)
+            previous = read_utf8(output, ToolError)
         config_version = cluster_render.next_config_version(previous)
     _write(cluster_render.rhcs(site, cluster, config_version), output)
 
@@ -180,8 +170,8 @@ def validate(path):
 def status(as_json, as_table, source, cluster_conf, timeout, resource):
     """Which node runs the mdlp service, its floating IP and state (exit 0 started, 1 failed, 3 stopped, 4 unknown)."""
     if source:
-        text = _read_utf8(source, cluster_status.StatusError)
-        conf = _read_utf8(cluster_conf, cluster_status.StatusError) if os.path.exists(cluster_conf) else None
+        text = read_utf8(source, cluster_status.StatusError)
+        conf = read_utf8(cluster_conf, cluster_status.StatusError) if os.path.exists(cluster_conf) else None
         result = cluster_status.from_file(text, conf, resource)
     else:
         result = cluster_status.live(timeout, cluster_conf, resource)

@@ -49,6 +49,17 @@ def read_regular(path):
         return handle.read()
 
 
+def read_utf8(path, error):
+    """The text of the regular file PATH; ERROR (an exception class) with one line naming PATH when
+    it cannot be read or is not UTF-8."""
+    try:
+        return read_regular(path).decode("utf-8")
+    except OSError as exc:
+        raise error("%s: cannot read: %s" % (path, exc.strerror)) from None
+    except UnicodeDecodeError:
+        raise error("%s: not UTF-8 text" % path) from None
+
+
 def distrust(info):
     """Why a file (os.stat_result) that tells root what to run must not be used, or None:
     it must belong to root (or to whoever runs us) and be writable by nobody else."""
