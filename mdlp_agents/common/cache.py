@@ -22,8 +22,6 @@ DIRECTORY = "/run/mdlp_agents/config-cache"
 class ParsedCache:
     """The parsed form of the file at PATH (whose os.stat_result is STAT), for the code in CODE."""
 
-    DIRECTORY = DIRECTORY
-
     def __init__(self, path, stat, code, kind):
         mine = os.stat(code)   # an upgrade replaces the code (and the version), and every entry's key
         self.key = (kind, __version__, mine.st_mtime_ns, mine.st_size, os.path.abspath(path), stat.st_ino,
@@ -36,7 +34,7 @@ class ParsedCache:
     @classmethod
     def file_for(cls, path, kind):
         name = os.path.abspath(path).replace("%", "%25").replace("/", "%2F")
-        return os.path.join(cls.DIRECTORY, "%s:%s" % (kind, name))
+        return os.path.join(DIRECTORY, "%s:%s" % (kind, name))
 
     @classmethod
     def forget(cls, path, kind):
@@ -65,7 +63,7 @@ class ParsedCache:
         if time.time() < self.settled:
             return
         try:
-            os.makedirs(self.DIRECTORY, mode=0o700, exist_ok=True)
+            os.makedirs(DIRECTORY, mode=0o700, exist_ok=True)
             atomic_write(self.file, marshal.dumps((self.key, payload)), mode=0o600)
         except (OSError, ValueError):
             pass
