@@ -826,3 +826,25 @@ def pair_lab(tmp_path_factory):
         yield Scenario(lab, clusters)
     finally:
         lab.remove()
+
+
+@pytest.fixture(scope="module")
+def one_pair(tmp_path_factory):
+    """One guide pair (node1, node2; floating IP .101), each node behind its own ipmi_sim, the
+    group preferring node1 with migration-threshold=1 -- for the day-2 scenarios."""
+    require_cluster_tools()
+    lab = Lab(_lab_root(tmp_path_factory, "pair"), setup=False)
+    try:
+        lab.setup()
+        for name in ("node1", "node2"):
+            lab.add_bmc(name)
+        cluster = lab.add_cluster("pairA", ["node1", "node2"],
+                                  pair_config(lab, "node1", "node2", PAIR_VIPS["pairA"]))
+        started = time.monotonic()
+        with lab.logs_on_error():
+            cluster.start(timeout=90)
+            cluster.wait_group("node1", timeout=60)
+        record("one pair: power on 2 nodes -> group started", time.monotonic() - started)
+        yield Scenario(lab, {"pairA": cluster})
+    finally:
+        lab.remove()

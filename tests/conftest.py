@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterlab import EMU, LAN_CONF, TIMINGS, pair_lab, single_node  # noqa: F401  (the last two: fixtures)
+from clusterlab import EMU, LAN_CONF, TIMINGS, one_pair, pair_lab, single_node  # noqa: F401  (the last three: fixtures)
 from platform_under_test import BIN_DIR, PLATFORM, PYTHON  # noqa: F401
 from rhcs_harness import rgmanager_env
 

@@ -119,12 +119,21 @@ class Appliance:
         path.chmod(mode)
         return path
 
-    def _run(self, argv, env, stdin_text=None, timeout=120, unread_pipe=False):
-        """ARGV inside the appliance's mount namespace with exactly ENV."""
+    def _run(self, argv, env, stdin_text=None, timeout=120, unread_pipe=False, dev_log=None):
+        """ARGV inside the appliance's mount namespace with exactly ENV; DEV_LOG: a socket that is
+        /dev/log there (a /dev of the namespace's own, holding what programs need)."""
         mounts = ("mount -t overlay overlay -o lowerdir={etc}:/etc /etc && "
                   "mkdir -p /opt && mount -t overlay overlay -o lowerdir={opt}:/opt /opt && "
-                  "mount -t overlay overlay -o lowerdir={sbin}:/sbin /sbin && exec \"$@\""
+                  "mount -t overlay overlay -o lowerdir={sbin}:/sbin /sbin && "
                   ).format(etc=self.etc, opt=self.root / "overlay-opt", sbin=self.sbin)
+        if dev_log:
+            host_dev = self.root / "host-dev"
+            host_dev.mkdir(exist_ok=True)
+            mounts += ("mount --rbind /dev {old} && mount -t tmpfs -o mode=0755 tmpfs /dev && "
+                       "for n in null zero random urandom full; do touch /dev/$n && mount --bind {old}/$n /dev/$n; "
+                       "done && ln -s /proc/self/fd /dev/fd && ln -s {log} /dev/log && "
+                       ).format(old=host_dev, log=dev_log)
+        mounts += "exec \"$@\""
         cmd = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", mounts, "sh"] + argv
         started = time.monotonic()
         if unread_pipe:

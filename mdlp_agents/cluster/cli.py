@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from ..common.clicompat import float_range, prepare_click, version_option
+from ..common.clicompat import float_range, parse, prepare_click, version_option
 from ..common.errors import AgentError
 from ..common.files import atomic_write, read_regular, read_utf8
 from ..common.main import run_tool
@@ -184,9 +184,104 @@ def status(as_json, as_table, source, cluster_conf, timeout, resource):
     sys.exit(cluster_status.exit_code(result))
 
 
+RESOURCE = click.option("--resource", metavar="NAME",
+                        help="The service's group, resource or rgmanager service (default: the one running "
+                             "ocf:websense:mdlp or the mdlp_rhcs script).")
+WAIT = click.option("--timeout", type=float_range(1, 600), default=30, show_default=True,
+                    help="Seconds to wait for each cluster command and for the cluster to act.")
+CLUSTER_CONF = click.option("--cluster-conf", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf",
+                            show_default=True, help="rgmanager's configuration (which service, which script).")
+
+
+def _duration(ctx, param, value):
+    from .maintenance import duration
+    try:
+        return None if value is None else duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _reason(ctx, param, value):
+    from .maintenance import reason
+    try:
+        return reason(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _stack(timeout, resource, cluster_conf):
+    from .maintenance import stack
+    return stack(timeout, resource, cluster_conf)
+
+
+@main.group()
+def maintenance():
+    """Planned work without a failover: the cluster stops acting on the service's health
+    (nothing is stopped) -- and back.
+
+    \b
+    on [--for 30m] [--reason TEXT] [--cluster]   rgmanager: clusvcadm -Z; Pacemaker: maintenance=true
+    off [--force]                               first a health check; refuses if a service is down
+    status [--json]                             who set it, why, until when
+    Exit codes: 0 done, 1 refused (service down, the cluster said no), 2 bad input or no cluster here.
+    """
+
+
+@maintenance.command("on")
+@click.option("--for", "for_seconds", metavar="DURATION", callback=_duration,
+              help="End by itself after DURATION (90s, 30m, 2h, 1h30m, 1d; up to 30 days).")
+@click.option("--reason", "why", metavar="TEXT", callback=_reason, help="Why (shown by status and logged).")
+@click.option("--cluster", "whole_cluster", is_flag=True,
+              help="Pacemaker: the whole cluster's maintenance-mode instead of the service alone.")
+@RESOURCE
+@WAIT
+@CLUSTER_CONF
+def maintenance_on(for_seconds, why, whole_cluster, resource, timeout, cluster_conf):
+    """Stop the cluster acting on the service's health, without stopping anything."""
+    from .maintenance import Request
+    sys.exit(_stack(timeout, resource, cluster_conf).on(Request(for_seconds, why), whole_cluster))
+
+
+@maintenance.command("off")
+@click.option("--force", is_flag=True, help="End it even if the service is not healthy (no health check).")
+@click.option("--expired", metavar="TOKEN", help="(The expiry job of `on --for` on rgmanager.)")
+@RESOURCE
+@WAIT
+@CLUSTER_CONF
+def maintenance_off(force, expired, resource, timeout, cluster_conf):
+    """Let the cluster act on the service's health again -- after a health check."""
+    import re
+    stack = _stack(timeout, resource, cluster_conf)
+    if expired is not None:
+        if not re.fullmatch(r"[0-9a-f]{16}", expired) or stack.stack != "rgmanager":
+            raise click.BadParameter("not an expiry job's token", param_hint="--expired")
+        sys.exit(stack.off(expired=expired))
+    sys.exit(stack.off(force=force))
+
+
+@maintenance.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@RESOURCE
+@WAIT
+@CLUSTER_CONF
+def maintenance_status(as_json, resource, timeout, cluster_conf):
+    """Whether the service is in maintenance, set by whom, why and until when."""
+    from .maintenance import status_lines
+    state = _stack(timeout, resource, cluster_conf).status()
+    if as_json:
+        click.echo(json.dumps(state, sort_keys=True))
+    else:
+        for text in status_lines(state):
+            click.echo(text)
+
+
 def run():
-    """The mdlp-cluster command (bin/mdlp-cluster): click's usage errors as click shows them (exit 2),
-    our errors as one line with their own code."""
+    """The mdlp-cluster command (bin/mdlp-cluster): usage errors (exit 2, as click's) and ours, each as
+    one line with its own code."""
     prepare_click()
     internal = cluster_status.UNKNOWN if sys.argv[1:2] == ["status"] else 2   # status speaks LSB
-    run_tool(lambda: main.main(prog_name=PROG), _report, internal)
+
+    def body():
+        result = parse(main, sys.argv[1:], PROG)
+        return result if isinstance(result, int) else 0
+    run_tool(body, _report, internal)

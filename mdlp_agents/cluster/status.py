@@ -6,12 +6,13 @@ ocf:websense:mdlp resource, else that resource alone; in rgmanager the service h
 mdlp_rhcs script (cluster.conf).  A name given (--resource) wins."""
 
 import os
-import subprocess
 import xml.etree.ElementTree as ET
 
 from ..common import exitcodes as ec
 from ..common.errors import AgentError
 from ..common.files import find_program, read_regular
+from .commands import last_line
+from .commands import run as run_command
 
 SERVICE = "mdlp"
 OUR_AGENT = "ocf:websense:mdlp"
@@ -35,7 +36,7 @@ def exit_code(status):
 
 def _empty(stack):
     return {"stack": stack, "cluster": None, "quorate": None, "nodes": [], "service": SERVICE, "state": "unknown",
-            "active_node": None, "floating_ip": None}
+            "active_node": None, "floating_ip": None, "maintenance": None}
 
 
 def _xml(text, what):
@@ -96,6 +97,9 @@ def from_clustat(text, cluster_conf=None, service=None):
             if status["active_node"] and not any(n["name"] == owner and n["online"] for n in status["nodes"]):
                 status["state"] = "recovering"   # its owner is gone: rgmanager has yet to notice
             status["last_owner"] = group.get("last_owner")
+            flags = group.get("flags") or "0"
+            if "frozen" in (group.get("flags_str") or "") or (flags.isdigit() and int(flags) & 1):
+                status["maintenance"] = {"on": True, "how": "frozen (clusvcadm -Z)"}
             restarts = group.get("restarts") or "0"
             status["restarts"] = int(restarts) if restarts.isdigit() else None
     if status["state"] == "unknown" and root.find("groups") is not None:
@@ -105,7 +109,7 @@ def from_clustat(text, cluster_conf=None, service=None):
     return status
 
 
-def _our_unit(root, name=None):
+def our_unit(root, name=None):
     """The group (or lone resource) that is the service: NAME's, else the one running our agent,
     else a group called mdlp; None if there is none."""
     resources = root.find("resources")
@@ -119,7 +123,8 @@ def _our_unit(root, name=None):
     return next((u for u in units if u.tag == "group" and u.get("id") == SERVICE), None)
 
 
-def from_crm_mon(text, service=None):
+def crm_mon_root(text):
+    """crm_mon --output-as=xml, parsed; StatusError if it is not that, or reports an error."""
     root = _xml(text, "crm_mon --output-as=xml")
     if root.tag not in ("pacemaker-result", "crm_mon"):
         raise StatusError("crm_mon: the root element is <%s>, not <pacemaker-result>" % root.tag)
@@ -128,6 +133,11 @@ def from_crm_mon(text, service=None):
         errors = [e.text.strip() for e in result.iter("error") if e.text and e.text.strip()]
         raise StatusError("crm_mon: %s%s" % (result.get("message") or "error %s" % result.get("code"),
                                              " (%s)" % errors[-1] if errors else ""))
+    return root
+
+
+def from_crm_mon(text, service=None):
+    root = crm_mon_root(text)
     status = _empty("pacemaker")
     dc = root.find("summary/current_dc")
     status["quorate"] = dc is not None and dc.get("with_quorum") == "true"
@@ -137,7 +147,7 @@ def from_crm_mon(text, service=None):
                                 "online": node.get("online") == "true" and node.get("pending") != "true"
                                 and node.get("unclean") != "true",
                                 "unclean": node.get("unclean") == "true"})
-    group = _our_unit(root, service)
+    group = our_unit(root, service)
     if group is None:
         status["state"] = "not configured"
         if service:
@@ -145,6 +155,11 @@ def from_crm_mon(text, service=None):
         return status
     status["service"] = group.get("id")
     members = list(group.iter("resource")) if group.tag == "group" else [group]
+    options = root.find("summary/cluster_options")
+    if options is not None and options.get("maintenance-mode") == "true":
+        status["maintenance"] = {"on": True, "how": "the cluster's maintenance-mode"}
+    elif members and all(m.get("managed") == "false" for m in members):
+        status["maintenance"] = {"on": True, "how": "unmanaged"}
     roles = [m.get("role") for m in members]
     where = {n.get("name") for m in members for n in m.iter("node")}
     if any(m.get("failed") == "true" for m in members):
@@ -167,21 +182,17 @@ def from_crm_mon(text, service=None):
 
 
 def _run(argv, timeout):
-    try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise StatusError("%s did not answer within %gs" % (argv[0], timeout)) from None
-    except OSError as exc:
-        raise StatusError("cannot run %s: %s" % (argv[0], exc.strerror)) from None
-    return proc
+    return run_command(argv, timeout, StatusError)
 
 
 def _pacemaker(timeout, service=None):
     proc = _run(["crm_mon", "--output-as=xml"], timeout)
     if not proc.stdout.lstrip().startswith("<"):
-        raise StatusError("crm_mon: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        raise StatusError("crm_mon: %s" % last_line(proc))
     status = from_crm_mon(proc.stdout, service)
+    if status["maintenance"]:
+        _maintenance_info(status["maintenance"], _run(["cibadmin", "--query", "--scope", "configuration"], timeout),
+                          status["service"])
     rid = status.get("ip_resource")
     if rid:
         ip = _run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], timeout)
@@ -201,14 +212,34 @@ def live(timeout=10, cluster_conf_path="/etc/cluster/cluster.conf", service=None
     if find_program("clustat"):
         proc = _run(["clustat", "-x"], timeout)
         if proc.returncode != 0 or not proc.stdout.strip():
-            raise StatusError("clustat -x: %s" % (proc.stderr.strip().splitlines() or ["no output"])[-1])
+            raise StatusError("clustat -x: %s" % last_line(proc))
         conf = None
         try:
             conf = read_regular(cluster_conf_path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             pass    # the floating IP shows as unknown
-        return from_clustat(proc.stdout, conf, service)
+        status = from_clustat(proc.stdout, conf, service)
+        if status["maintenance"]:
+            from .notice import read_record
+            record = read_record()
+            if record and record.get("service") == status["service"]:
+                status["maintenance"]["info"] = record
+        return status
     raise StatusError("no cluster stack here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed")
+
+
+def _maintenance_info(maintenance, proc, unit):
+    """Who set it, why and until when: our block in the CIB, if it is ours and in force."""
+    from . import notice
+    if proc.returncode != 0:
+        return
+    try:
+        configuration = ET.fromstring(proc.stdout)
+    except ET.ParseError:
+        return
+    for _, name, info in notice.blocks_in(configuration):
+        if name in (None, unit) and notice.in_force(info):
+            maintenance["info"] = info
 
 
 def from_file(text, cluster_conf=None, service=None):
@@ -225,15 +256,26 @@ def line(status):
     where = " on %s" % status["active_node"] if status["active_node"] else ""
     ip = status["floating_ip"] or "-"
     quorum = {True: "quorate", False: "NOT quorate", None: "quorum unknown"}[status["quorate"]]
-    return "%s: %s%s | floating IP %s | nodes: %s | %s (%s)" % (status["service"], status["state"], where, ip, nodes,
+    text = "%s: %s%s | floating IP %s | nodes: %s | %s (%s)" % (status["service"], status["state"], where, ip, nodes,
                                                               quorum, status["stack"])
+    if status.get("maintenance"):
+        text += " | MAINTENANCE: %s" % maintenance_text(status["maintenance"])
+    return text
+
+
+def maintenance_text(maintenance):
+    from .notice import describe
+    info = maintenance.get("info")
+    return "%s, %s" % (maintenance["how"], describe(info)) if info else "%s (not set by mdlp-cluster here)" % (
+        maintenance["how"])
 
 
 def table(status):
     rows = [("service", status["service"]), ("state", status["state"]),
             ("active node", status["active_node"] or "-"), ("floating IP", status["floating_ip"] or "-"),
             ("stack", status["stack"]), ("cluster", status["cluster"] or "-"),
-            ("quorum", {True: "yes", False: "NO", None: "-"}[status["quorate"]])]
+            ("quorum", {True: "yes", False: "NO", None: "-"}[status["quorate"]]),
+            ("maintenance", maintenance_text(status["maintenance"]) if status.get("maintenance") else "off")]
     for node in status["nodes"]:
         rows.append(("node " + node["name"], ("online" if node["online"] else "offline")
                      + (" (active)" if node["name"] == status["active_node"] else "")))

@@ -197,12 +197,16 @@ class Agent:
         code, summary = verdict(statuses, monitor)
         if monitor and code == ec.OCF_ERR_GENERIC and not probe:   # why, for crm_mon and pcs status
             self.say("; ".join(report.down(s) for s in statuses if not s.ok))   # logged as a change
+        maintenance = None
+        if not monitor:   # Pacemaker does not monitor in maintenance; an admin or rgmanager asks
+            from ..cluster.notice import local_notice
+            maintenance = local_notice()
         if as_json:
-            text = report.as_json(statuses, summary, active_since, code, elapsed)
+            text = report.as_json(statuses, summary, active_since, code, elapsed, maintenance=maintenance)
         elif self.out.isatty():
-            text = report.table(statuses, summary, active_since, verbose)
+            text = report.table(statuses, summary, active_since, verbose, maintenance=maintenance)
         else:
-            text = report.one_line(statuses, summary, active_since)
+            text = report.one_line(statuses, summary, active_since, maintenance=maintenance)
         self.out.write(text + "\n")
         return code
 

@@ -19,7 +19,7 @@ def _role_text(active_since):
     return "role: active since %s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(active_since))
 
 
-def table(statuses, summary, active_since, verbose=False, now=None):
+def table(statuses, summary, active_since, verbose=False, now=None, maintenance=None):
     now = time.time() if now is None else now
     width = max([len(s.name) for s in statuses] + [12]) + 2
     lines = []
@@ -35,6 +35,8 @@ def table(statuses, summary, active_since, verbose=False, now=None):
                 lines.append("%*s%-8s %-5s %s" % (width + 2, "", result.probe, "ok" if result.ok else "FAIL",
                                                   result.detail))
     lines.append("%s; %s" % (summary, _role_text(active_since)))
+    if maintenance:
+        lines.append(maintenance)
     return "\n".join(lines)
 
 
@@ -43,15 +45,17 @@ def down(status):
     return "%s %s (%s: %s)" % (status.name, status.state, status.failure.probe, status.failure.detail)
 
 
-def one_line(statuses, summary, active_since):
+def one_line(statuses, summary, active_since, maintenance=None):
     down_ = [down(s) for s in statuses if not s.ok]
     role = "active" if active_since is not None else "passive"
     if down_:
-        return "%s: %s; role %s" % (summary, "; ".join(down_), role)
-    return "%s (%s); role %s" % (summary, ", ".join(s.name for s in statuses), role)
+        text = "%s: %s; role %s" % (summary, "; ".join(down_), role)
+    else:
+        text = "%s (%s); role %s" % (summary, ", ".join(s.name for s in statuses), role)
+    return "%s | %s" % (text, maintenance) if maintenance else text
 
 
-def as_json(statuses, summary, active_since, exit_code, elapsed, now=None):
+def as_json(statuses, summary, active_since, exit_code, elapsed, now=None, maintenance=None):
     import json
     now = time.time() if now is None else now
     services = []
@@ -76,4 +80,5 @@ def as_json(statuses, summary, active_since, exit_code, elapsed, now=None):
         "active_since": active_since,
         "elapsed_seconds": round(elapsed, 3),
         "services": services,
+        "maintenance": maintenance,
     }, indent=2)

@@ -1,0 +1,169 @@
+"""Where a planned maintenance is written down, and the one-line notice of it that `mdlp_rhcs status`,
+`mdlp-cluster status` and `mdlp-cluster maintenance status` show.  Light on imports: mdlp_rhcs
+reads it on the path rgmanager calls every 30 seconds: two opens that fail when no maintenance is on.
+
+- Pacemaker keeps it in the CIB (cluster-wide): our meta_attributes block <UNIT>-mdlp-maintenance
+  on the service's group or resource, or the cluster_property_set mdlp-maintenance, with
+  maintenance=true (maintenance-mode=true) and mdlp-maintenance-by/-reason/-since/-until nvpairs.
+  Each node keeps the CIB's configuration on disk: mdlp_rhcs reads that copy (no daemon asked).
+- rgmanager keeps no notes on a frozen service: the record is a file of this node's, in
+  /run/mdlp_agents (gone at boot, as rgmanager's freeze is), written by the node that set it.
+"""
+
+import os
+import time
+
+from ..common.files import distrust, open_regular
+
+RECORD_DIR = "/run/mdlp_agents"
+RECORD_NAME = "maintenance.json"
+CIB_FILE = "/var/lib/pacemaker/cib/cib.xml"
+BLOCK_SUFFIX = "-mdlp-maintenance"       # <UNIT>-mdlp-maintenance: our meta_attributes block
+CLUSTER_BLOCK = "mdlp-maintenance"       # our cluster_property_set
+INFO_KEYS = ("by", "reason", "since", "until")
+INFO_PREFIX = "mdlp-maintenance-"
+
+
+def record_dir():
+    """Where rgmanager's maintenance record lives ($MDLP_MAINTENANCE_DIR for tests)."""
+    return os.environ.get("MDLP_MAINTENANCE_DIR") or RECORD_DIR
+
+
+def record_path():
+    return os.path.join(record_dir(), RECORD_NAME)
+
+
+def iso(epoch):
+    """EPOCH as the CIB's ISO 8601 (UTC): 2026-11-30T09:11:39Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def from_iso(text):
+    """The epoch of an ISO 8601 UTC time we wrote, or None."""
+    import calendar
+    try:
+        return calendar.timegm(time.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None
+
+
+def local(epoch):
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
+
+
+def read_trusted(path, owner=None):
+    """The bytes of PATH if it is a regular file root, we or OWNER (a user name) wrote and nobody
+    else can write; None if it is absent or untrustworthy (a notice from a file others could
+    have written would be a lie)."""
+    try:
+        with open_regular(path) as handle:
+            info = os.fstat(handle.fileno())
+            if distrust(info) and not (owner and _owned_by(info, owner) and not info.st_mode & 0o022):
+                return None
+            return handle.read(16 << 20)
+    except OSError:
+        return None
+
+
+def _owned_by(info, user):
+    import pwd
+    try:
+        return info.st_uid == pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return False
+
+
+def read_record():
+    """rgmanager's record on this node (a dict), or None."""
+    data = read_trusted(record_path())
+    if not data:
+        return None
+    import json
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def from_nvpairs(block):
+    """Our info nvpairs of a CIB block (an ElementTree element): {by, reason, since, until}."""
+    info = {}
+    for pair in block.findall("nvpair"):
+        name = pair.get("name") or ""
+        if name.startswith(INFO_PREFIX) and name[len(INFO_PREFIX):] in INFO_KEYS:
+            info[name[len(INFO_PREFIX):]] = pair.get("value")
+    return info
+
+
+def blocks_in(configuration):
+    """Our maintenance blocks in a CIB <configuration> (or <cib>): [(scope, unit or None, info)]."""
+    found = []
+    for block in configuration.iter("meta_attributes"):
+        bid = block.get("id") or ""
+        if bid.endswith(BLOCK_SUFFIX):
+            found.append(("resource", bid[:-len(BLOCK_SUFFIX)], from_nvpairs(block)))
+    for block in configuration.iter("cluster_property_set"):
+        if block.get("id") == CLUSTER_BLOCK:
+            found.append(("cluster", None, from_nvpairs(block)))
+    return found
+
+
+def in_force(info, now=None):
+    """Has this maintenance not yet ended by itself (no --for, or its end still ahead)?"""
+    until = from_iso(info.get("until"))
+    return until is None or until > (time.time() if now is None else now)
+
+
+def describe(info, now=None):
+    """by root@node1, since ..., until ... (in 12 min): reason."""
+    now = time.time() if now is None else now
+    parts = []
+    if info.get("by"):
+        parts.append("by %s" % info["by"])
+    since = from_iso(info.get("since"))
+    if since:
+        parts.append("since %s" % local(since))
+    until = from_iso(info.get("until"))
+    if until:
+        left = until - now
+        parts.append("until %s (%s)" % (local(until), "in %s" % span(left) if left > 0 else "ended"))
+    else:
+        parts.append("until ended by hand")
+    text = ", ".join(parts)
+    if info.get("reason"):
+        text += ": %s" % info["reason"]
+    return text
+
+
+def span(seconds):
+    seconds = int(seconds)
+    if seconds < 120:
+        return "%d s" % seconds
+    if seconds < 7200:
+        return "%d min" % (seconds // 60)
+    return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+
+
+def local_notice(now=None):
+    """For `mdlp_rhcs status` on this node: one line if a maintenance is in force here, else None.
+    Pacemaker's from the CIB on disk (cluster-wide), else rgmanager's record of this node."""
+    now = time.time() if now is None else now
+    data = read_trusted(CIB_FILE, owner="hacluster")   # the CIB's owner: Pacemaker writes it
+    if data:
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError:
+            root = None
+        if root is not None:
+            for scope, unit, info in blocks_in(root):
+                if in_force(info, now):
+                    what = "the whole cluster (maintenance-mode)" if scope == "cluster" else unit
+                    return "MAINTENANCE of %s: Pacemaker does not act on its health, %s" % (what, describe(info, now))
+    record = read_record()
+    if record:   # the expiry job removes it when it unfreezes: one past its end is overdue
+        return ("MAINTENANCE of %s (set on this node): rgmanager does not check or recover it, %s%s"
+                % (record.get("service"), describe(record, now),
+                   "" if in_force(record, now) else " -- OVERDUE: the expiry job has not ended it"))
+    return None

@@ -1,0 +1,230 @@
+"""`mdlp-cluster maintenance` on rgmanager, whose clustat and clusvcadm are not packaged here: they
+are recording stand-ins speaking clustat -x's XML (tests/data) and clusvcadm's output, and `at` is
+one too.  Everything else is real: the installed mdlp-cluster, the health check through the
+script cluster.conf names at /opt/websense/rproxy/cs/mdlp_rhcs (the rgmanager harness's
+appliance), the fake services, and /dev/log (a socket of the test's)."""
+
+import calendar
+import json
+import os
+import re
+import time
+
+import pytest
+
+from conftest import BIN_DIR, SyslogReceiver, service_pid
+from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager
+
+TOOL = str(BIN_DIR / "mdlp-cluster")
+
+CLUSTAT = r"""#!/bin/sh
+# clustat stand-in: -x prints the cluster as rgmanager would; state in $RGM
+echo "clustat $*" >> $RGM/calls
+[ -e $RGM/hang ] && exec sleep 1000
+[ -e $RGM/down ] && { echo "Could not connect to CMAN: No such file or directory" >&2; exit 1; }
+flags=0; flags_str=""
+[ -e $RGM/frozen ] && { flags=1; flags_str=frozen; }
+cat <<EOF
+<?xml version="1.0"?>
+<clustat version="4.1.1">
+  <cluster name="mobile-cs" id="38714" generation="12"/>
+  <quorum quorate="1" groupmember="1"/>
+  <nodes>
+    <node name="node1" state="1" local="1" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0"
+          nodeid="0x00000001"/>
+    <node name="node2" state="1" local="0" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0"
+          nodeid="0x00000002"/>
+  </nodes>
+  <groups>
+    <group name="service:$(cat $RGM/service)" state="112" state_str="started" flags="$flags"
+           flags_str="$flags_str" owner="$(cat $RGM/owner)" last_owner="node1" restarts="0"
+           last_transition="1795946000" last_transition_str="Sun Nov 29 09:53:20 2026"/>
+  </groups>
+</clustat>
+EOF
+"""
+
+CLUSVCADM = r"""#!/bin/sh
+# clusvcadm stand-in: -Z / -U GROUP freeze and thaw, as rgmanager answers
+echo "clusvcadm $*" >> $RGM/calls
+if [ -e $RGM/refuse ]; then echo "Local machine trying to freeze $2...Failure"; exit 1; fi
+case $1 in
+  -Z) echo "Local machine freezing $2...Success"; touch $RGM/frozen ;;
+  -U) echo "Local machine unfreezing $2...Success"; rm -f $RGM/frozen ;;
+  *) echo "usage" >&2; exit 1 ;;
+esac
+"""
+
+AT = r"""#!/bin/sh
+# at stand-in: records the time asked for and the job
+echo "at $*" >> $RGM/calls
+cat > $RGM/at.job
+echo "job 7 at $2" >&2
+"""
+
+
+class Node(Rgmanager):
+    """A node whose rgmanager tools are stand-ins, atd a process by that name, /dev/log ours."""
+
+    def __init__(self, root, service="mdlp"):
+        conf = CLUSTER_CONF.format(port1=1, port2=2, deadline=20).replace('name="mdlp" recovery', 'name="%s" recovery'
+                                                                           % service)
+        super().__init__(root, BIN_DIR, conf)
+        self.state = self.root / "rgm"
+        self.state.mkdir()
+        (self.state / "service").write_text(service)
+        (self.state / "owner").write_text("node1")
+        for name, text in (("clustat", CLUSTAT), ("clusvcadm", CLUSVCADM), ("at", AT)):
+            path = self.sbin / name
+            path.write_text(text)
+            path.chmod(0o755)
+        self.records = self.root / "run"
+        self.syslog = SyslogReceiver(self.root / "log.sock")
+
+    def tool(self, *args, timeout=60):
+        env = {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(self.state), "MDLP_MAINTENANCE_DIR": str(self.records)}
+        return self._run([TOOL] + list(args), env, timeout=timeout, dev_log=self.syslog.path)
+
+    def agent(self, *args):
+        return self._run([SCRIPT] + list(args), {"PATH": SYSTEM_PATH, "LC_ALL": "C",
+                                                  "MDLP_MAINTENANCE_DIR": str(self.records)})
+
+    def calls(self):
+        path = self.state / "calls"
+        return [c for c in path.read_text().splitlines() if not c.startswith("clustat")] if path.exists() else []
+
+    @property
+    def frozen(self):
+        return (self.state / "frozen").exists()
+
+    def log_lines(self):
+        return [line.split(": ", 1)[1] for line in self.syslog.lines()]
+
+
+@pytest.fixture
+def node(tmp_path, managed, fake):
+    harness = Node(tmp_path / "node")
+    harness.write_etc("mdlp_agents/mdlp_rhcs.conf", managed("stop").read_text())
+    assert harness.call("start").returncode == 0      # the services run, as rgmanager started them
+    yield harness
+    harness.syslog.close()
+
+
+@pytest.fixture
+def atd(fake):
+    fake.start("atd")
+
+
+def test_on_freezes_the_service_the_script_runs_and_every_status_shows_it(node):
+    on = node.tool("maintenance", "on", "--reason", "deploy the settings")
+    assert on.returncode == 0, on
+    assert node.calls() == ["clusvcadm -Z service:mdlp"] and node.frozen
+    assert on.output.startswith("maintenance ON for rgmanager service mdlp: frozen, rgmanager neither checks nor "
+                                "recovers it (nothing stopped), by root@"), on.output
+    assert node.log_lines() == [on.output.strip()]          # one syslog line per change
+    record = node.records / "maintenance.json"
+    assert oct(record.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(record.read_text())["reason"] == "deploy the settings"
+
+    status = node.tool("maintenance", "status")
+    assert status.output.startswith("maintenance: ON for mdlp (rgmanager), by root@"), status
+    assert status.output.strip().endswith(": deploy the settings")
+    line = node.tool("status").output
+    assert "| MAINTENANCE: frozen (clusvcadm -Z), by root@" in line, line
+    agent = node.agent("status")
+    assert agent.returncode == 0 and "| MAINTENANCE of mdlp (set on this node): rgmanager does not check or " \
+        "recover it, by root@" in agent.output, agent
+
+
+def test_off_checks_the_service_first_and_refuses_while_it_is_down(node, fake):
+    assert node.tool("maintenance", "on").returncode == 0
+    os.kill(service_pid(fake, "PolicyEngine"), 9)
+    refused = node.tool("maintenance", "off")
+    assert refused.returncode == 1, refused
+    assert refused.output.count("\n") == 1 and "maintenance stays ON for mdlp: the service is not healthy: " \
+        "%s status: " % SCRIPT in refused.output and "PolicyEngine" in refused.output
+    assert node.frozen and node.calls() == ["clusvcadm -Z service:mdlp"]
+    assert node.call("start").returncode == 0        # the admin brings it back
+    off = node.tool("maintenance", "off")
+    assert off.returncode == 0 and off.output.startswith(
+        "maintenance OFF for rgmanager service mdlp: thawed, rgmanager checks and recovers it again "
+        "(health check passed)"), off
+    assert node.calls()[-1] == "clusvcadm -U service:mdlp" and not node.frozen
+    assert not (node.records / "maintenance.json").exists()
+    assert "MAINTENANCE" not in node.agent("status").output
+    assert node.tool("maintenance", "off").output.startswith("maintenance is not on for mdlp: nothing to do")
+
+
+def test_off_where_the_service_runs_elsewhere_or_forced(node, fake):
+    assert node.tool("maintenance", "on").returncode == 0
+    (node.state / "owner").write_text("node2")
+    elsewhere = node.tool("maintenance", "off")
+    assert elsewhere.returncode == 1 and "it runs on node2" in elsewhere.output and node.frozen, elsewhere
+    os.kill(service_pid(fake, "httpd"), 9)
+    forced = node.tool("maintenance", "off", "--force")
+    assert forced.returncode == 0 and "(forced: no health check)" in forced.output and not node.frozen, forced
+
+
+def test_a_service_by_another_name_is_found_by_its_script(tmp_path, managed, fake):
+    node = Node(tmp_path / "node", service="websense-dlp")
+    try:
+        node.write_etc("mdlp_agents/mdlp_rhcs.conf", managed("stop").read_text())
+        assert node.tool("maintenance", "on").returncode == 0
+        assert node.calls() == ["clusvcadm -Z service:websense-dlp"]
+        missing = node.tool("maintenance", "on", "--resource", "mdlp")
+        assert missing.returncode == 2 and "rgmanager has no service 'mdlp'" in missing.output, missing
+    finally:
+        node.syslog.close()
+
+
+def test_for_queues_an_expiry_job_that_thaws_once(node, atd):
+    on = node.tool("maintenance", "on", "--for", "90s", "--reason", "quick")
+    assert on.returncode == 0, on
+    at_call = node.calls()[-1]
+    match = re.fullmatch(r"at -t (\d{12})", at_call)
+    assert match, node.calls()
+    record = json.loads((node.records / "maintenance.json").read_text())
+    until = calendar.timegm(time.strptime(record["until"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert time.strftime("%Y%m%d%H%M", time.localtime(until // 60 * 60)) == match.group(1)
+    job = (node.state / "at.job").read_text().splitlines()
+    assert job[0] == "sleep %d" % (until % 60)
+    assert job[1] == "exec %s maintenance off --expired %s --resource mdlp --cluster-conf /etc/cluster/cluster.conf" % (
+        TOOL, record["token"])
+    # the job, run as atd would (its sleep left out): thaws without a health check, says so
+    node.log_lines()
+    expired = node._run(["/bin/sh", "-c", job[1]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+                                                    "MDLP_MAINTENANCE_DIR": str(node.records)},
+                        dev_log=node.syslog.path)
+    assert expired.returncode == 0 and not node.frozen, expired
+    assert [line.split(" (")[0] for line in node.log_lines()] == ["maintenance of rgmanager service mdlp EXPIRED"]
+    # a job whose maintenance has ended (or been set anew) does nothing
+    assert node.tool("maintenance", "on").returncode == 0
+    stale = node._run(["/bin/sh", "-c", job[1]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+                                                  "MDLP_MAINTENANCE_DIR": str(node.records)})
+    assert stale.returncode == 0 and node.frozen, stale
+
+
+def test_for_without_atd_freezes_nothing(node):
+    refused = node.tool("maintenance", "on", "--for", "10m")
+    assert refused.returncode == 2 and "--for needs at(1) and atd running" in refused.output, refused
+    assert node.calls() == [] and not node.frozen
+
+
+@pytest.mark.parametrize("fault,args,code,words", [
+    ("refuse", ["on"], 1, "clusvcadm -Z service:mdlp: Local machine trying to freeze service:mdlp...Failure"),
+    ("down", ["on"], 2, "rgmanager is not answering here: clustat -x: Could not connect to CMAN"),
+    ("down", ["off"], 2, "rgmanager is not answering here"),
+    ("hang", ["status", "--timeout", "1"], 2, "clustat did not answer within 1s"),
+    (None, ["on", "--cluster"], 2, "rgmanager has no cluster-wide maintenance mode"),
+    (None, ["on", "--for", "31d"], 2, "a maintenance lasts from 1 s to 30 days"),
+    (None, ["off", "--expired", "x; reboot"], 2, "not an expiry job's token"),
+])
+def test_faults_are_one_line_and_change_nothing(node, fault, args, code, words):
+    if fault:
+        (node.state / fault).touch()
+    started = time.monotonic()
+    result = node.tool("maintenance", *args)
+    assert time.monotonic() - started < 10
+    assert result.returncode == code and words in result.output, result
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert not node.frozen
