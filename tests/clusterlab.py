@@ -114,6 +114,9 @@ mkdir -p /run/lock /run/crm /run/mdlp-test/www
 chown hacluster:haclient /run/crm
 echo "served by %(node)s" > /run/mdlp-test/www/index.html
 mount -t tmpfs tmpfs /dev/shm
+# its own /etc and /root (hosts, /etc/mdlp_agents, root's ssh keys): the host's, with the node's changes on top
+mount -t overlay overlay -o lowerdir=/etc,upperdir=$dir/etc-upper,workdir=$dir/etc-work /etc
+mount -t overlay overlay -o lowerdir=/root,upperdir=$dir/root-upper,workdir=$dir/root-work /root
 mount --bind $dir/etc-corosync /etc/corosync
 mount --bind $dir/var-lib-pacemaker /var/lib/pacemaker
 mount --bind $dir/var-lib-corosync /var/lib/corosync
@@ -386,7 +389,7 @@ class Node:
         self.dir = lab.root / name
         self.dir.mkdir(exist_ok=True)
         for sub in ("etc-corosync", "var-lib-corosync", "log-corosync", "log-pacemaker",
-                    "var-lib-pacemaker"):
+                    "var-lib-pacemaker", "etc-upper", "etc-work", "root-upper", "root-work"):
             (self.dir / sub).mkdir()
         for sub in PACEMAKER_DIRS:
             (self.dir / "var-lib-pacemaker" / sub).mkdir()
@@ -574,9 +577,11 @@ class Config:
         self.resources.append(group)
         return group
 
-    def add_fence_device(self, rid, bmc, avoid=None, **extra):
-        self.resources.append(self.primitive(rid, "stonith", "fence_mdlp", params=bmc.device_params(**extra),
-                                             monitor="60s"))
+    def add_fence_device(self, rid, bmc, avoid=None, password_in_cib=True, **extra):
+        params = bmc.device_params(**extra)
+        if not password_in_cib:     # fence_mdlp reads it from the node's /etc/mdlp_agents/fence_mdlp.conf
+            del params["password"]
+        self.resources.append(self.primitive(rid, "stonith", "fence_mdlp", params=params, monitor="60s"))
         if avoid:
             self.constraints.append(ET.Element("rsc_location", id="%s-avoids-%s" % (rid, avoid), rsc=rid,
                                                node=avoid, score="-INFINITY"))
@@ -784,15 +789,15 @@ def single_node(tmp_path_factory):
         lab.remove()
 
 
-def pair_config(lab, first, second, vip):
+def pair_config(lab, first, second, vip, password_in_cib=True):
     """The guide's pair in Pacemaker terms: a fence_mdlp device per node (ipmi, never run on
     the node it fences, a delay on the one that fences the preferred node), the group with
     migration-threshold=1 (rgmanager's recovery="relocate"), preferring FIRST, sticky."""
     config = Config()
     config.add_fence_device("fence-" + first, lab.bmcs[first], avoid=first, delay="1",
-                            login_timeout="2", shell_timeout="1")
+                            login_timeout="2", shell_timeout="1", password_in_cib=password_in_cib)
     config.add_fence_device("fence-" + second, lab.bmcs[second], avoid=second,
-                            login_timeout="2", shell_timeout="1")
+                            login_timeout="2", shell_timeout="1", password_in_cib=password_in_cib)
     config.add_mdlp_group(vip, lab.agent_config, meta={"migration-threshold": "1"})
     config.prefer("mdlp", first)
     config.rsc_defaults = {"resource-stickiness": "200"}

@@ -11,13 +11,14 @@ configured, 4 unknown.
 
 import json
 import os
+import re
 import sys
 
 import click
 
 from ..common.clicompat import float_range, parse, prepare_click, version_option
 from ..common.errors import AgentError
-from ..common.files import atomic_write, read_regular, read_utf8
+from ..common.files import atomic_write, find_program, read_regular, read_utf8
 from ..common.main import run_tool
 from ..common.syslogging import AgentLog
 from . import render as cluster_render
@@ -273,6 +274,77 @@ def maintenance_status(as_json, resource, timeout, cluster_conf):
     else:
         for text in status_lines(state):
             click.echo(text)
+
+
+def _node_names(ctx, param, value):
+    """Host names (or, for --peer, an address): they go into an ssh command line and XPath."""
+    import ipaddress
+
+    from .answers import host_name
+    if value is None:
+        return None
+    names = [n for n in value.split(",") if n] if param.name == "names" else [value]
+    for name in names:
+        try:
+            host_name(name)
+        except ValueError as exc:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                raise click.BadParameter(str(exc)) from None
+    return names if param.name == "names" else value
+
+
+def _address(ctx, param, value):
+    import ipaddress
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise click.BadParameter("%r is not an IP address" % value) from None
+
+
+@main.command()
+@click.argument("answers", required=False, type=click.Path(dir_okay=False))
+@click.option("--peer", metavar="NODE", callback=_node_names,
+              help="The partner to ask over ssh (default: the other node of this node's cluster in ANSWERS, "
+                   "else in corosync.conf or cluster.conf).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--timeout", type=float_range(2, 120), default=10, show_default=True,
+              help="Seconds for the partner's answer (each local fact gets a share).")
+@click.option("--tls-port", type=click.IntRange(1, 65535), default=443, show_default=True,
+              help="Where httpd serves the mobile agent's certificate (on 127.0.0.1).")
+@click.option("--service-config", metavar="PATH", help="mdlp_rhcs.conf (default: ANSWERS' service_config, else "
+              "/etc/mdlp_agents/mdlp_rhcs.conf).")
+@click.option("--facts", is_flag=True, help="(On the partner, for doctor:) print this node's facts as JSON.")
+@click.option("--names", metavar="N1,N2", callback=_node_names, help="(--facts) the names to resolve.")
+@click.option("--partner", metavar="NODE", callback=_node_names, help="(--facts) the node asking.")
+@click.option("--partner-address", metavar="IP", callback=_address, help="(--facts) its cluster address.")
+@click.option("--key", metavar="HEX", help="(--facts) this run's key for comparing fence_mdlp.conf.")
+def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, names, partner, partner_address, key):
+    """Check the guide's checklist on this node and its partner: names, cluster traffic, clocks,
+    the service, identical settings, fencing.  One line per check (OK, WARN, FAIL, SKIPPED, and
+    the fix); exit 0 when nothing fails, 1 otherwise, 2 for bad input."""
+    from . import doctor as doc
+    from . import facts as node_facts
+    if facts:
+        # over ssh, PATH is sshd's short default: the cluster's tools live in the sbin directories
+        paths = os.environ.get("PATH", os.defpath).split(os.pathsep)
+        os.environ["PATH"] = os.pathsep.join(paths + [d for d in node_facts.AGENT_DIRS.split(":") if d not in paths])
+        if key is not None and not re.fullmatch(r"[0-9a-f]{32}", key):
+            raise click.BadParameter("not a doctor's key", param_hint="--key")
+        if partner and not partner_address:
+            got = node_facts._bounded(min(timeout, 4), node_facts.resolve, partner)
+            partner_address = got[1][0] if got[0] == "ok" and got[1] else None
+        stack = "pacemaker" if find_program("crm_mon") else "rhcs"
+        click.echo(json.dumps(node_facts.collect(
+            names or [os.uname().nodename], partner, partner_address, doc.port_list(stack), tls_port,
+            service_config or node_facts.MDLP_RHCS_CONF, key, min(timeout, 4.0))))
+        return
+    site = load(answers) if answers else None
+    checks, elapsed = doc.run(site, peer, timeout, tls_port, service_config)
+    sys.exit(doc.report(checks, elapsed, as_json))
 
 
 def run():

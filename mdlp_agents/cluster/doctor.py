@@ -1,0 +1,432 @@
+"""mdlp-cluster doctor: the guide's checklist, checked on a node and its partner before the first
+real failure does it -- one line per check, OK / WARN / FAIL / SKIPPED, what was seen, and the fix.
+
+The partner's facts come over the admin's own OpenSSH (BatchMode: no prompt ever; the admin's
+keys, known_hosts and ssh_config), from `mdlp-cluster doctor --facts` there (facts.py), gathered
+in parallel with this node's.  A check that could not be made is SKIPPED with the reason, never
+OK; exit 0 when nothing FAILs, 1 otherwise (2: bad input, as mdlp-cluster's other commands)."""
+
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ..common.errors import AgentError
+from ..common.files import find_program, read_regular
+from . import facts as node_facts
+from .commands import last_line
+from .commands import run as run_command
+from .render import PACEMAKER_PORTS, RHCS_PORTS
+
+OK, WARN, FAIL, SKIPPED = "OK", "WARN", "FAIL", "SKIPPED"
+SKEW_WARN, SKEW_FAIL = 1.0, 5.0
+CERT_WARN_DAYS = 30
+
+
+class DoctorError(AgentError):
+    exit_code = 2
+
+
+class Check:
+    def __init__(self, name, status, seen, fix=None):
+        self.name, self.status, self.seen, self.fix = name, status, seen, fix
+
+    def line(self):
+        return "%-7s %-16s %s%s" % (self.status, self.name, self.seen, " -- fix: %s" % self.fix if self.fix else "")
+
+    def as_dict(self):
+        return {"check": self.name, "status": self.status, "seen": self.seen, "fix": self.fix}
+
+
+def port_list(stack):
+    ports = []
+    for proto, spec, _ in (PACEMAKER_PORTS if stack == "pacemaker" else RHCS_PORTS):
+        ports += [(proto, int(p)) for p in spec.split(",")]
+    return ports
+
+
+# -- who is who ----------------------------------------------------------------------------------
+class Pair:
+    """This node and its partner: names, the addresses the answer file expects (or None)."""
+
+    def __init__(self, me, partner, expected, cluster_name=None, prefix=None):
+        self.me, self.partner = me, partner
+        self.expected = expected            # {name: address} from the answer file, or {}
+        self.cluster_name = cluster_name
+        self.prefix = prefix
+        self.problem = None
+
+    @property
+    def names(self):
+        return [self.me, self.partner] if self.partner else [self.me]
+
+
+def _cluster_names():
+    """Node names from this node's cluster configuration: corosync.conf, else cluster.conf."""
+    for path, pattern in ((node_facts.COROSYNC_CONF, r"^\s*name\s*:\s*(\S+)"),
+                          (node_facts.CLUSTER_CONF, r"<clusternode\s[^>]*name=\"([^\"]+)\"")):
+        try:
+            text = read_regular(path).decode("utf-8", "replace")
+        except OSError:
+            continue
+        names = re.findall(pattern, text, re.M)
+        if path == node_facts.COROSYNC_CONF:   # nodelist names only, not cluster_name
+            names = re.findall(r"^\s*name\s*:\s*(\S+)", text.split("nodelist", 1)[-1], re.M)
+        if names:
+            return names
+    return []
+
+
+def pair_from(site, peer, hostname):
+    """The pair this node belongs to, from the answer file (SITE) or the cluster's configuration;
+    its `problem` says what does not fit (an unknown node, a node not in the answer file)."""
+    if site is not None:
+        for cluster in site.clusters:
+            names = [n.name for n in cluster.nodes]
+            if hostname in names:
+                expected = {n.name: n.address for n in cluster.nodes}
+                others = [n for n in names if n != hostname]
+                partner = peer or (others[0] if others else None)
+                if partner not in names:
+                    pair = Pair(hostname, None, expected, cluster.name, cluster.prefix)
+                    pair.problem = "unknown node %r: cluster %s of %s has %s" % (partner, cluster.name, site.path,
+                                                                                 ", ".join(names))
+                    return pair
+                return Pair(hostname, partner, expected, cluster.name, cluster.prefix)
+        pair = Pair(hostname, peer, {})
+        pair.problem = "this node (%s) is not a node of %s (its nodes: %s)" % (
+            hostname, site.path, ", ".join(n.name for n in site.nodes))
+        return pair
+    names = _cluster_names()
+    partner = peer or next((n for n in names if n != hostname), None)
+    pair = Pair(hostname, partner, {})
+    if not partner:
+        pair.problem = ("no partner: give --peer NODE or an answer file (the cluster's configuration names no "
+                        "other node)")
+    return pair
+
+
+# -- the partner's facts -----------------------------------------------------------------------
+def peer_facts(pair, target, program, options, timeout):
+    """(facts, None) from the partner over ssh, or (None, why)."""
+    ssh = find_program("ssh")
+    if not ssh:
+        return None, "ssh is not installed here"
+    remote = [program, "doctor", "--facts", "--names", ",".join(pair.names), "--partner", pair.me,
+              "--timeout", "%g" % options["fact_timeout"], "--tls-port", str(options["tls_port"]),
+              "--service-config", options["service_config"], "--key", options["key"]]
+    if options.get("me_address"):
+        remote += ["--partner-address", options["me_address"]]
+    argv = [ssh, "-o", "BatchMode=yes", "-o", "ConnectTimeout=%d" % max(1, int(timeout / 2)), "-T", "--",
+            target, " ".join(shlex.quote(word) for word in remote)]
+    try:
+        proc = run_command(argv, timeout, DoctorError)
+    except DoctorError as exc:
+        return None, "ssh %s: %s" % (target, exc)
+    received = time.time()
+    if proc.returncode == 255:
+        return None, "ssh %s: %s" % (target, last_line(proc))
+    try:
+        facts = json.loads(proc.stdout)
+    except ValueError:
+        return None, "%s on %s did not answer with its facts (exit %d): %s" % (
+            program, target, proc.returncode, last_line(proc, stdout=True))
+    if not isinstance(facts, dict) or "hostname" not in facts:
+        return None, "%s on %s answered something else than facts" % (program, target)
+    facts["received"] = received
+    return facts, None
+
+
+# -- the checks ----------------------------------------------------------------------------------
+def _node_label(facts, fallback):
+    return (facts or {}).get("hostname") or fallback
+
+
+def check_names(pair, mine, theirs, checks):
+    me, partner = mine["hostname"], (theirs or {}).get("hostname")
+    if me in ("localhost", "localhost.localdomain") or not me:
+        checks.append(Check("names", FAIL, "this node's hostname is %r" % me, "set a unique hostname (hostnamectl)"))
+    elif theirs is not None and me.split(".")[0] == partner.split(".")[0]:
+        checks.append(Check("names", FAIL, "both nodes are called %s" % me, "give each node its own hostname"))
+    else:
+        checks.append(Check("names", OK, "hostnames %s" % " and ".join(n for n in (me, partner) if n) +
+                            (" (unique)" if partner else "")))
+    for facts in [f for f in (mine, theirs) if f is not None]:
+        where = facts["hostname"]
+        wrong = []
+        for name in pair.names:
+            got = facts.get("resolve", {}).get(name, {})
+            if got.get("result") != "ok":
+                wrong.append("%s does not resolve (%s)" % (name, got.get("value", "not asked")))
+                continue
+            addresses = got["value"]
+            expected = pair.expected.get(name)
+            loopback = [a for a in addresses if ipaddress.ip_address(a).is_loopback]
+            if expected and expected not in addresses:
+                wrong.append("%s resolves to %s, not %s" % (name, ", ".join(addresses), expected))
+            elif loopback:
+                wrong.append("%s resolves to %s (loopback: cluster traffic would stay on that node)"
+                             % (name, ", ".join(addresses)))
+        if wrong:
+            checks.append(Check("names", FAIL, "on %s: %s" % (where, "; ".join(wrong)),
+                                "correct /etc/hosts (or DNS) on %s: `mdlp-cluster render hosts ANSWERS`" % where))
+        else:
+            checks.append(Check("names", OK, "on %s: %s" % (where, ", ".join(
+                "%s -> %s" % (n, ", ".join(facts["resolve"][n]["value"])) for n in pair.names))))
+    if theirs is not None:
+        if sorted(mine.get("nameservers", [])) != sorted(theirs.get("nameservers", [])):
+            checks.append(Check("names", WARN, "the nodes ask different DNS servers (%s: %s; %s: %s)" % (
+                mine["hostname"], ", ".join(mine.get("nameservers") or ["none"]), theirs["hostname"],
+                ", ".join(theirs.get("nameservers") or ["none"])), "use the same resolv.conf on both nodes"))
+    _check_subnet(pair, mine, theirs, checks)
+
+
+def _address_of(pair, name, facts):
+    if pair.expected.get(name):
+        return pair.expected[name]
+    got = (facts or {}).get("resolve", {}).get(name, {})
+    return got["value"][0] if got.get("result") == "ok" and got["value"] else None
+
+
+def _check_subnet(pair, mine, theirs, checks):
+    if not pair.partner:
+        return
+    a, b = _address_of(pair, pair.me, mine), _address_of(pair, pair.partner, mine)
+    if not (a and b):
+        checks.append(Check("subnet", SKIPPED, "the nodes' addresses are not known"))
+        return
+    prefix = pair.prefix
+    held = next((x for x in mine.get("addresses", []) if x["address"] == a), None)
+    if held is None:
+        checks.append(Check("subnet", FAIL, "%s is not an address of this node (%s)" % (a, pair.me),
+                            "configure %s on this node's cluster interface, or correct the answer file" % a))
+        return
+    prefix = held["prefix"]
+    if ipaddress.ip_address(b) in ipaddress.ip_network("%s/%d" % (a, prefix), strict=False):
+        checks.append(Check("subnet", OK, "%s and %s share %s" % (
+            a, b, ipaddress.ip_network("%s/%d" % (a, prefix), strict=False))))
+    else:
+        checks.append(Check("subnet", FAIL, "%s/%d and %s are not on one subnet" % (a, prefix, b),
+                            "put both nodes' cluster interfaces on one subnet (the guide's requirement)"))
+
+
+def check_traffic(pair, mine, theirs, peer_error, target, checks):
+    if pair.partner and not pair.problem:
+        if theirs is not None:
+            checks.append(Check("peer", OK, "%s answers on %s (ssh)" % (pair.partner, target)))
+        else:
+            checks.append(Check("peer", FAIL, peer_error, "check that %s is up, sshd runs and root's key is "
+                                "authorised there (ssh -o BatchMode=yes %s true)" % (pair.partner, target)))
+    for facts, other in ((mine, pair.partner), (theirs, pair.me)):
+        if facts is None:
+            continue
+        where = facts["hostname"]
+        wall = facts.get("firewall") or {}
+        if wall.get("error") and not wall.get("results"):
+            checks.append(Check("firewall", SKIPPED, "on %s: %s" % (where, wall["error"])))
+            continue
+        blocked = ["%s/%d (%s: %s)" % (p, n, verdict, rule) for p, n, verdict, rule in wall["results"]
+                   if verdict != "ACCEPT"]
+        if blocked:
+            checks.append(Check("firewall", FAIL, "on %s, cluster traffic from %s is blocked: %s" % (
+                where, other, "; ".join(blocked)), "admit it on %s: `mdlp-cluster render firewall ANSWERS`" % where))
+        else:
+            ports = sorted({"%s/%d" % (p, n) for p, n, _, _ in wall["results"]})
+            checks.append(Check("firewall", OK, "on %s, %s admits cluster traffic from %s (%s)" % (
+                where, wall.get("tool"), other, ", ".join(ports))))
+
+
+def check_time(mine, theirs, checks):
+    if theirs is None:
+        checks.append(Check("time", SKIPPED, "the partner's clock was not read (no answer)"))
+        return
+    skew = theirs["time"] - theirs["received"]
+    text = "%s is %+.1f s from %s" % (theirs["hostname"], skew, mine["hostname"])
+    if abs(skew) > SKEW_FAIL:
+        checks.append(Check("time", FAIL, text + " (more than %g s)" % SKEW_FAIL, "run chronyd/ntpd on both nodes "
+                            "against the same servers"))
+    elif abs(skew) > SKEW_WARN:
+        checks.append(Check("time", WARN, text + " (more than %g s)" % SKEW_WARN, "check NTP on both nodes"))
+    else:
+        checks.append(Check("time", OK, text))
+
+
+def check_service(mine, theirs, checks, now):
+    for facts in [f for f in (mine, theirs) if f is not None]:
+        where = facts["hostname"]
+        agent = facts.get("agent") or {}
+        if agent.get("error"):
+            checks.append(Check("service", FAIL, "on %s: %s" % (where, agent["error"])))
+            continue
+        validate = agent.get("validate", {})
+        if validate.get("rc") == 0:
+            checks.append(Check("validate-all", OK, "on %s: mdlp_rhcs validate-all passes" % where))
+        else:
+            checks.append(Check("validate-all", FAIL, "on %s: mdlp_rhcs validate-all exit %s: %s" % (
+                where, validate.get("rc"), validate.get("line") or "no reason given"),
+                "install what it names / correct mdlp_rhcs.conf on %s" % where))
+        status = agent.get("status", {})
+        role, down = status.get("role"), status.get("down") or []
+        if status.get("rc") == 0:
+            checks.append(Check("status", OK, "on %s: %s (role %s)" % (where, status.get("summary"), role)))
+        elif role == "passive" and status.get("rc") == 3:
+            checks.append(Check("status", OK, "on %s: services not running, role passive: the cluster starts them "
+                                "here on failover" % where))
+        else:
+            checks.append(Check("status", FAIL, "on %s: mdlp_rhcs status exit %s: %s%s" % (
+                where, status.get("rc"), status.get("summary") or status.get("line"),
+                " (down: %s)" % ", ".join(down) if down else ""), "mdlp_rhcs status -v on %s" % where))
+    certs = [(f["hostname"], f.get("tls") or {}) for f in (mine, theirs) if f is not None]
+    for where, cert in certs:
+        if cert.get("error"):
+            checks.append(Check("certificate", FAIL, "on %s: %s" % (where, cert["error"]),
+                                "httpd must serve the mobile agent's certificate on port 443"))
+            continue
+        if cert.get("not_after") is not None:
+            days = (cert["not_after"] - now) / 86400.0
+            if days < 0:
+                checks.append(Check("certificate", FAIL, "on %s: %s EXPIRED %d days ago" % (
+                    where, cert["subject"], -days), "renew it on both nodes (the guide's step 3f)"))
+            elif days < CERT_WARN_DAYS:
+                checks.append(Check("certificate", WARN, "on %s: %s expires in %d days" % (
+                    where, cert["subject"], days), "renew it on both nodes (the guide's step 3f)"))
+    subjects = {cert.get("subject") for _, cert in certs if not cert.get("error")}
+    if len(certs) == 2 and len(subjects) == 2:
+        checks.append(Check("certificate", FAIL, "different Subjects: %s" % "; ".join(
+            "%s: %s" % (w, c.get("subject")) for w, c in certs),
+            "install the same certificate on both nodes (the guide's step 3f)"))
+    elif len(certs) == 2 and len(subjects) == 1 and all(not c.get("error") for _, c in certs):
+        ends = [c["not_after"] for _, c in certs if c.get("not_after")]
+        checks.append(Check("certificate", OK, "the same Subject on both nodes: %s%s" % (
+            subjects.pop(), ", valid until %s" % time.strftime("%Y-%m-%d", time.localtime(min(ends))) if ends else "")))
+
+
+def check_settings(mine, theirs, checks):
+    if theirs is None:
+        checks.append(Check("settings", SKIPPED, "the partner's files were not read (no answer)"))
+        return
+    a, b = mine["hostname"], theirs["hostname"]
+    for name in ("mdlp_rhcs.conf", "fence_mdlp.conf"):
+        x, y = mine["files"][name], theirs["files"][name]
+        if x.get("error") == "absent" and y.get("error") == "absent":
+            checks.append(Check("settings", SKIPPED if name == "fence_mdlp.conf" else FAIL,
+                                "%s: on neither node" % name))
+        elif x.get("error") or y.get("error"):
+            checks.append(Check("settings", FAIL, "%s: %s" % (name, "; ".join(
+                "%s: %s" % (w, f["error"]) for w, f in ((a, x), (b, y)) if f.get("error"))),
+                "copy it from the node that has it (scp -p)"))
+        elif x["sha256"] != y["sha256"]:
+            checks.append(Check("settings", FAIL, "%s differs between the nodes (%s: %d bytes, changed %s; %s: %d "
+                                "bytes, changed %s)" % (name, a, x["size"], _when(x["mtime"]), b, y["size"],
+                                                       _when(y["mtime"])),
+                                "make them identical (copy the right one with scp -p)"))
+        else:
+            checks.append(Check("settings", OK, "%s identical on both nodes" % name))
+    manager = mine.get("manager") or {}
+    if not manager.get("running") or not (theirs.get("manager") or {}).get("running"):
+        why = manager.get("why") if not manager.get("running") else (theirs.get("manager") or {}).get("why")
+        checks.append(Check("cluster config", SKIPPED, why or "the cluster manager is not running"))
+    elif manager["name"] == "pacemaker":
+        if manager["configuration_sha256"] == theirs["manager"].get("configuration_sha256"):
+            checks.append(Check("cluster config", OK, "the same Pacemaker CIB configuration on both nodes"))
+        else:
+            checks.append(Check("cluster config", FAIL, "the nodes hold different CIB configurations: are they one "
+                                "cluster? (crm_mon on each)", "check corosync membership; `pcs cluster sync`"))
+    else:
+        x, y = mine["files"]["cluster.conf"], theirs["files"]["cluster.conf"]
+        if x.get("error") or y.get("error"):
+            checks.append(Check("cluster config", FAIL, "cluster.conf: %s" % (x.get("error") or y.get("error"))))
+        elif x["sha256"] == y["sha256"]:
+            checks.append(Check("cluster config", OK, "cluster.conf identical on both nodes (config_version %s)"
+                                % x.get("config_version")))
+        else:
+            checks.append(Check("cluster config", FAIL, "cluster.conf differs (config_version %s on %s, %s on %s)" % (
+                x.get("config_version"), a, y.get("config_version"), b),
+                "raise config_version and push it: `cman_tool version -r`"))
+
+
+def _when(epoch):
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
+
+
+def check_fencing(mine, theirs, checks):
+    for facts in [f for f in (mine, theirs) if f is not None]:
+        where = facts["hostname"]
+        if not (facts.get("manager") or {}).get("running"):
+            checks.append(Check("fencing", SKIPPED, "from %s: %s" % (where, facts["manager"].get("why"))))
+            continue
+        for device in facts.get("fence") or [{"error": "no fence device checked"}]:
+            label = "from %s, %s" % (where, device.get("device") or "fencing")
+            what = "%s%s%s" % (device.get("agent") or "?", " %s" % device["backend"] if device.get("backend") else "",
+                               " at %s" % device["address"] if device.get("address") else "")
+            if device.get("error"):
+                checks.append(Check("fencing", FAIL, "%s (%s): %s" % (label, what, device["error"]),
+                                    "fix the device's parameters or the BMC; test with fence_mdlp -o status"))
+            elif "noop" in re.split(r"[\s,]+", device.get("backend") or ""):
+                checks.append(Check("fencing", WARN, "%s (%s): the noop backend FENCES NOTHING: a hung node is "
+                                    "declared fenced while it may still hold the floating IP and serve" % (label, what),
+                                    "configure backend ipmi (or ssh) in fence_mdlp.conf"))
+            elif device.get("rc") in (0, 2):
+                checks.append(Check("fencing", OK, "%s (%s) answers status: %s (%.1f s)" % (
+                    label, what, device.get("answer"), device.get("seconds", 0))))
+            else:
+                checks.append(Check("fencing", FAIL, "%s (%s) does not answer status (exit %s): %s" % (
+                    label, what, device.get("rc"), device.get("answer")),
+                    "check the BMC address, user and password (fence_mdlp.conf); test with fence_mdlp -o status"))
+
+
+# -- the whole run --------------------------------------------------------------------------------
+def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, program=None):
+    """The checks, in order: names, traffic, time, service, settings, fencing."""
+    started = time.time()
+    hostname = os.uname().nodename
+    pair = pair_from(site, peer, hostname)
+    service_config = service_config or getattr(site, "service_config", None) or node_facts.MDLP_RHCS_CONF
+    stack = "pacemaker" if find_program("crm_mon") else "rhcs"
+    fact_timeout = max(1.0, min(4.0, timeout / 2.5))
+    key = secrets.token_hex(16)
+    target = peer if peer and not site else (pair.expected.get(pair.partner) or pair.partner)
+    options = {"fact_timeout": fact_timeout, "tls_port": tls_port, "service_config": service_config, "key": key,
+               "me_address": pair.expected.get(pair.me)}
+    program = program or os.path.abspath(sys.argv[0])
+    checks = []
+    if pair.problem:
+        checks.append(Check("peer" if pair.expected or not site else "names", FAIL, pair.problem,
+                            "name the partner with --peer (a node of the same cluster)"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        theirs_job = pool.submit(peer_facts, pair, target, program, options, timeout) if pair.partner else None
+        partner_address = pair.expected.get(pair.partner) if pair.partner else None
+        if pair.partner and not partner_address:
+            got = node_facts._bounded(fact_timeout, node_facts.resolve, pair.partner)
+            partner_address = got[1][0] if got[0] == "ok" and got[1] else None
+        mine = node_facts.collect(pair.names, pair.partner, partner_address, port_list(stack), tls_port,
+                                  service_config, key, fact_timeout)
+        theirs, peer_error = theirs_job.result() if theirs_job else (None, "no partner")
+    check_names(pair, mine, theirs, checks)
+    check_traffic(pair, mine, theirs, peer_error, target, checks)
+    if pair.partner:
+        check_time(mine, theirs, checks)
+    check_service(mine, theirs, checks, started)
+    if pair.partner:
+        check_settings(mine, theirs, checks)
+    check_fencing(mine, theirs, checks)
+    return checks, time.time() - started
+
+
+def report(checks, elapsed, as_json=False):
+    failed = sum(1 for c in checks if c.status == FAIL)
+    counts = {s: sum(1 for c in checks if c.status == s) for s in (OK, WARN, FAIL, SKIPPED)}
+    if as_json:
+        print(json.dumps({"checks": [c.as_dict() for c in checks], "counts": counts,
+                          "seconds": round(elapsed, 2)}, sort_keys=True))
+    else:
+        for check in checks:
+            print(check.line())
+        print("%d OK, %d WARN, %d FAIL, %d SKIPPED in %.1f s" % (counts[OK], counts[WARN], counts[FAIL],
+                                                                   counts[SKIPPED], elapsed))
+    return 1 if failed else 0
