@@ -66,7 +66,8 @@ def cluster_manpage():
              ".br", ".B mdlp\\-cluster", "validate [\\fICLUSTER.CONF\\fR]", ".br", ".B mdlp\\-cluster",
              "status [\\fB\\-\\-json\\fR|\\fB\\-\\-table\\fR] [\\fB\\-\\-from\\fR \\fIFILE\\fR]", ".br",
              ".B mdlp\\-cluster", "maintenance on [\\fB\\-\\-for\\fR \\fIDURATION\\fR] [\\fB\\-\\-reason\\fR "
-             "\\fITEXT\\fR]|off [\\fB\\-\\-force\\fR]|status",
+             "\\fITEXT\\fR]|off [\\fB\\-\\-force\\fR]|status", ".br",
+             ".B mdlp\\-cluster", "doctor [\\fIANSWERS\\fR] [\\fB\\-\\-peer\\fR \\fINODE\\fR] [\\fB\\-\\-json\\fR]",
              ".SH DESCRIPTION",
              "One answer file (TOML, or INI on Pythons before 3.11) describes the site: its 2-node clusters, "
              "nodes, floating IPs and fencing. Secrets are refused there: fence_mdlp reads the BMC or SSH "
@@ -78,7 +79,8 @@ def cluster_manpage():
               "render: 0 written, 2 unusable answer file or option. validate: 0 clean, 1 problems found, "
               "2 unreadable. status: 0 started, 1 failed or recovering, 3 stopped, disabled or not configured, "
               "4 unknown. maintenance: 0 done or nothing to do, 1 refused (a service down, the cluster said no), "
-              "2 bad input, no such service or no cluster manager answering.",
+              "2 bad input, no such service or no cluster manager answering. doctor: 0 nothing failed, 1 a check "
+              "failed, 2 bad input.",
               ".SH SEE ALSO", "mdlp_rhcs(8), fence_mdlp(8), cluster.conf(5), pcs(8), crm(8)"]
     return "\n".join(lines) + "\n"
 
