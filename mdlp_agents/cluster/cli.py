@@ -311,8 +311,8 @@ def _address(ctx, param, value):
               help="The partner to ask over ssh (default: the other node of this node's cluster in ANSWERS, "
                    "else in corosync.conf or cluster.conf).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
-@click.option("--timeout", type=float_range(2, 120), default=10, show_default=True,
-              help="Seconds for the partner's answer (each local fact gets a share).")
+@click.option("--timeout", type=float_range(1, 120), default=10, show_default=True,
+              help="Seconds for the partner's answer; the facts of each node get 70% of it.")
 @click.option("--tls-port", type=click.IntRange(1, 65535), default=443, show_default=True,
               help="Where httpd serves the mobile agent's certificate (on 127.0.0.1).")
 @click.option("--service-config", metavar="PATH", help="mdlp_rhcs.conf (default: ANSWERS' service_config, else "
@@ -321,8 +321,10 @@ def _address(ctx, param, value):
 @click.option("--names", metavar="N1,N2", callback=_node_names, help="(--facts) the names to resolve.")
 @click.option("--partner", metavar="NODE", callback=_node_names, help="(--facts) the node asking.")
 @click.option("--partner-address", metavar="IP", callback=_address, help="(--facts) its cluster address.")
-@click.option("--key", metavar="HEX", help="(--facts) this run's key for comparing fence_mdlp.conf.")
-def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, names, partner, partner_address, key):
+@click.option("--key-stdin", "key_stdin", is_flag=True,
+              help="(--facts) read this run's key for comparing fence_mdlp.conf from stdin.")
+def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, names, partner, partner_address,
+           key_stdin):
     """Check the guide's checklist on this node and its partner: names, cluster traffic, clocks,
     the service, identical settings, fencing.  One line per check (OK, WARN, FAIL, SKIPPED, and
     the fix); exit 0 when nothing fails, 1 otherwise, 2 for bad input."""
@@ -332,15 +334,18 @@ def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, nam
         # over ssh, PATH is sshd's short default: the cluster's tools live in the sbin directories
         paths = os.environ.get("PATH", os.defpath).split(os.pathsep)
         os.environ["PATH"] = os.pathsep.join(paths + [d for d in node_facts.AGENT_DIRS.split(":") if d not in paths])
-        if key is not None and not re.fullmatch(r"[0-9a-f]{32}", key):
-            raise click.BadParameter("not a doctor's key", param_hint="--key")
+        key = ""
+        if key_stdin:
+            key = sys.stdin.readline(100).strip()
+            if not re.fullmatch(r"[0-9a-f]{32}", key):
+                raise click.BadParameter("stdin holds no doctor's key", param_hint="--key-stdin")
         if partner and not partner_address:
             got = node_facts._bounded(min(timeout, 4), node_facts.resolve, partner)
             partner_address = got[1][0] if got[0] == "ok" and got[1] else None
         stack = "pacemaker" if find_program("crm_mon") else "rhcs"
         click.echo(json.dumps(node_facts.collect(
             names or [os.uname().nodename], partner, partner_address, doc.port_list(stack), tls_port,
-            service_config or node_facts.MDLP_RHCS_CONF, key, min(timeout, 4.0))))
+            service_config or node_facts.MDLP_RHCS_CONF, key, total=timeout, step=min(4.0, timeout / 2))))
         return
     site = load(answers) if answers else None
     checks, elapsed = doc.run(site, peer, timeout, tls_port, service_config)

@@ -112,20 +112,24 @@ def pair_from(site, peer, hostname):
 
 
 # -- the partner's facts -----------------------------------------------------------------------
+SHAPE = {"hostname": str, "time": (int, float), "nameservers": list, "resolve": dict, "addresses": list,
+         "files": dict, "manager": dict, "agent": dict, "tls": dict, "firewall": dict, "fence": list}
+
+
 def peer_facts(pair, target, program, options, timeout):
     """(facts, None) from the partner over ssh, or (None, why)."""
     ssh = find_program("ssh")
     if not ssh:
         return None, "ssh is not installed here"
     remote = [program, "doctor", "--facts", "--names", ",".join(pair.names), "--partner", pair.me,
-              "--timeout", "%g" % options["fact_timeout"], "--tls-port", str(options["tls_port"]),
-              "--service-config", options["service_config"], "--key", options["key"]]
+              "--timeout", "%g" % options["remote_timeout"], "--tls-port", str(options["tls_port"]),
+              "--service-config", options["service_config"], "--key-stdin"]
     if options.get("me_address"):
         remote += ["--partner-address", options["me_address"]]
     argv = [ssh, "-o", "BatchMode=yes", "-o", "ConnectTimeout=%d" % max(1, int(timeout / 2)), "-T", "--",
             target, " ".join(shlex.quote(word) for word in remote)]
-    try:
-        proc = run_command(argv, timeout, DoctorError)
+    try:    # the key on stdin: an argv is anybody's to read in ps
+        proc = run_command(argv, timeout, DoctorError, input=options["key"] + "\n")
     except DoctorError as exc:
         return None, "ssh %s: %s" % (target, exc)
     received = time.time()
@@ -136,17 +140,15 @@ def peer_facts(pair, target, program, options, timeout):
     except ValueError:
         return None, "%s on %s did not answer with its facts (exit %d): %s" % (
             program, target, proc.returncode, last_line(proc, stdout=True))
-    if not isinstance(facts, dict) or "hostname" not in facts:
-        return None, "%s on %s answered something else than facts" % (program, target)
+    wrong = [key for key, kind in SHAPE.items() if not isinstance(facts, dict) or not isinstance(facts.get(key), kind)]
+    if wrong:
+        return None, "%s on %s answered facts of another shape (%s): the same mdlp-agents on both nodes?" % (
+            program, target, ", ".join(wrong[:4]))
     facts["received"] = received
     return facts, None
 
 
 # -- the checks ----------------------------------------------------------------------------------
-def _node_label(facts, fallback):
-    return (facts or {}).get("hostname") or fallback
-
-
 def check_names(pair, mine, theirs, checks):
     me, partner = mine["hostname"], (theirs or {}).get("hostname")
     if me in ("localhost", "localhost.localdomain") or not me:
@@ -230,15 +232,22 @@ def check_traffic(pair, mine, theirs, peer_error, target, checks):
         if wall.get("error") and not wall.get("results"):
             checks.append(Check("firewall", SKIPPED, "on %s: %s" % (where, wall["error"])))
             continue
-        blocked = ["%s/%d (%s: %s)" % (p, n, verdict, rule) for p, n, verdict, rule in wall["results"]
+        results = [r for r in wall.get("results", []) if isinstance(r, list) and len(r) == 5]
+        blocked = ["%s/%d (%s: %s)" % (p, n, verdict, rule) for p, n, verdict, rule, _ in results
                    if verdict != "ACCEPT"]
+        doubts = sorted({d for *_, found in results for d in found})
+        ports = ", ".join(sorted({"%s/%d" % (r[0], r[1]) for r in results}))
         if blocked:
             checks.append(Check("firewall", FAIL, "on %s, cluster traffic from %s is blocked: %s" % (
                 where, other, "; ".join(blocked)), "admit it on %s: `mdlp-cluster render firewall ANSWERS`" % where))
+        elif doubts:
+            checks.append(Check("firewall", WARN, "on %s, %s admits cluster traffic from %s (%s) unless one of "
+                                "these rules, whose matches were not evaluated, applies: %s" % (
+                                    where, wall.get("tool"), other, ports, "; ".join(doubts)),
+                                "check those rules on %s by hand" % where))
         else:
-            ports = sorted({"%s/%d" % (p, n) for p, n, _, _ in wall["results"]})
             checks.append(Check("firewall", OK, "on %s, %s admits cluster traffic from %s (%s)" % (
-                where, wall.get("tool"), other, ", ".join(ports))))
+                where, wall.get("tool"), other, ports)))
 
 
 def check_time(mine, theirs, checks):
@@ -312,7 +321,8 @@ def check_settings(mine, theirs, checks):
         return
     a, b = mine["hostname"], theirs["hostname"]
     for name in ("mdlp_rhcs.conf", "fence_mdlp.conf"):
-        x, y = mine["files"][name], theirs["files"][name]
+        x, y = mine["files"].get(name) or {"error": "not read"}, theirs["files"].get(name) or {"error": "not read"}
+        digest = "hmac" if name == "fence_mdlp.conf" else "sha256"
         if x.get("error") == "absent" and y.get("error") == "absent":
             checks.append(Check("settings", SKIPPED if name == "fence_mdlp.conf" else FAIL,
                                 "%s: on neither node" % name))
@@ -320,11 +330,13 @@ def check_settings(mine, theirs, checks):
             checks.append(Check("settings", FAIL, "%s: %s" % (name, "; ".join(
                 "%s: %s" % (w, f["error"]) for w, f in ((a, x), (b, y)) if f.get("error"))),
                 "copy it from the node that has it (scp -p)"))
-        elif x["sha256"] != y["sha256"]:
-            checks.append(Check("settings", FAIL, "%s differs between the nodes (%s: %d bytes, changed %s; %s: %d "
-                                "bytes, changed %s)" % (name, a, x["size"], _when(x["mtime"]), b, y["size"],
-                                                       _when(y["mtime"])),
-                                "make them identical (copy the right one with scp -p)"))
+        elif not (x.get(digest) and y.get(digest)):
+            checks.append(Check("settings", SKIPPED, "%s: not compared (no digest from %s)" % (
+                name, " and ".join(w for w, f in ((a, x), (b, y)) if not f.get(digest)))))
+        elif x[digest] != y[digest]:
+            checks.append(Check("settings", FAIL, "%s differs between the nodes (%s: changed %s; %s: changed %s)" % (
+                name, a, _when(x["mtime"]), b, _when(y["mtime"])),
+                "make them identical (copy the right one with scp -p)"))
         else:
             checks.append(Check("settings", OK, "%s identical on both nodes" % name))
     manager = mine.get("manager") or {}
@@ -360,7 +372,8 @@ def check_fencing(mine, theirs, checks):
         if not (facts.get("manager") or {}).get("running"):
             checks.append(Check("fencing", SKIPPED, "from %s: %s" % (where, facts["manager"].get("why"))))
             continue
-        for device in facts.get("fence") or [{"error": "no fence device checked"}]:
+        for device in [d for d in facts.get("fence", []) if isinstance(d, dict)] or [{"error": "no fence device "
+                                                                                       "checked"}]:
             label = "from %s, %s" % (where, device.get("device") or "fencing")
             what = "%s%s%s" % (device.get("agent") or "?", " %s" % device["backend"] if device.get("backend") else "",
                                " at %s" % device["address"] if device.get("address") else "")
@@ -371,9 +384,15 @@ def check_fencing(mine, theirs, checks):
                 checks.append(Check("fencing", WARN, "%s (%s): the noop backend FENCES NOTHING: a hung node is "
                                     "declared fenced while it may still hold the floating IP and serve" % (label, what),
                                     "configure backend ipmi (or ssh) in fence_mdlp.conf"))
-            elif device.get("rc") in (0, 2):
+            elif device.get("rc") == 0:
                 checks.append(Check("fencing", OK, "%s (%s) answers status: %s (%.1f s)" % (
                     label, what, device.get("answer"), device.get("seconds", 0))))
+            elif device.get("rc") == 2:    # "off" -- of a node that runs?
+                alive = facts is not mine or theirs is not None
+                checks.append(Check("fencing", FAIL if alive else WARN, "%s (%s) says the node it fences is OFF%s: %s"
+                                    % (label, what, ", yet that node answers: the device controls another machine"
+                                       if alive else "", device.get("answer")),
+                                    "check which machine the BMC address (or plug) belongs to"))
             else:
                 checks.append(Check("fencing", FAIL, "%s (%s) does not answer status (exit %s): %s" % (
                     label, what, device.get("rc"), device.get("answer")),
@@ -388,10 +407,12 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
     pair = pair_from(site, peer, hostname)
     service_config = service_config or getattr(site, "service_config", None) or node_facts.MDLP_RHCS_CONF
     stack = "pacemaker" if find_program("crm_mon") else "rhcs"
-    fact_timeout = max(1.0, min(4.0, timeout / 2.5))
+    # the partner's facts must be complete before ssh's deadline: they get 70% of it less a second
+    # for ssh itself; this node's facts the same
+    facts_total = max(1.0, timeout * 0.7 - 1)
     key = secrets.token_hex(16)
     target = peer if peer and not site else (pair.expected.get(pair.partner) or pair.partner)
-    options = {"fact_timeout": fact_timeout, "tls_port": tls_port, "service_config": service_config, "key": key,
+    options = {"remote_timeout": facts_total, "tls_port": tls_port, "service_config": service_config, "key": key,
                "me_address": pair.expected.get(pair.me)}
     program = program or os.path.abspath(sys.argv[0])
     checks = []
@@ -402,10 +423,10 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
         theirs_job = pool.submit(peer_facts, pair, target, program, options, timeout) if pair.partner else None
         partner_address = pair.expected.get(pair.partner) if pair.partner else None
         if pair.partner and not partner_address:
-            got = node_facts._bounded(fact_timeout, node_facts.resolve, pair.partner)
+            got = node_facts._bounded(min(4.0, facts_total / 2), node_facts.resolve, pair.partner)
             partner_address = got[1][0] if got[0] == "ok" and got[1] else None
         mine = node_facts.collect(pair.names, pair.partner, partner_address, port_list(stack), tls_port,
-                                  service_config, key, fact_timeout)
+                                  service_config, key, total=facts_total, step=min(4.0, facts_total / 2))
         theirs, peer_error = theirs_job.result() if theirs_job else (None, "no partner")
     check_names(pair, mine, theirs, checks)
     check_traffic(pair, mine, theirs, peer_error, target, checks)

@@ -1,11 +1,12 @@
 """What a node says about itself for `mdlp-cluster doctor`: gathered here, or on the partner through
 `ssh PARTNER mdlp-cluster doctor --facts ...` (OpenSSH, BatchMode).  One JSON object, and no
-secret in it: configuration files are compared by SHA-256 (fence_mdlp.conf, which holds the BMC
-password, not even by that: by equality of hashes computed on each side, the digest never leaves
-the node -- see `seal`); the fence device's parameters go to its agent on stdin and nowhere else.
+secret in it: configuration files are compared by SHA-256 -- fence_mdlp.conf, which holds the BMC
+password, only by an HMAC under a random key of this run that the doctor sends on ssh's stdin
+(never in an argv), and never printed; without that key its digest is left out.  The fence
+device's parameters go to its agent on stdin and nowhere else.
 
-Every fact is gathered within a deadline: a name that does not resolve, a port that black-holes,
-a BMC that does not answer costs its timeout and becomes the fact's "error"."""
+Every fact is gathered within one deadline (a Budget): a name that does not resolve, a port that
+black-holes, a BMC that does not answer costs its share and becomes the fact's "error"."""
 
 import hashlib
 import hmac
@@ -36,6 +37,21 @@ class FactError(AgentError):
     exit_code = 2
 
 
+class Budget:
+    """One deadline for all the facts: each step gets at most STEP seconds, and never more than is left."""
+
+    def __init__(self, total, step=4.0):
+        self.end = time.monotonic() + total
+        self.step = step
+
+    def __call__(self):
+        return max(0.2, min(self.step, self.end - time.monotonic()))
+
+    def rest(self):
+        """All that is left (a BMC's own timeouts say more than ours)."""
+        return max(0.2, self.end - time.monotonic())
+
+
 def _bounded(timeout, work, *args):
     """WORK(*ARGS) in a thread, given up after TIMEOUT: ("ok", value) or ("error", why)."""
     pool = ThreadPoolExecutor(max_workers=1)
@@ -51,7 +67,7 @@ def _bounded(timeout, work, *args):
 
 def resolve(name):
     infos = socket.getaddrinfo(name, None, 0, socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({info[4][0].split("%")[0] for info in infos})   # fe80::1%eth0: no scope (Python 3.6)
 
 
 def addresses():
@@ -79,10 +95,11 @@ def nameservers(path="/etc/resolv.conf"):
     return [line.split()[1] for line in text.splitlines() if line.startswith("nameserver") and len(line.split()) > 1]
 
 
-def file_fact(path, secret_key=None):
-    """{sha256, size, mtime} of PATH, or {error}.  With SECRET_KEY, the digest is keyed (HMAC with
-    a key the doctor made for this run): equal files give equal digests on both nodes, and the
-    digest says nothing about a password to anyone without the key -- which leaves with the run."""
+def file_fact(path, secret=None):
+    """{sha256, size, mtime} of PATH, or {error}.  A file holding a password (SECRET not None) gets
+    {hmac, mtime} under the key SECRET -- equal files, equal HMACs on both nodes, and nothing said
+    about the password to anyone without the key, which lives only as long as the run -- or, with
+    no key (""), {mtime} alone."""
     try:
         data = read_regular(path)
         info = os.stat(path)
@@ -90,8 +107,11 @@ def file_fact(path, secret_key=None):
         return {"error": "absent"}
     except OSError as exc:
         return {"error": exc.strerror or str(exc)}
-    digest = (hmac.new(secret_key.encode(), data, hashlib.sha256) if secret_key else hashlib.sha256(data)).hexdigest()
-    return {"sha256": digest, "size": len(data), "mtime": int(info.st_mtime)}
+    if secret is None:
+        return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "mtime": int(info.st_mtime)}
+    if not secret:          # a file with a password and no key to hide its digest: no digest
+        return {"mtime": int(info.st_mtime)}
+    return {"hmac": hmac.new(secret.encode(), data, hashlib.sha256).hexdigest(), "mtime": int(info.st_mtime)}
 
 
 def cluster_conf_fact(path=CLUSTER_CONF):
@@ -106,11 +126,11 @@ def cluster_conf_fact(path=CLUSTER_CONF):
     return fact
 
 
-def manager(timeout):
+def manager(budget):
     """Which cluster manager runs here, and its configuration's digest."""
     if find_program("crm_mon"):
         try:
-            proc = run_command(["cibadmin", "--query", "--local", "--scope", "configuration"], timeout, FactError)
+            proc = run_command(["cibadmin", "--query", "--local", "--scope", "configuration"], budget(), FactError)
         except FactError as exc:
             return {"name": "pacemaker", "running": False, "why": str(exc)}
         if proc.returncode == 0 and proc.stdout.lstrip().startswith("<"):
@@ -121,7 +141,7 @@ def manager(timeout):
                     % last_line(proc)}
     if find_program("clustat"):
         try:
-            proc = run_command(["clustat", "-x"], timeout, FactError)
+            proc = run_command(["clustat", "-x"], budget(), FactError)
         except FactError as exc:
             return {"name": "rgmanager", "running": False, "why": str(exc)}
         if proc.returncode == 0 and "<clustat" in proc.stdout:
@@ -137,14 +157,14 @@ def agent_program():
     return here if os.access(here, os.X_OK) else SCRIPT
 
 
-def agent(config, timeout):
+def agent(config, budget):
     """`mdlp_rhcs validate-all` and `status --json` with CONFIG."""
     program = agent_program()
     result = {"program": program}
     try:
-        proc = run_command([program, "validate-all", "--config", config], timeout, FactError)
+        proc = run_command([program, "validate-all", "--config", config], budget(), FactError)
         result["validate"] = {"rc": proc.returncode, "line": last_line(proc, stdout=True, default="")}
-        proc = run_command([program, "status", "--json", "--config", config], timeout, FactError)
+        proc = run_command([program, "status", "--json", "--config", config], budget(), FactError)
     except FactError as exc:
         result["error"] = str(exc)
         return result
@@ -159,14 +179,14 @@ def agent(config, timeout):
     return result
 
 
-def tls(port, timeout):
+def tls(port, budget):
     """The certificate served on 127.0.0.1:PORT: {subject, not_after} (openssl reads it), or {error}."""
     import ssl
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with socket.create_connection(("127.0.0.1", port), timeout=budget()) as raw:
             with context.wrap_socket(raw) as conn:
                 der = conn.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as exc:
@@ -177,12 +197,14 @@ def tls(port, timeout):
     if not openssl:
         return {"error": "openssl is not installed: cannot read the certificate"}
     try:
-        proc = run_command([openssl, "x509", "-noout", "-subject", "-enddate", "-nameopt", "RFC2253"], timeout,
+        proc = run_command([openssl, "x509", "-noout", "-subject", "-enddate", "-nameopt", "RFC2253"], budget(),
                            FactError, input=ssl.DER_cert_to_PEM_cert(der))
     except FactError as exc:
         return {"error": str(exc)}
     fields = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    subject = fields.get("subject", "").strip()
+    subject = "".join(c if c.isprintable() else "?" for c in fields.get("subject", "").strip())
+    if proc.returncode != 0 or not subject:
+        return {"error": "openssl could not read the certificate on 127.0.0.1:%d: %s" % (port, last_line(proc))}
     try:
         not_after = ssl.cert_time_to_seconds(fields.get("notAfter", "").strip())
     except ValueError:
@@ -202,51 +224,55 @@ def _ports(spec):
     return ports
 
 
-def _matches(rule, source, proto, port):
-    """True, False, or None (a match we do not model) for one -A rule's words."""
-    words = rule.split()
+UNKNOWN = None
+
+
+def _matches(words, source, proto, port):
+    """True, False, or UNKNOWN (a match we do not model: -d, -m set, marks...) for one rule's words."""
     i = 2
+    unknown = False
     while i < len(words):
-        word = words[i]
+        negate = words[i] == "!"
+        if negate:
+            i += 1
+        word = words[i] if i < len(words) else ""
         value = words[i + 1] if i + 1 < len(words) else ""
-        negate = False
-        if word == "!":
-            negate, i = True, i + 1
-            word = words[i]
-            value = words[i + 1] if i + 1 < len(words) else ""
         if word in ("-j", "-g"):
-            return True
+            break
         if word in ("-s", "--source"):
             import ipaddress
-            hit = ipaddress.ip_address(source) in ipaddress.ip_network(value, strict=False)
+            try:
+                hit = ipaddress.ip_address(source) in ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                hit = UNKNOWN
         elif word in ("-p", "--protocol"):
             hit = value in (proto, "all")
         elif word in ("--dport", "--destination-port", "--dports", "--destination-ports"):
             hit = port in _ports(value)
-        elif word == "-m" and value in ("multiport", "tcp", "udp", "comment"):
-            hit = True
-        elif word == "-m" and value in ("state", "conntrack"):
+        elif word in ("-i", "--in-interface"):
+            hit = False if value == "lo" else UNKNOWN    # the partner's traffic never comes in on lo
+        elif word == "-m":
             i += 2
             continue
         elif word in ("--state", "--ctstate"):
             hit = "NEW" in value.split(",")
         elif word == "--comment":
             hit = True
-        elif word in ("-i", "--in-interface"):
-            hit = None
         else:
-            return None
-        if hit is None:
-            return None
-        if hit == negate:
+            hit = UNKNOWN
+        if hit is UNKNOWN:
+            unknown = True
+        elif hit == negate:
             return False
         i += 2
-    return True
+    return UNKNOWN if unknown else True
 
 
 def evaluate(saved, source, proto, port):
     """What an iptables-save text does to a new PROTO packet from SOURCE to PORT in INPUT:
-    ("ACCEPT"|"DROP"|"REJECT", the deciding rule or policy)."""
+    (verdict ACCEPT|DROP|REJECT, the deciding rule or policy, [rules passed over that might
+    have decided otherwise: they match on what we do not model])."""
+    import shlex
     chains, policies = {}, {}
     table = None
     for line in saved.splitlines():
@@ -257,46 +283,73 @@ def evaluate(saved, source, proto, port):
             chains.setdefault(name, [])
             policies[name] = policy
         elif table == "filter" and line.startswith("-A "):
-            chains.setdefault(line.split()[1], []).append(line)
+            try:
+                words = shlex.split(line)       # comments come quoted: --comment "mdlp cluster"
+            except ValueError:
+                words = line.split()
+            chains.setdefault(words[1], []).append((line, words))
+    doubts = []
 
     def walk(chain, depth):
-        for rule in chains.get(chain, []):
-            hit = _matches(rule, source, proto, port)
+        for line, words in chains.get(chain, []):
+            hit = _matches(words, source, proto, port)
+            target = words[words.index("-j") + 1] if "-j" in words[:-1] else None
+            if hit is UNKNOWN:
+                if target in ("ACCEPT", "DROP", "REJECT") or target in chains:
+                    doubts.append(line)
+                continue
             if not hit:
                 continue
-            words = rule.split()
-            target = words[words.index("-j") + 1] if "-j" in words else None
             if target in ("ACCEPT", "DROP", "REJECT"):
-                return target, rule
+                return target, line
+            if target == "RETURN":
+                return "RETURN", line
             if target in chains and depth < 8:
                 found = walk(target, depth + 1)
-                if found:
+                if found and found[0] != "RETURN":
                     return found
         return None
 
-    return walk("INPUT", 0) or (policies.get("INPUT", "ACCEPT"), "policy of INPUT")
+    found = walk("INPUT", 0)
+    verdict, rule = found if found and found[0] != "RETURN" else (policies.get("INPUT", "ACCEPT"), "policy of INPUT")
+    return verdict, rule, doubts
 
 
-def firewall(source, ports, timeout):
+def _firewalld(firewall_cmd, source, interface, ports, budget):
+    """firewalld's answer: the high-availability service in the zone of the cluster interface (or the
+    source's zone), or a rich rule admitting SOURCE to it."""
+    zone = None
+    for query in (["--get-zone-of-source=%s" % source], ["--get-zone-of-interface=%s" % interface] if interface
+                  else None, ["--get-default-zone"]):
+        if query:
+            proc = run_command([firewall_cmd] + query, budget(), FactError)
+            if proc.returncode == 0 and proc.stdout.strip():
+                zone = proc.stdout.strip().split()[0]
+                break
+    if not zone or not re.fullmatch(r"[\w.-]+", zone):
+        return {"error": "firewalld runs, but no zone applies to %s" % source}
+    service = run_command([firewall_cmd, "--zone=%s" % zone, "--query-service=high-availability"], budget(),
+                          FactError).returncode == 0
+    rich = run_command([firewall_cmd, "--zone=%s" % zone, "--list-rich-rules"], budget(), FactError).stdout
+    admitted = service or any('source address="%s"' % source in r and "high-availability" in r and r.endswith("accept")
+                              for r in rich.splitlines())
+    where = "firewalld zone %s: %s" % (zone, "service high-availability" if service else
+                                       "a rich rule for %s" % source if admitted else "no high-availability service")
+    return {"tool": "firewalld", "results": [[p, n, "ACCEPT" if admitted else "DROP", where, []] for p, n in ports]}
+
+
+def firewall(source, ports, budget, interface=None):
     """For each (proto, port) the partner's cluster traffic uses: what this node's firewall does to it."""
     if not source:
         return {"error": "the partner's address is not known"}
-    firewall_cmd = find_program("firewall-cmd")
-    if firewall_cmd:
-        try:
-            state = run_command([firewall_cmd, "--state"], timeout, FactError)
-        except FactError as exc:
-            return {"error": str(exc)}
-        if state.returncode == 0:
-            query = run_command([firewall_cmd, "--query-service=high-availability"], timeout, FactError)
-            verdict = "ACCEPT" if query.returncode == 0 else "DROP"
-            return {"tool": "firewalld", "results": [[p, n, verdict, "firewalld service high-availability"]
-                                                     for p, n in ports]}
-    saver = find_program("iptables-save")
-    if not saver:
-        return {"tool": None, "results": [], "error": "neither firewalld nor iptables here: nothing filters"}
     try:
-        proc = run_command([saver], timeout, FactError)
+        firewall_cmd = find_program("firewall-cmd")
+        if firewall_cmd and run_command([firewall_cmd, "--state"], budget(), FactError).returncode == 0:
+            return _firewalld(firewall_cmd, source, interface, ports, budget)
+        saver = find_program("iptables-save")
+        if not saver:
+            return {"tool": None, "results": [], "error": "neither firewalld nor iptables here: not checked"}
+        proc = run_command([saver], budget(), FactError)
     except FactError as exc:
         return {"error": str(exc)}
     if proc.returncode != 0:
@@ -311,7 +364,8 @@ def _split_hosts(text):
 
 def fence_devices_for(partner, cib_text=None, cluster_conf_text=None):
     """[(device name, agent, {parameter: value})] that fence PARTNER, from the CIB's stonith
-    primitives or cluster.conf's fence method."""
+    primitives or cluster.conf's fence method -- the parameters as the fencer or fenced would pass
+    them (Pacemaker: no pcmk_* keys, port= from pcmk_host_map, else the node's name)."""
     devices = []
     if cib_text:
         root = ET.fromstring(cib_text)
@@ -323,10 +377,13 @@ def fence_devices_for(partner, cib_text=None, cluster_conf_text=None):
                 for pair in block.findall("nvpair"):
                     params[pair.get("name")] = pair.get("value") or ""
             hosts = _split_hosts(params.get("pcmk_host_list"))
-            mapped = [entry.split(":")[0] for entry in _split_hosts(params.get("pcmk_host_map"))]
+            mapped = dict(entry.split(":", 1) for entry in _split_hosts(params.get("pcmk_host_map")) if ":" in entry)
             if partner in hosts or partner in mapped or not (hosts or mapped):
-                devices.append((primitive.get("id"), primitive.get("type"),
-                                {k: v for k, v in params.items() if not k.startswith("pcmk_")}))
+                passed = {k: v for k, v in params.items() if not k.startswith("pcmk_")}
+                passed.setdefault("nodename", partner)
+                if "port" not in passed and "plug" not in passed:
+                    passed["port"] = mapped.get(partner, partner)
+                devices.append((primitive.get("id"), primitive.get("type"), passed))
     elif cluster_conf_text:
         root = ET.fromstring(cluster_conf_text)
         for node in root.iter("clusternode"):
@@ -334,23 +391,24 @@ def fence_devices_for(partner, cib_text=None, cluster_conf_text=None):
                 continue
             method = node.find("fence/method")
             for device in (method.findall("device") if method is not None else []):
-                shared = root.find("fencedevices/fencedevice[@name='%s']" % device.get("name"))
+                shared = next((d for d in root.iter("fencedevice") if d.get("name") == device.get("name")), None)
                 if shared is None:
                     continue
                 params = {k: v for k, v in shared.attrib.items() if k not in ("name", "agent")}
                 params.update({k: v for k, v in device.attrib.items() if k != "name"})
+                params.setdefault("nodename", partner)
                 devices.append((device.get("name"), shared.get("agent"), params))
     return devices
 
 
-SECRET_KEYS = ("password", "passwd", "secret", "key", "kg_key", "kgkey")
+SECRET_KEYS = ("password", "passwd", "secret", "key")
 
 
-def fence(partner, manager_name, timeout):
+def fence(partner, manager_name, budget):
     """Ask each device that fences PARTNER for its power status (never a power action)."""
     try:
         if manager_name == "pacemaker":
-            proc = run_command(["cibadmin", "--query", "--local", "--scope", "resources"], timeout, FactError)
+            proc = run_command(["cibadmin", "--query", "--local", "--scope", "resources"], budget(), FactError)
             devices = fence_devices_for(partner, cib_text=proc.stdout if proc.returncode == 0 else None)
         else:
             devices = fence_devices_for(partner, cluster_conf_text=read_regular(CLUSTER_CONF).decode("utf-8"))
@@ -376,11 +434,10 @@ def fence(partner, manager_name, timeout):
         elif not program:
             fact["error"] = "fence agent %s is not installed here" % agent_name
         else:
-            lines = ["%s=%s" % (k, v) for k, v in params.items() if "\n" not in k + v]
-            lines += ["nodename=%s" % partner, "port=%s" % partner, "action=status"]
+            lines = ["%s=%s" % (k, v) for k, v in params.items() if "\n" not in k + v] + ["action=status"]
             started = time.monotonic()
             try:
-                proc = run_command([program], timeout, FactError, input="".join(line + "\n" for line in lines))
+                proc = run_command([program], budget.rest(), FactError, input="".join(line + "\n" for line in lines))
                 said = last_line(proc, stdout=True)
                 for key, value in params.items():   # an agent that echoes a secret does not get it shown
                     if value and any(s in key.lower() for s in SECRET_KEYS):
@@ -395,27 +452,33 @@ def fence(partner, manager_name, timeout):
 
 # -- all of it ------------------------------------------------------------------------------------
 def collect(names, partner=None, partner_address=None, ports=(), tls_port=443, service_config=MDLP_RHCS_CONF,
-            secret_key=None, timeout=4.0):
-    """This node's facts, gathered in parallel, each within TIMEOUT."""
+            secret="", total=8.0, step=4.0):
+    """This node's facts, gathered in parallel, all within TOTAL seconds (each step within STEP)."""
+    budget = Budget(total, step)
     facts = {"hostname": os.uname().nodename}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        jobs = {"resolve": {name: pool.submit(_bounded, timeout, resolve, name) for name in names},
-                "addresses": pool.submit(_bounded, timeout, addresses),
-                "manager": pool.submit(manager, timeout),
-                "agent": pool.submit(agent, service_config, timeout),
-                "tls": pool.submit(tls, tls_port, timeout),
-                "firewall": pool.submit(firewall, partner_address, list(ports), timeout)}
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
+        jobs = {"resolve": {name: pool.submit(_bounded, budget(), resolve, name) for name in names},
+                "addresses": pool.submit(_bounded, budget(), addresses),
+                "manager": pool.submit(manager, budget),
+                "agent": pool.submit(agent, service_config, budget),
+                "tls": pool.submit(tls, tls_port, budget)}
         facts["nameservers"] = nameservers()
         facts["files"] = {"mdlp_rhcs.conf": file_fact(service_config),
-                          "fence_mdlp.conf": file_fact(FENCE_CONF, secret_key or "unkeyed"),
+                          "fence_mdlp.conf": file_fact(FENCE_CONF, secret),
                           "cluster.conf": cluster_conf_fact()}
         facts["resolve"] = {name: dict(zip(("result", "value"), job.result())) for name, job in jobs["resolve"].items()}
         kind, value = jobs["addresses"].result()
         facts["addresses"] = value if kind == "ok" else []
+        mine = next((a["interface"] for a in facts["addresses"] if a["address"] in sum(
+            [r["value"] for r in facts["resolve"].values() if r["result"] == "ok"], [])), None)
+        facts["firewall"] = firewall(partner_address, list(ports), budget, mine)
         facts["manager"] = jobs["manager"].result()
-        facts["fence"] = fence(partner, facts["manager"]["name"], timeout) if partner and facts["manager"]["running"] \
+        facts["fence"] = fence(partner, facts["manager"]["name"], budget) if partner and facts["manager"]["running"] \
             else []
-        for key in ("agent", "tls", "firewall"):
+        for key in ("agent", "tls"):
             facts[key] = jobs[key].result()
+    finally:
+        pool.shutdown(wait=False)
     facts["time"] = time.time()
     return facts

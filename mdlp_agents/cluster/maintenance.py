@@ -36,7 +36,7 @@ import xml.etree.ElementTree as ET
 
 from ..common import convert
 from ..common.errors import AgentError
-from ..common.files import atomic_write, find_program, read_regular, state_dir
+from ..common.files import atomic_write, find_program, open_lock, read_regular, state_dir
 from . import notice
 from .commands import last_line
 from .commands import run as run_command
@@ -211,7 +211,7 @@ class Pacemaker:
             raise Refused("cibadmin --query: not XML (%s)" % exc) from None
 
     def ours(self, unit_id):
-        """Our blocks in the CIB that concern UNIT_ID: [(scope, unit, info)]."""
+        """Our blocks in the CIB that concern UNIT_ID: [(scope, unit, info, id)]."""
         return [b for b in notice.blocks_in(self.query("configuration")) if b[1] in (None, unit_id)]
 
     def _cib(self, *argv):
@@ -237,18 +237,21 @@ class Pacemaker:
         root = self.mon()
         unit = self.unit(root)
         uid = unit.get("id")
+        scope = "cluster" if whole_cluster else "resource"
+        before = [b for b in self.ours(uid) if b[0] == scope]
+        bid = notice.block_id(None if whole_cluster else uid, secrets.token_hex(3))
+        # the new block first, then the old ones go: a renewal is never a moment without maintenance
         if whole_cluster:
-            element = self.block("cluster_property_set", notice.CLUSTER_BLOCK, "maintenance-mode", request)
-            self._delete("cluster_property_set", notice.CLUSTER_BLOCK)
+            element = self.block("cluster_property_set", bid, "maintenance-mode", request)
             self._cib("--create", "--scope", "crm_config", "--xml-text", ET.tostring(element, encoding="unicode"))
             what = "the whole cluster (maintenance-mode; %s included)" % uid
         else:
-            bid = uid + notice.BLOCK_SUFFIX
             holder = ET.Element("group" if unit.tag == "group" else "primitive", id=uid)
             holder.append(self.block("meta_attributes", bid, "maintenance", request))
-            self._delete("meta_attributes", bid)
             self._cib("--modify", "--xml-text", ET.tostring(holder, encoding="unicode"))
             what = "%s %s" % (unit.tag if unit.tag == "group" else "resource", uid)
+        for old_scope, _, _, old_id in before:
+            self._delete("cluster_property_set" if old_scope == "cluster" else "meta_attributes", old_id)
         if not _wait(self.now_unmanaged, self.timeout):
             raise Refused("the CIB holds the maintenance, but Pacemaker still manages %s after %gs"
                           % (uid, self.timeout))
@@ -265,7 +268,7 @@ class Pacemaker:
         uid = unit.get("id")
         result = {"stack": self.stack, "service": uid, "on": self.unmanaged(root, unit),
                   "cluster_wide": self.cluster_mode(root), "set_by_us": False, "info": None, "last": None}
-        for scope, _, info in blocks:
+        for scope, _, info, _ in blocks:
             if notice.in_force(info):
                 result.update(set_by_us=True, info=info, scope=scope)
             else:
@@ -288,11 +291,8 @@ class Pacemaker:
                 else "is-managed or maintenance set by hand"))
         if not force:
             self.check(root, unit)
-        for scope, _, _ in blocks:
-            if scope == "cluster":
-                self._delete("cluster_property_set", notice.CLUSTER_BLOCK)
-            else:
-                self._delete("meta_attributes", uid + notice.BLOCK_SUFFIX)
+        for scope, _, _, bid in blocks:
+            self._delete("cluster_property_set" if scope == "cluster" else "meta_attributes", bid)
         if not _wait(lambda: not self.now_unmanaged(), self.timeout):
             raise Refused("%s is still unmanaged: is-managed, maintenance or maintenance-mode is set outside "
                           "mdlp-cluster (see crm_mon and the CIB)" % uid)
@@ -409,12 +409,33 @@ class Rgmanager:
                           % notice.record_dir())
         atomic_write(os.path.join(directory, notice.RECORD_NAME), json.dumps(record, sort_keys=True), mode=0o600)
 
-    @staticmethod
-    def _drop_record():
+    def _drop_record(self, record=None):
+        """The record goes, and the expiry job it names."""
+        if record:
+            self._cancel_job(record)
         try:
             os.unlink(notice.record_path())
         except OSError:
             pass
+
+    def _locked(self):
+        """Changes to the record one at a time (an expiry job and an admin's `on` at the same moment)."""
+        import fcntl
+        directory = state_dir(notice.record_dir())
+        if directory is None:
+            raise Refused("cannot lock the maintenance record: %s is not a directory only root writes"
+                          % notice.record_dir())
+        fd = open_lock(directory, "maintenance.lock")
+        end = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError:
+                if time.monotonic() > end:
+                    os.close(fd)
+                    raise Refused("another mdlp-cluster maintenance is changing %s: try again" % self.name) from None
+                time.sleep(0.1)
 
     def on(self, request, whole_cluster=False):
         if whole_cluster:
@@ -427,34 +448,70 @@ class Rgmanager:
                 raise UsageError("--for needs at(1) and atd running on rgmanager (it has no timed freeze): %s, or "
                                  "leave out --for and end it with `mdlp-cluster maintenance off`"
                                  % ("install at and start atd" if at is None else "start atd"))
+        lock = self._locked()
+        try:
+            return self._on(request, at)
+        finally:
+            os.close(lock)
+
+    def _on(self, request, at):
         _, group = self.clustat()
+        previous = notice.read_record()
+        if self.frozen(group) and not (previous and previous.get("service") == self.name):
+            raise Refused("%s is already frozen, but not from this node: change or end that maintenance where it "
+                          "was set (or `off` here first)" % self.name)
         self._clusvcadm("-Z", group)
         if not _wait(lambda: self.frozen(self.clustat()[1]), self.timeout):
-            raise Refused("clusvcadm -Z said yes, but clustat does not show %s frozen" % group.get("name"))
+            self._thaw_after_failure(group, "clusvcadm -Z said yes, but clustat does not show it frozen")
         record = dict(request.info(), service=self.name, token=secrets.token_hex(8))
         try:
-            self._write_record(record)
             if at:
-                self._queue_expiry(at, request.until, record["token"])
+                record["job"] = self._queue_expiry(at, request.until, record["token"])
+            self._write_record(record)
         except (OSError, AgentError) as exc:
-            self._clusvcadm("-U", group)     # asked to end by itself and it cannot: not frozen at all
-            self._drop_record()
-            raise Refused("maintenance not set: %s (%s thawed again)" % (getattr(exc, "strerror", None) or exc,
-                                                                        group.get("name"))) from None
+            if record.get("job"):
+                self._drop_record(record)
+            self._thaw_after_failure(group, getattr(exc, "strerror", None) or str(exc))
+        if previous:        # a renewal: the old end's job goes (its token no longer matches anyway)
+            self._cancel_job(previous)
         say("maintenance ON for rgmanager service %s: frozen, rgmanager neither checks nor recovers it "
             "(nothing stopped), %s" % (self.name, notice.describe(request.info(), request.since)))
         return 0
 
+    def _cancel_job(self, record):
+        """atrm the expiry job RECORD names; where that fails, the job finds no matching token and does nothing."""
+        atrm = find_program("atrm")
+        if atrm and isinstance(record.get("job"), int):
+            try:
+                run_command([atrm, str(record["job"])], self.timeout, Refused)
+            except Refused:
+                pass
+
+    def _thaw_after_failure(self, group, problem):
+        """`on` failed after the freeze: thaw (asked to end by itself and it cannot: not frozen at all)."""
+        try:
+            self._clusvcadm("-U", group)
+        except AgentError as thaw:
+            raise Refused("maintenance half set: %s, and %s; %s MAY STILL BE FROZEN: clusvcadm -U %s"
+                          % (problem, thaw, self.name, group.get("name"))) from None
+        raise Refused("maintenance not set: %s (%s thawed again)" % (problem, group.get("name")))
+
     def _queue_expiry(self, at, until, token):
-        """An at(1) job: at the minute of UNTIL, sleep to its second, then `off --expired TOKEN`."""
+        """An at(1) job for the minute of UNTIL (or now, if that minute has begun: at refuses a time
+        in the past) that sleeps to UNTIL's second itself, then runs `off --expired TOKEN`; its
+        job number (to cancel it), or None."""
         minute = int(until) // 60 * 60
         program = self.program or os.path.abspath(sys.argv[0])
-        job = "sleep %d\nexec %s maintenance off --expired %s --resource %s --cluster-conf %s\n" % (
-            int(until) - minute, shlex.quote(program), token, shlex.quote(self.name),
-            shlex.quote(self.cluster_conf_path))
-        proc = self._run([at, "-t", time.strftime("%Y%m%d%H%M", time.localtime(minute))], input=job)
+        job = ('left=$((%d - $(date +%%s)))\n[ "$left" -gt 0 ] && sleep "$left"\n'
+               "exec %s maintenance off --expired %s --resource %s --cluster-conf %s\n" % (
+                   int(until), shlex.quote(program), token, shlex.quote(self.name),
+                   shlex.quote(self.cluster_conf_path)))
+        when = ["now"] if minute <= time.time() else ["-t", time.strftime("%Y%m%d%H%M", time.localtime(minute))]
+        proc = self._run([at] + when, input=job)
         if proc.returncode != 0:
             raise Refused("at could not queue the expiry: %s" % last_line(proc, stdout=True))
+        number = re.search(r"\bjob (\d+)", proc.stderr + proc.stdout)
+        return int(number.group(1)) if number else None
 
     def status(self):
         root, group = self.clustat()
@@ -469,7 +526,16 @@ class Rgmanager:
         return result
 
     def off(self, force=False, expired=None):
+        lock = self._locked()
+        try:
+            return self._off(force, expired)
+        finally:
+            os.close(lock)
+
+    def _off(self, force, expired):
         record = notice.read_record()
+        if record and record.get("service") != self.name:
+            record = None
         if expired is not None:
             if not record or record.get("token") != expired:
                 _log("info", "maintenance expiry job for %s ignored: the maintenance it was for has ended or "
@@ -478,21 +544,25 @@ class Rgmanager:
             force = True     # as Pacemaker's rule: the end comes, healthy or not
         root, group = self.clustat()
         if not self.frozen(group):
-            self._drop_record()
-            print("maintenance is not on for %s: nothing to do" % self.name)
+            self._drop_record(record)
+            print("maintenance is not on for %s: nothing to do%s" % (
+                self.name, " (the record of this node was stale: removed)" if record else ""))
             return 0
         if not force:
             self.check(root, group)
         self._clusvcadm("-U", group)
         if not _wait(lambda: not self.frozen(self.clustat()[1]), self.timeout):
             raise Refused("clusvcadm -U said yes, but clustat still shows %s frozen" % group.get("name"))
-        self._drop_record()
+        self._drop_record(record)
         if expired is not None:
             say("maintenance of rgmanager service %s EXPIRED (%s): thawed, rgmanager checks and recovers it again"
                 % (self.name, notice.describe(record)))
         else:
-            say("maintenance OFF for rgmanager service %s: thawed, rgmanager checks and recovers it again%s"
-                % (self.name, " (forced: no health check)" if force else " (health check passed)"))
+            say("maintenance OFF for rgmanager service %s: thawed, rgmanager checks and recovers it again%s%s"
+                % (self.name, " (forced: no health check)" if force else " (health check passed)",
+                   "" if record else "; it was not set from this node (or by hand): if the other node queued an "
+                   "expiry (--for), that job would still thaw a later freeze at its time -- `mdlp-cluster maintenance "
+                   "off` there removes it (or atq/atrm)"))
         return 0
 
     def _script(self):

@@ -18,10 +18,32 @@ from ..common.files import distrust, open_regular
 RECORD_DIR = "/run/mdlp_agents"
 RECORD_NAME = "maintenance.json"
 CIB_FILE = "/var/lib/pacemaker/cib/cib.xml"
-BLOCK_SUFFIX = "-mdlp-maintenance"       # <UNIT>-mdlp-maintenance: our meta_attributes block
-CLUSTER_BLOCK = "mdlp-maintenance"       # our cluster_property_set
+# our blocks: <UNIT>-mdlp-maintenance-<TAG> (meta_attributes) and mdlp-maintenance-<TAG>
+# (cluster_property_set); each `on` writes a block with a new TAG before it removes the old one,
+# so a renewal never leaves a moment without maintenance
+BLOCK_MARK = "mdlp-maintenance"
 INFO_KEYS = ("by", "reason", "since", "until")
 INFO_PREFIX = "mdlp-maintenance-"
+INFO_MAX = 200
+
+
+def block_id(unit, tag):
+    """The id of our block for UNIT (None: the cluster-wide one), this TAG."""
+    return "%s-%s" % ("%s-%s" % (unit, BLOCK_MARK) if unit else BLOCK_MARK, tag)
+
+
+def _ours(bid, unit):
+    """Is BID one of our block ids for UNIT (None: cluster-wide)?  (The id without the tag too:
+    what the first release wrote.)"""
+    base = "%s-%s" % (unit, BLOCK_MARK) if unit else BLOCK_MARK
+    return bid == base or (bid.startswith(base + "-") and bid[len(base) + 1:].isalnum())
+
+
+def printable(text, limit=INFO_MAX):
+    """TEXT from a file others may have written (the CIB: the haclient group writes it), fit for a
+    terminal and a log line: no control character, at most LIMIT characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text)[:limit])
+    return text
 
 
 def record_dir():
@@ -83,7 +105,9 @@ def read_record():
         record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
-    return record if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return None
+    return {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 def from_nvpairs(block):
@@ -92,20 +116,22 @@ def from_nvpairs(block):
     for pair in block.findall("nvpair"):
         name = pair.get("name") or ""
         if name.startswith(INFO_PREFIX) and name[len(INFO_PREFIX):] in INFO_KEYS:
-            info[name[len(INFO_PREFIX):]] = pair.get("value")
+            info[name[len(INFO_PREFIX):]] = printable(pair.get("value") or "")
     return info
 
 
 def blocks_in(configuration):
-    """Our maintenance blocks in a CIB <configuration> (or <cib>): [(scope, unit or None, info)]."""
+    """Our maintenance blocks in a CIB <configuration> (or <cib>): [(scope, unit or None, info, id)]."""
     found = []
-    for block in configuration.iter("meta_attributes"):
-        bid = block.get("id") or ""
-        if bid.endswith(BLOCK_SUFFIX):
-            found.append(("resource", bid[:-len(BLOCK_SUFFIX)], from_nvpairs(block)))
+    for holder in configuration.iter():
+        if holder.tag not in ("group", "primitive", "clone"):
+            continue
+        for block in holder.findall("meta_attributes"):
+            if _ours(block.get("id") or "", holder.get("id")):
+                found.append(("resource", holder.get("id"), from_nvpairs(block), block.get("id")))
     for block in configuration.iter("cluster_property_set"):
-        if block.get("id") == CLUSTER_BLOCK:
-            found.append(("cluster", None, from_nvpairs(block)))
+        if _ours(block.get("id") or "", None):
+            found.append(("cluster", None, from_nvpairs(block), block.get("id")))
     return found
 
 
@@ -157,13 +183,14 @@ def local_notice(now=None):
         except ET.ParseError:
             root = None
         if root is not None:
-            for scope, unit, info in blocks_in(root):
+            for scope, unit, info, _ in blocks_in(root):
                 if in_force(info, now):
                     what = "the whole cluster (maintenance-mode)" if scope == "cluster" else unit
                     return "MAINTENANCE of %s: Pacemaker does not act on its health, %s" % (what, describe(info, now))
     record = read_record()
-    if record:   # the expiry job removes it when it unfreezes: one past its end is overdue
-        return ("MAINTENANCE of %s (set on this node): rgmanager does not check or recover it, %s%s"
+    if record:   # the expiry job removes it when it thaws: one past its end is overdue
+        return ("MAINTENANCE of %s (recorded on this node; rgmanager's own word: mdlp-cluster maintenance "
+                "status): rgmanager does not check or recover it, %s%s"
                 % (record.get("service"), describe(record, now),
                    "" if in_force(record, now) else " -- OVERDUE: the expiry job has not ended it"))
     return None

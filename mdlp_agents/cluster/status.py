@@ -191,8 +191,11 @@ def _pacemaker(timeout, service=None):
         raise StatusError("crm_mon: %s" % last_line(proc))
     status = from_crm_mon(proc.stdout, service)
     if status["maintenance"]:
-        _maintenance_info(status["maintenance"], _run(["cibadmin", "--query", "--scope", "configuration"], timeout),
-                          status["service"])
+        try:    # who, why and until: a detail -- without it the line still says MAINTENANCE
+            _maintenance_info(status["maintenance"], _run(["cibadmin", "--query", "--scope", "configuration"],
+                                                          timeout), status["service"])
+        except StatusError:
+            pass
     rid = status.get("ip_resource")
     if rid:
         ip = _run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], timeout)
@@ -237,7 +240,7 @@ def _maintenance_info(maintenance, proc, unit):
         configuration = ET.fromstring(proc.stdout)
     except ET.ParseError:
         return
-    for _, name, info in notice.blocks_in(configuration):
+    for _, name, info, _ in notice.blocks_in(configuration):
         if name in (None, unit) and notice.in_force(info):
             maintenance["info"] = info
 

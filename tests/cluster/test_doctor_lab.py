@@ -267,7 +267,9 @@ FAULTS = [
     ("other config", _plant_other_config,
      [("FAIL", "settings", "mdlp_rhcs.conf differs between the nodes")]),
     ("dead BMC", _plant_dead_bmc,
-     [("FAIL", "fencing", "from node1, fence-node2 (fence_mdlp ipmi at 198.18.10.202) does not answer status"),
+     [("FAIL", "fencing", "from node1, fence-node2 (fence_mdlp ipmi at 198.18.10.202) does not answer status "
+                          "(exit 1): fence_mdlp: status of node2: no backend could tell (last: ipmi: ipmitool timed "
+                          "out after"),
       ("OK", "fencing", "from node2, fence-node1")]),
     ("wrong BMC password", _plant_wrong_password,
      [("FAIL", "fencing", "from node1, fence-node2 (fence_mdlp ipmi at 198.18.10.202) does not answer status"),

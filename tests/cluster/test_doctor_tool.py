@@ -53,7 +53,7 @@ def test_a_node_that_is_not_in_the_answer_file():
     (["/nonexistent/answers.ini"], "/nonexistent/answers.ini"),
     (["--peer", "node1;reboot"], "is not a host name"),
     (["--timeout", "0"], "--timeout"),
-    (["--facts", "--key", "$(reboot)"], "not a doctor's key"),
+    (["--facts", "--key-stdin"], "stdin holds no doctor's key"),
     (["--facts", "--partner-address", "10.0.0.300"], "is not an IP address"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, words):

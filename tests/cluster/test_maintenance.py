@@ -54,13 +54,14 @@ def test_the_block_is_valid_pacemaker_configuration(tmp_path):
                                                    "type": "IPaddr2"})
     attrs = ET.SubElement(primitive, "instance_attributes", id="mdlp-ip-ia")
     ET.SubElement(attrs, "nvpair", id="mdlp-ip-ip", name="ip", value="198.18.10.101")
-    group.append(Pacemaker.block("meta_attributes", "mdlp" + notice.BLOCK_SUFFIX, "maintenance", request))
+    group.append(Pacemaker.block("meta_attributes", notice.block_id("mdlp", "a1b2c3"), "maintenance", request))
     cib = ET.Element("cib", {"validate-with": "pacemaker-3.9", "epoch": "1", "num_updates": "0", "admin_epoch": "0"})
     configuration = ET.SubElement(cib, "configuration")
     crm_config = ET.SubElement(configuration, "crm_config")
     options = ET.SubElement(crm_config, "cluster_property_set", id="cib-bootstrap-options")
     ET.SubElement(options, "nvpair", id="opt-stonith", name="stonith-enabled", value="false")
-    crm_config.append(Pacemaker.block("cluster_property_set", notice.CLUSTER_BLOCK, "maintenance-mode", request))
+    crm_config.append(Pacemaker.block("cluster_property_set", notice.block_id(None, "d4e5f6"), "maintenance-mode",
+                                      request))
     ET.SubElement(configuration, "nodes")
     ET.SubElement(configuration, "resources").append(group)
     ET.SubElement(configuration, "constraints")
@@ -71,7 +72,8 @@ def test_the_block_is_valid_pacemaker_configuration(tmp_path):
     assert proc.returncode == 0 and "error" not in proc.stderr.lower(), proc
     # and what notice.py reads back from it
     found = notice.blocks_in(cib)
-    assert [(scope, unit) for scope, unit, _ in found] == [("resource", "mdlp"), ("cluster", None)]
+    assert [(scope, unit, bid) for scope, unit, _, bid in found] == [
+        ("resource", "mdlp", "mdlp-mdlp-maintenance-a1b2c3"), ("cluster", None, "mdlp-maintenance-d4e5f6")]
     assert found[0][2] == {"by": request.by, "reason": 'reason with <xml> & "quotes"',
                            "since": "2026-11-30T09:10:00Z", "until": "2026-11-30T09:20:00Z"}
     assert notice.in_force(found[0][2], NOW + 599) and not notice.in_force(found[0][2], NOW + 600)
@@ -98,7 +100,7 @@ def files(tmp_path, monkeypatch):
 
 def _cib_file(path, until, mode=0o600):
     request = Request(None, "deploy", now=NOW)
-    block = Pacemaker.block("meta_attributes", "web" + notice.BLOCK_SUFFIX, "maintenance", request)
+    block = Pacemaker.block("meta_attributes", notice.block_id("web", "0a0b0c"), "maintenance", request)
     if until:
         ET.SubElement(block, "nvpair", id="x-until", name="mdlp-maintenance-until", value=until)
     path.write_text('<cib><configuration><resources><group id="web">%s</group></resources></configuration></cib>'
@@ -124,11 +126,19 @@ def test_local_notice_from_rgmanager_s_record(files):
                                   "until": "2026-11-30T09:05:00Z", "token": "0" * 16}))
     record.chmod(0o600)
     text = notice.local_notice(NOW)
-    assert text.startswith("MAINTENANCE of mdlp (set on this node): rgmanager does not check or recover it, "
-                           "by root@node1")
+    assert text.startswith("MAINTENANCE of mdlp (recorded on this node; rgmanager's own word: mdlp-cluster "
+                           "maintenance status): rgmanager does not check or recover it, by root@node1")
     assert text.endswith("-- OVERDUE: the expiry job has not ended it")
     record.write_text("{not json")
     assert notice.local_notice(NOW) is None
+
+
+def test_values_from_the_cib_are_shown_printable(files):
+    _cib_file(files / "cib.xml", None)
+    text = (files / "cib.xml").read_text().replace('value="deploy"', 'value="de&#155;[2Jploy&#10;x"')
+    (files / "cib.xml").write_text(text)
+    shown = notice.local_notice(NOW)
+    assert shown.endswith(": de?[2Jploy?x") and "\x9b" not in shown and "\n" not in shown
 
 
 def test_cluster_status_shows_maintenance_from_recordings():

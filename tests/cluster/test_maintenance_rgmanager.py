@@ -59,7 +59,12 @@ AT = r"""#!/bin/sh
 # at stand-in: records the time asked for and the job
 echo "at $*" >> $RGM/calls
 cat > $RGM/at.job
+echo "warning: commands will be executed using /bin/sh" >&2
 echo "job 7 at $2" >&2
+"""
+
+ATRM = r"""#!/bin/sh
+echo "atrm $*" >> $RGM/calls
 """
 
 
@@ -74,7 +79,7 @@ class Node(Rgmanager):
         self.state.mkdir()
         (self.state / "service").write_text(service)
         (self.state / "owner").write_text("node1")
-        for name, text in (("clustat", CLUSTAT), ("clusvcadm", CLUSVCADM), ("at", AT)):
+        for name, text in (("clustat", CLUSTAT), ("clusvcadm", CLUSVCADM), ("at", AT), ("atrm", ATRM)):
             path = self.sbin / name
             path.write_text(text)
             path.chmod(0o755)
@@ -132,8 +137,8 @@ def test_on_freezes_the_service_the_script_runs_and_every_status_shows_it(node):
     line = node.tool("status").output
     assert "| MAINTENANCE: frozen (clusvcadm -Z), by root@" in line, line
     agent = node.agent("status")
-    assert agent.returncode == 0 and "| MAINTENANCE of mdlp (set on this node): rgmanager does not check or " \
-        "recover it, by root@" in agent.output, agent
+    assert agent.returncode == 0 and "| MAINTENANCE of mdlp (recorded on this node; rgmanager's own word: " \
+        "mdlp-cluster maintenance status): rgmanager does not check or recover it, by root@" in agent.output, agent
 
 
 def test_off_checks_the_service_first_and_refuses_while_it_is_down(node, fake):
@@ -187,21 +192,53 @@ def test_for_queues_an_expiry_job_that_thaws_once(node, atd):
     until = calendar.timegm(time.strptime(record["until"], "%Y-%m-%dT%H:%M:%SZ"))
     assert time.strftime("%Y%m%d%H%M", time.localtime(until // 60 * 60)) == match.group(1)
     job = (node.state / "at.job").read_text().splitlines()
-    assert job[0] == "sleep %d" % (until % 60)
-    assert job[1] == "exec %s maintenance off --expired %s --resource mdlp --cluster-conf /etc/cluster/cluster.conf" % (
+    assert job[:2] == ["left=$((%d - $(date +%%s)))" % until, '[ "$left" -gt 0 ] && sleep "$left"']
+    assert job[2] == "exec %s maintenance off --expired %s --resource mdlp --cluster-conf /etc/cluster/cluster.conf" % (
         TOOL, record["token"])
     # the job, run as atd would (its sleep left out): thaws without a health check, says so
     node.log_lines()
-    expired = node._run(["/bin/sh", "-c", job[1]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+    expired = node._run(["/bin/sh", "-c", job[2]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
                                                     "MDLP_MAINTENANCE_DIR": str(node.records)},
                         dev_log=node.syslog.path)
     assert expired.returncode == 0 and not node.frozen, expired
     assert [line.split(" (")[0] for line in node.log_lines()] == ["maintenance of rgmanager service mdlp EXPIRED"]
     # a job whose maintenance has ended (or been set anew) does nothing
     assert node.tool("maintenance", "on").returncode == 0
-    stale = node._run(["/bin/sh", "-c", job[1]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+    stale = node._run(["/bin/sh", "-c", job[2]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
                                                   "MDLP_MAINTENANCE_DIR": str(node.records)})
     assert stale.returncode == 0 and node.frozen, stale
+
+
+def test_off_and_a_renewal_cancel_the_queued_expiry(node, atd):
+    assert node.tool("maintenance", "on", "--for", "1h").returncode == 0
+    assert json.loads((node.records / "maintenance.json").read_text())["job"] == 7
+    renewed = node.tool("maintenance", "on", "--for", "2h", "--reason", "longer")
+    assert renewed.returncode == 0 and node.calls()[-1] == "atrm 7", node.calls()
+    assert node.tool("maintenance", "off").returncode == 0
+    assert node.calls()[-2:] == ["clusvcadm -U service:mdlp", "atrm 7"], node.calls()
+
+
+def test_a_freeze_from_elsewhere_is_not_renewed_here_but_ended_with_a_warning(node):
+    (node.state / "frozen").touch()                   # frozen from the other node (or by hand)
+    renew = node.tool("maintenance", "on")
+    assert renew.returncode == 1 and "already frozen, but not from this node" in renew.output, renew
+    off = node.tool("maintenance", "off")
+    assert off.returncode == 0 and not node.frozen, off
+    assert "it was not set from this node (or by hand)" in off.output
+
+
+def test_a_short_for_is_queued_now_and_sleeps_to_its_second(node, atd):
+    """at refuses a time in the past: an end within the current minute is queued `now`, and the
+    job sleeps the rest itself (run whole here: 2 s)."""
+    assert node.tool("maintenance", "on", "--for", "2s").returncode == 0
+    job = (node.state / "at.job").read_text()
+    if node.calls()[-1] != "at now":    # the minute turned between `on` and its end: queued for it
+        assert re.fullmatch(r"at -t \d{12}", node.calls()[-1]), node.calls()
+    started = time.monotonic()
+    ran = node._run(["/bin/sh", "-c", job], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+                                             "MDLP_MAINTENANCE_DIR": str(node.records)})
+    assert ran.returncode == 0 and not node.frozen, ran
+    assert 0.5 <= time.monotonic() - started <= 4
 
 
 def test_for_without_atd_freezes_nothing(node):
