@@ -24,6 +24,7 @@ configuration) and `off` waits for their results; rgmanager runs the script from
 with `status` on the node that owns the service (this one, or `off` says where to run it).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -315,7 +316,8 @@ class Pacemaker:
                             call = int(op.get("call-id") or -1)
                         except ValueError:
                             call = -1
-                        found[(node, resource.get("id"))] = (call, op.get("rc-code"), op.get("exit-reason") or "")
+                        found[(node, resource.get("id"))] = (call, op.get("rc-code"),
+                                                             notice.printable(op.get("exit-reason") or ""))
         return found
 
     def check(self, root, unit):
@@ -418,6 +420,7 @@ class Rgmanager:
         except OSError:
             pass
 
+    @contextlib.contextmanager
     def _locked(self):
         """Changes to the record one at a time (an expiry job and an admin's `on` at the same moment)."""
         import fcntl
@@ -430,12 +433,16 @@ class Rgmanager:
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
+                break
             except OSError:
                 if time.monotonic() > end:
                     os.close(fd)
                     raise Refused("another mdlp-cluster maintenance is changing %s: try again" % self.name) from None
                 time.sleep(0.1)
+        try:
+            yield
+        finally:
+            os.close(fd)
 
     def on(self, request, whole_cluster=False):
         if whole_cluster:
@@ -448,11 +455,8 @@ class Rgmanager:
                 raise UsageError("--for needs at(1) and atd running on rgmanager (it has no timed freeze): %s, or "
                                  "leave out --for and end it with `mdlp-cluster maintenance off`"
                                  % ("install at and start atd" if at is None else "start atd"))
-        lock = self._locked()
-        try:
+        with self._locked():
             return self._on(request, at)
-        finally:
-            os.close(lock)
 
     def _on(self, request, at):
         _, group = self.clustat()
@@ -526,11 +530,8 @@ class Rgmanager:
         return result
 
     def off(self, force=False, expired=None):
-        lock = self._locked()
-        try:
+        with self._locked():
             return self._off(force, expired)
-        finally:
-            os.close(lock)
 
     def _off(self, force, expired):
         record = notice.read_record()
