@@ -27,12 +27,13 @@ from ..common import ini
 from ..common.convert import boolean
 from ..common.errors import AgentError
 from ..common.files import read_utf8
+from .status import GUIDE_SCRIPT
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
 SITE_KEYS = {
     "dns_name": None, "dns_ttl": 60, "fence_backend": "ipmi", "fence_username": "admin",
     "fence_lanplus": True, "fence_cipher": "3", "fence_delay": 15, "fence_identity_file": None,
-    "service_config": "/etc/mdlp_agents/mdlp_rhcs.conf", "script": "/opt/websense/rproxy/cs/mdlp_rhcs",
+    "service_config": "/etc/mdlp_agents/mdlp_rhcs.conf", "script": GUIDE_SCRIPT,
     "monitor_interval": 30, "ip_monitor_interval": 10, "stickiness": 100,
 }
 CLUSTER_KEYS = ("name", "floating_ip", "prefix", "interface", "failover_order", "nodes", "fence_backend",

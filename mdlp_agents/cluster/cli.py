@@ -18,7 +18,7 @@ import click
 
 from ..common.clicompat import float_range, parse, prepare_click, version_option
 from ..common.errors import AgentError
-from ..common.files import atomic_write, find_program, read_regular, read_utf8
+from ..common.files import atomic_write, read_regular, read_utf8
 from ..common.main import run_tool
 from ..common.syslogging import AgentLog
 from . import render as cluster_render
@@ -340,11 +340,9 @@ def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, nam
             if not re.fullmatch(r"[0-9a-f]{32}", key):
                 raise click.BadParameter("stdin holds no doctor's key", param_hint="--key-stdin")
         if partner and not partner_address:
-            got = node_facts._bounded(min(timeout, 4), node_facts.resolve, partner)
-            partner_address = got[1][0] if got[0] == "ok" and got[1] else None
-        stack = "pacemaker" if find_program("crm_mon") else "rhcs"
+            partner_address = node_facts.address_of(partner, min(timeout, 4))
         click.echo(json.dumps(node_facts.collect(
-            names or [os.uname().nodename], partner, partner_address, doc.port_list(stack), tls_port,
+            names or [os.uname().nodename], partner, partner_address, doc.cluster_ports(), tls_port,
             service_config or node_facts.MDLP_RHCS_CONF, key, total=timeout, step=min(4.0, timeout / 2))))
         return
     site = load(answers) if answers else None

@@ -43,7 +43,10 @@ class Check:
         return {"check": self.name, "status": self.status, "seen": self.seen, "fix": self.fix}
 
 
-def port_list(stack):
+def cluster_ports(stack=None):
+    """[(proto, port)] of the cluster traffic between the nodes: Pacemaker's where it is installed
+    (or STACK says so), else the guide's rgmanager ports -- the lists `render firewall` admits."""
+    stack = stack or ("pacemaker" if find_program("crm_mon") else "rhcs")
     ports = []
     for proto, spec, _ in (PACEMAKER_PORTS if stack == "pacemaker" else RHCS_PORTS):
         ports += [(proto, int(p)) for p in spec.split(",")]
@@ -406,7 +409,6 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
     hostname = os.uname().nodename
     pair = pair_from(site, peer, hostname)
     service_config = service_config or getattr(site, "service_config", None) or node_facts.MDLP_RHCS_CONF
-    stack = "pacemaker" if find_program("crm_mon") else "rhcs"
     # the partner's facts must be complete before ssh's deadline: they get 70% of it less a second
     # for ssh itself; this node's facts the same
     facts_total = max(1.0, timeout * 0.7 - 1)
@@ -423,9 +425,8 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
         theirs_job = pool.submit(peer_facts, pair, target, program, options, timeout) if pair.partner else None
         partner_address = pair.expected.get(pair.partner) if pair.partner else None
         if pair.partner and not partner_address:
-            got = node_facts._bounded(min(4.0, facts_total / 2), node_facts.resolve, pair.partner)
-            partner_address = got[1][0] if got[0] == "ok" and got[1] else None
-        mine = node_facts.collect(pair.names, pair.partner, partner_address, port_list(stack), tls_port,
+            partner_address = node_facts.address_of(pair.partner, min(4.0, facts_total / 2))
+        mine = node_facts.collect(pair.names, pair.partner, partner_address, cluster_ports(), tls_port,
                                   service_config, key, total=facts_total, step=min(4.0, facts_total / 2))
         theirs, peer_error = theirs_job.result() if theirs_job else (None, "no partner")
     check_names(pair, mine, theirs, checks)

@@ -22,14 +22,15 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..common.errors import AgentError
 from ..common.files import find_program, read_regular
+from ..fence.site import PATH as FENCE_CONF
+from ..fence.site import load as load_fence_site
+from ..rhcs.config import DEFAULT_PATH as MDLP_RHCS_CONF
 from .commands import last_line
 from .commands import run as run_command
+from .status import GUIDE_SCRIPT
 
-MDLP_RHCS_CONF = "/etc/mdlp_agents/mdlp_rhcs.conf"
-FENCE_CONF = "/etc/mdlp_agents/fence_mdlp.conf"
 CLUSTER_CONF = "/etc/cluster/cluster.conf"
 COROSYNC_CONF = "/etc/corosync/corosync.conf"
-SCRIPT = "/opt/websense/rproxy/cs/mdlp_rhcs"
 AGENT_DIRS = "/usr/sbin:/sbin:/usr/bin:/bin"
 
 
@@ -63,6 +64,12 @@ def _bounded(timeout, work, *args):
         return "error", getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     finally:
         pool.shutdown(wait=False)
+
+
+def address_of(name, timeout):
+    """NAME's first address, or None if it does not resolve within TIMEOUT."""
+    kind, found = _bounded(timeout, resolve, name)
+    return found[0] if kind == "ok" and found else None
 
 
 def resolve(name):
@@ -154,7 +161,7 @@ def manager(budget):
 def agent_program():
     """The mdlp_rhcs beside this mdlp-cluster (the same installation), else the guide's path."""
     here = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "mdlp_rhcs")
-    return here if os.access(here, os.X_OK) else SCRIPT
+    return here if os.access(here, os.X_OK) else GUIDE_SCRIPT
 
 
 def agent(config, budget):
@@ -422,8 +429,7 @@ def fence(partner, manager_name, budget):
         backend = params.get("backend")
         if agent_name == "fence_mdlp" and not backend:
             try:
-                from ..fence.site import PATH, load
-                backend = load(PATH)[0].get("backend")
+                backend = load_fence_site(FENCE_CONF)[0].get("backend")
             except AgentError as exc:
                 fact["error"] = str(exc)
         fact["backend"] = backend

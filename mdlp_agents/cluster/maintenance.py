@@ -38,10 +38,20 @@ import xml.etree.ElementTree as ET
 from ..common import convert
 from ..common.errors import AgentError
 from ..common.files import atomic_write, find_program, open_lock, read_regular, state_dir
+from ..rhcs import procfacts
 from . import notice
 from .commands import last_line
 from .commands import run as run_command
-from .status import OUR_AGENT, SERVICE, crm_mon_root, our_unit, service_in_cluster_conf
+from .status import (
+    OUR_AGENT,
+    SERVICE,
+    crm_mon_root,
+    is_frozen,
+    local_node,
+    our_unit,
+    script_in_cluster_conf,
+    service_in_cluster_conf,
+)
 
 MAX_DURATION = 30 * 86400.0
 REASON_MAX = 200
@@ -133,19 +143,6 @@ def say(message, level="notice"):
     """A change (or a refusal): one line on stdout and one in syslog."""
     print(message)
     _log(level, message)
-
-
-def _running(comm):
-    """Does a process named COMM run here?"""
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/comm" % pid) as handle:
-                    if handle.read().strip() == comm:
-                        return True
-            except OSError:
-                continue
-    return False
 
 
 def _wait(predicate, timeout, interval=0.3):
@@ -394,11 +391,6 @@ class Rgmanager:
         raise UsageError("rgmanager has no service %r%s" % (
             self.name, "" if self.cluster_conf else " (and %s cannot be read)" % self.cluster_conf_path))
 
-    @staticmethod
-    def frozen(group):
-        flags = group.get("flags") or "0"
-        return "frozen" in (group.get("flags_str") or "") or (flags.isdigit() and int(flags) & 1 == 1)
-
     def _clusvcadm(self, flag, group):
         proc = self._run(["clusvcadm", flag, group.get("name")])
         if proc.returncode != 0:
@@ -451,7 +443,7 @@ class Rgmanager:
         at = None
         if request.until:
             at = find_program("at")
-            if at is None or not _running("atd"):
+            if at is None or not procfacts.scan(["atd"])["atd"]:
                 raise UsageError("--for needs at(1) and atd running on rgmanager (it has no timed freeze): %s, or "
                                  "leave out --for and end it with `mdlp-cluster maintenance off`"
                                  % ("install at and start atd" if at is None else "start atd"))
@@ -461,11 +453,11 @@ class Rgmanager:
     def _on(self, request, at):
         _, group = self.clustat()
         previous = notice.read_record()
-        if self.frozen(group) and not (previous and previous.get("service") == self.name):
+        if is_frozen(group) and not (previous and previous.get("service") == self.name):
             raise Refused("%s is already frozen, but not from this node: change or end that maintenance where it "
                           "was set (or `off` here first)" % self.name)
         self._clusvcadm("-Z", group)
-        if not _wait(lambda: self.frozen(self.clustat()[1]), self.timeout):
+        if not _wait(lambda: is_frozen(self.clustat()[1]), self.timeout):
             self._thaw_after_failure(group, "clusvcadm -Z said yes, but clustat does not show it frozen")
         record = dict(request.info(), service=self.name, token=secrets.token_hex(8))
         try:
@@ -520,11 +512,10 @@ class Rgmanager:
     def status(self):
         root, group = self.clustat()
         record = notice.read_record()
-        on = self.frozen(group)
-        local = next((n.get("name") for n in root.iter("node") if n.get("local") == "1"), None)
+        on = is_frozen(group)
         result = {"stack": self.stack, "service": self.name, "on": on, "cluster_wide": False,
                   "set_by_us": bool(record and on), "info": record if on else None, "last": None,
-                  "owner": group.get("owner"), "local_node": local}
+                  "owner": group.get("owner"), "local_node": local_node(root)}
         if on and not record:
             result["note"] = "frozen, but not from this node (or not by mdlp-cluster): who and why are not known here"
         return result
@@ -544,7 +535,7 @@ class Rgmanager:
                 return 0
             force = True     # as Pacemaker's rule: the end comes, healthy or not
         root, group = self.clustat()
-        if not self.frozen(group):
+        if not is_frozen(group):
             self._drop_record(record)
             print("maintenance is not on for %s: nothing to do%s" % (
                 self.name, " (the record of this node was stale: removed)" if record else ""))
@@ -552,7 +543,7 @@ class Rgmanager:
         if not force:
             self.check(root, group)
         self._clusvcadm("-U", group)
-        if not _wait(lambda: not self.frozen(self.clustat()[1]), self.timeout):
+        if not _wait(lambda: not is_frozen(self.clustat()[1]), self.timeout):
             raise Refused("clusvcadm -U said yes, but clustat still shows %s frozen" % group.get("name"))
         self._drop_record(record)
         if expired is not None:
@@ -566,31 +557,16 @@ class Rgmanager:
                    "off` there removes it (or atq/atrm)"))
         return 0
 
-    def _script(self):
-        """The script rgmanager runs for the service (cluster.conf), as a path."""
-        if self.cluster_conf:
-            try:
-                tree = ET.fromstring(self.cluster_conf)
-            except ET.ParseError:
-                tree = None
-            if tree is not None:
-                for script in tree.iter("script"):
-                    path = script.get("file") or ""
-                    if os.path.basename(path) == "mdlp_rhcs":
-                        return path
-        return "/opt/websense/rproxy/cs/mdlp_rhcs"
-
     def check(self, root, group):
         owner = group.get("owner")
-        local = next((n.get("name") for n in root.iter("node") if n.get("local") == "1"), None)
         name = group.get("name")
         if (group.get("state_str") or "") != "started" or owner in (None, "", "none"):
             problem = "%s is %s" % (name, group.get("state_str") or "in an unknown state")
-        elif owner != local:
+        elif owner != local_node(root):
             raise Refused("maintenance stays ON for %s: it runs on %s, and the health check runs where the service "
                           "runs: run `mdlp-cluster maintenance off` there (or --force here)" % (self.name, owner))
         else:
-            script = self._script()
+            script = script_in_cluster_conf(self.cluster_conf)
             proc = run_command([script, "status"], self.timeout, Refused)
             if proc.returncode == 0:
                 return

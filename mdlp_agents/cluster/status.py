@@ -15,6 +15,7 @@ from .commands import last_line
 from .commands import run as run_command
 
 SERVICE = "mdlp"
+GUIDE_SCRIPT = "/opt/websense/rproxy/cs/mdlp_rhcs"      # where the guide installs the health script
 OUR_AGENT = "ocf:websense:mdlp"
 IP_AGENTS = ("ocf:heartbeat:IPaddr2", "ocf:heartbeat:IPaddr")
 # exit codes: LSB status (1: a service that should run and does not -- failed or being recovered)
@@ -46,13 +47,39 @@ def _xml(text, what):
         raise StatusError("%s: not XML (%s)" % (what, exc)) from None
 
 
-def service_in_cluster_conf(text):
-    """The name of the rgmanager service that runs the mdlp_rhcs script, or None."""
+def _our_scripts(text):
+    """The cluster.conf's parsed root and its <script> elements that run mdlp_rhcs; (None, []) if
+    it is not XML."""
     try:
         root = ET.fromstring(text)
     except ET.ParseError:
+        return None, []
+    return root, [s for s in root.iter("script") if os.path.basename(s.get("file") or "") == "mdlp_rhcs"]
+
+
+def script_in_cluster_conf(text):
+    """The path of the mdlp_rhcs script rgmanager runs (cluster.conf), else the guide's."""
+    _, scripts = _our_scripts(text) if text else (None, [])
+    return scripts[0].get("file") if scripts else GUIDE_SCRIPT
+
+
+def is_frozen(group):
+    """A clustat -x <group> that clusvcadm -Z froze (flags bit 1, flags_str "frozen")."""
+    flags = group.get("flags") or "0"
+    return "frozen" in (group.get("flags_str") or "") or (flags.isdigit() and int(flags) & 1 == 1)
+
+
+def local_node(clustat_root):
+    """The name of the node clustat -x ran on."""
+    return next((n.get("name") for n in clustat_root.iter("node") if n.get("local") == "1"), None)
+
+
+def service_in_cluster_conf(text):
+    """The name of the rgmanager service that runs the mdlp_rhcs script, or None."""
+    root, found = _our_scripts(text)
+    if root is None:
         return None
-    scripts = {s.get("name") for s in root.iter("script") if os.path.basename(s.get("file") or "") == "mdlp_rhcs"}
+    scripts = {s.get("name") for s in found}
     scripts.discard(None)
     for element in root.iter("service"):
         for script in element.iter("script"):
@@ -97,8 +124,7 @@ def from_clustat(text, cluster_conf=None, service=None):
             if status["active_node"] and not any(n["name"] == owner and n["online"] for n in status["nodes"]):
                 status["state"] = "recovering"   # its owner is gone: rgmanager has yet to notice
             status["last_owner"] = group.get("last_owner")
-            flags = group.get("flags") or "0"
-            if "frozen" in (group.get("flags_str") or "") or (flags.isdigit() and int(flags) & 1):
+            if is_frozen(group):
                 status["maintenance"] = {"on": True, "how": "frozen (clusvcadm -Z)"}
             restarts = group.get("restarts") or "0"
             status["restarts"] = int(restarts) if restarts.isdigit() else None

@@ -40,7 +40,7 @@ def test_the_guide_s_chain_with_our_rendered_rules_admits_the_partner_only(netns
     rules = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:MDLP-FW-IN-0 - [0:0]\n" \
             "-A INPUT -i lo -j ACCEPT\n-A INPUT -j MDLP-FW-IN-0\n%s\nCOMMIT\n" % "\n".join(rendered)
     saved = _saved(netns, rules)
-    for proto, port in doctor.port_list("pacemaker"):
+    for proto, port in doctor.cluster_ports("pacemaker"):
         verdict, rule, doubts = facts.evaluate(saved, "10.0.32.12", proto, port)
         assert verdict == "ACCEPT" and "-s 10.0.32.12/32" in rule and doubts == [], (proto, port, rule)
     assert facts.evaluate(saved, "10.0.32.99", "udp", 5405) == ("DROP", "policy of INPUT", [])
