@@ -94,15 +94,16 @@ class _ProcessTable:
         self.used = {}
 
     def get(self, name, fresh=False):
-        """([ProcStat] named NAME, whether they come from a scan made now)."""
+        """([ProcStat] named NAME, whether they come from a scan made in this run)."""
         with self._lock:
             still = None if fresh else procfacts.revalidate(name, self._remembered.get(name, ()))
-            if not still:
+            scanned = not still
+            if scanned:
                 if self._scanned is None:
                     self._scanned = procfacts.scan(self._names)
                 still = self._scanned[name]
             self.used[name] = [(stat.pid, stat.ticks) for stat in still if not stat.dead]
-            return still, self._scanned is not None
+            return still, scanned
 
     @property
     def rescanned(self):
@@ -110,8 +111,10 @@ class _ProcessTable:
 
 
 def _local_chain(svc, table, out):
-    """pidfile, process, then tcp (which needs the PIDs): appended to OUT as they finish."""
+    """pidfile, process, then tcp (which needs the PIDs): appended to OUT as they finish.
+    Every failure rests on facts read now: a process table from memory is read again first."""
     pid_result = None
+    remembered = False
     if svc.pidfile:
         pid_result = procfacts.check_pidfile(svc.pidfile, svc.process, svc.uid)
         out.append(pid_result)
@@ -124,13 +127,19 @@ def _local_chain(svc, table, out):
             stats, scanned = table.get(svc.process)
             result = procfacts.check_process(svc.process, stats, svc.uid)
             if not result.ok and not scanned:  # a failure is never answered from memory
-                result = procfacts.check_process(svc.process, table.get(svc.process, fresh=True)[0], svc.uid)
+                stats, scanned = table.get(svc.process, fresh=True)
+                result = procfacts.check_process(svc.process, stats, svc.uid)
+            remembered = not scanned
             out.append(result)
     if svc.tcp:
         pids = ()
         for result in out:
             pids = pids or result.pids
-        out.append(probes.check_tcp(svc, svc.timeout, pids))
+
+        def fresh_pids():   # the remembered PIDs may be a restarted service's old ones
+            return procfacts.check_process(svc.process, table.get(svc.process, fresh=True)[0], svc.uid).pids
+
+        out.append(probes.check_tcp(svc, svc.timeout, pids, fresh_pids if remembered else None))
 
 
 def _planned(svc):

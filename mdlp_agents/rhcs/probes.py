@@ -28,9 +28,12 @@ def _timeout_text(timeout):
     return "no answer within %gs" % timeout
 
 
-def check_tcp(svc, timeout, pids=()):
+def check_tcp(svc, timeout, pids=(), fresh_pids=None):
     """Connect to HOST:PORT; when PIDS are known and the port is local, the
-    listener must belong to them (another program on the port is not our service)."""
+    listener must belong to them (another program on the port is not our service).
+    PIDS may come from memory (the last run's process table): FRESH_PIDS, when given,
+    reads them anew before the listener is called somebody else's -- a failure is
+    never answered from memory (a restarted service has a new PID)."""
     host, port = svc.tcp_addr
     where = "%s:%d" % (host, port)
     try:
@@ -47,15 +50,24 @@ def check_tcp(svc, timeout, pids=()):
     # answered from the address we called) -> the listener on THAT address must be ours
     if pids and (_is_loopback(peer) or peer == mine):
         inodes = procfacts.listener_inodes(port, peer)
-        held = procfacts.holders(inodes, pids) if inodes else True
-        if held == []:
-            held = procfacts.holders(inodes, procfacts.children(pids))
+        held = _held(inodes, pids) if inodes else True
+        if held == [] and fresh_pids is not None:
+            pids = fresh_pids()
+            held = _held(inodes, pids) if pids else []
         if held == []:  # None: we may not look (not root), so we do not claim a squatter
             owner = procfacts.owner_of(inodes)
             who = "pid %d (%s)" % owner if owner else "another process"
             return ProbeResult(False, "tcp", FAILED,
                                "%s is held by %s, not by %s" % (where, who, svc.process or svc.name))
     return ProbeResult(True, "tcp")
+
+
+def _held(inodes, pids):
+    """Which of PIDS, or else of their descendants, hold one of INODES ([] none, None unknown)."""
+    held = procfacts.holders(inodes, pids)
+    if held == []:
+        held = procfacts.holders(inodes, procfacts.children(pids))
+    return held
 
 
 def _is_loopback(address):

@@ -77,6 +77,48 @@ def test_squatter_on_an_own_non_loopback_address_is_caught(tmp_path, fake):
     assert "198.18.99.1:%d is held by pid %s" % (port, squatter.split("=")[1]) in result.stdout, result
 
 
+@pytest.mark.parametrize("older", [True, False], ids=["older-instance-alive", "no-older-instance"])
+def test_a_restarted_service_is_not_a_squatter(tmp_path, fake, older):
+    """The PIDs remembered from the last run are not the truth after a restart: an older
+    instance of the name still lives (Apache's graceful-stop drains the old master while a new
+    one listens; a second instance on another port), the one holding the probed port is
+    restarted with a new PID.  Every status after the restart says running; a program of
+    another name on the port is still caught, by facts read now."""
+    port, other = _free_port("127.0.0.1"), _free_port("127.0.0.1")
+    if older:
+        fake.start("httpd", pidfile=False, target=sys.executable, args=("-c", LISTENER, "127.0.0.1", str(other)))
+    first = fake.start("httpd", pidfile=False, target=sys.executable, args=("-c", LISTENER, "127.0.0.1", str(port)))
+    assert _listening("127.0.0.1", port)
+    config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 127.0.0.1:%d\n" % port)
+    for _ in range(2):   # the first run scans and remembers; the second answers from memory
+        result = run_agent("status", config=config)
+        assert result.returncode == 0, result
+    first.kill()
+    first.wait()
+    second = fake.start("httpd", pidfile=False, target=sys.executable, args=("-c", LISTENER, "127.0.0.1", str(port)))
+    assert second.pid != first.pid and _listening("127.0.0.1", port)
+    for _ in range(3):
+        result = run_agent("status", config=config)
+        assert result.returncode == 0, result
+        assert "held by" not in result.stdout, result
+    # a real squatter: another program on the port, while (with older) an httpd still lives
+    second.kill()
+    second.wait()
+    squatter = subprocess.Popen([sys.executable, "-c", LISTENER, "127.0.0.1", str(port)])
+    try:
+        assert _listening("127.0.0.1", port)
+        for _ in range(2):
+            result = run_agent("status", config=config)
+            assert result.returncode == 3, result
+            if older:
+                assert "is held by pid %d" % squatter.pid in result.stdout, result
+            else:
+                assert "no process named httpd" in result.stdout, result
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
 # HTTP interim answers and impossible status codes: test_status.py, test_http_probe_reads_the_status_line
 
 
