@@ -343,8 +343,8 @@ class Pacemaker:
             if rc == "0":
                 running.setdefault(node, []).append(member)
             elif rc != "7":
-                problems.append("%s on %s: %s%s" % (member, node, OCF_NAMES.get(rc, "rc %s" % rc),
-                                                    " (%s)" % why if why else ""))
+                problems.append("%s on %s: %s (%s)" % (member, node, OCF_NAMES.get(rc, "rc %s" % rc),
+                                                       why or self.asked(member, node)))
         if not problems:
             whole = [n for n, ms in running.items() if len(ms) == len(members)]
             if not running:
@@ -353,11 +353,31 @@ class Pacemaker:
                 problems.append("%s is not whole on one node (%s)" % (
                     uid, "; ".join("%s: %s" % (n, ", ".join(ms)) for n, ms in sorted(running.items()))))
         if problems:
-            where = sorted(running) or nodes
-            message = ("maintenance stays ON for %s: the service is not healthy: %s -- fix it (mdlp_rhcs status on %s "
-                       "says which service), or end maintenance anyway with --force"
-                       % (uid, "; ".join(problems), " / ".join(where)))
+            message = ("maintenance stays ON for %s: the service is not healthy: %s -- fix it, or end maintenance "
+                       "anyway with --force" % (uid, "; ".join(problems)))
             raise Refused(message)   # run_tool says it: stderr and syslog
+
+    def asked(self, member, node):
+        """Why MEMBER failed on NODE when its probe recorded no reason: what mdlp_rhcs says here
+        (MEMBER runs our agent, NODE is this node), else where to ask."""
+        hint = "no reason recorded: run 'mdlp_rhcs status' on %s" % node
+        if node != os.uname().nodename:
+            return hint
+        primitive = next((p for p in self.query("configuration").iter("primitive") if p.get("id") == member), None)
+        if primitive is None or OUR_AGENT != "%s:%s:%s" % (primitive.get("class"), primitive.get("provider"),
+                                                            primitive.get("type")):
+            return hint
+        path = next((pair.get("value") for block in primitive.findall("instance_attributes")
+                     for pair in block.findall("nvpair") if pair.get("name") == "config"), None)
+        from ..rhcs import config as agent_config
+        from ..rhcs import report
+        from ..rhcs.health import check_services
+        try:
+            config = agent_config.load(agent_config.resolve_path(path, {}, ocf=True), use_cache=False)
+        except agent_config.ConfigError as exc:
+            return "mdlp_rhcs here: %s" % exc
+        down = [report.down(s) for s in check_services(config) if not s.ok]
+        return notice.printable("mdlp_rhcs here: %s" % ("; ".join(down) or "every service running now"), 400)
 
 
 # ---------------------------------------------------------------------------------------------

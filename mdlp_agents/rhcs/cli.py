@@ -58,12 +58,14 @@ class Agent:
         HA_LOGTAG, else mdlp_rhcs(INSTANCE); the facility HA_LOGFACILITY names (Pacemaker sets it)."""
         if self._log is None:
             socket_path = self.config.syslog_socket if self.config else "/dev/log"
-            ident, facility = IDENT, facility_named(None)
+            ident, facility, fields = IDENT, facility_named(None), {}
             if self.ocf:
                 instance = self.environ.get("OCF_RESOURCE_INSTANCE")
                 ident = self.environ.get("HA_LOGTAG") or ("%s(%s)" % (IDENT, instance) if instance else IDENT)
                 facility = facility_named(self.environ.get("HA_LOGFACILITY"))
-            self._log = AgentLog(ident, socket_path, facility)
+                if instance:
+                    fields["resource_instance"] = instance
+            self._log = AgentLog(ident, socket_path, facility, fields)
         return self._log
 
     def fail(self, code, message, level="error"):
@@ -191,12 +193,16 @@ class Agent:
             # The services run on both nodes; the resource runs only where it was started.
             if as_json or verbose:
                 self.out.write("not active on this node\n")
+            if not probe:   # a recurring monitor: Pacemaker started us here, and we do not know it
+                self.say("not active on this node: no successful start recorded here since boot")
             return ec.OCF_NOT_RUNNING
         statuses, elapsed = self._check(state)
         self._log_changes(statuses, state)
         code, summary = verdict(statuses, monitor)
-        if monitor and code == ec.OCF_ERR_GENERIC and not probe:   # why, for crm_mon and pcs status
-            self.say("; ".join(report.down(s) for s in statuses if not s.ok))   # logged as a change
+        # why, for crm_mon and pcs status (logged as a change): whenever a monitor after a start
+        # fails, whatever its code; a probe only when it finds a failure, not a clean stop
+        if monitor and code != ec.OCF_SUCCESS and (not probe or code != ec.OCF_NOT_RUNNING):
+            self.say("; ".join(report.down(s) for s in statuses if not s.ok))
         maintenance = None
         if not monitor:   # Pacemaker does not monitor in maintenance; an admin or rgmanager asks
             from ..cluster.notice import local_notice

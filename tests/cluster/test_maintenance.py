@@ -3,6 +3,7 @@ block Pacemaker's own crm_verify accepts, the notices that mdlp_rhcs and mdlp-cl
 real clusters: test_maintenance_lab.py; rgmanager's stand-ins: test_maintenance_rgmanager.py)."""
 
 import json
+import os
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -157,3 +158,57 @@ def test_cluster_status_shows_maintenance_from_recordings():
                                                                           {"on": True, "how": "unmanaged"})
     managed = from_crm_mon(crm_mon.replace('managed="false"', 'managed="true"'))
     assert managed["maintenance"] is None and "MAINTENANCE" not in line(managed)
+
+
+# -- `off`'s refusal names the service down and why ------------------------------------------------
+HERE = os.uname().nodename
+MON = ('<pacemaker-result><nodes><node name="%s" online="true"/><node name="node2" online="true"/></nodes>'
+       '<resources><group id="mdlp"><resource id="mdlp-ip" resource_agent="ocf:heartbeat:IPaddr2"/>'
+       '<resource id="mdlp-rhcs" resource_agent="ocf:websense:mdlp"/></group></resources></pacemaker-result>' % HERE)
+
+
+def _probes(call, rcs):
+    """cibadmin --query --scope status: each (node, member) -> (rc, exit-reason) at CALL."""
+    states = {}
+    for (node, member), (rc, why) in rcs.items():
+        states.setdefault(node, []).append(
+            '<lrm_resource id="%s"><lrm_rsc_op id="%s_last_0" call-id="%d" rc-code="%s" exit-reason="%s"/>'
+            '</lrm_resource>' % (member, member, call, rc, why))
+    return "<status>%s</status>" % "".join('<node_state uname="%s"><lrm><lrm_resources>%s</lrm_resources></lrm>'
+                                           '</node_state>' % (n, "".join(r)) for n, r in states.items())
+
+
+def _refused_by(fp, tmp_path, why, config_body=None):
+    config = tmp_path / "mdlp_rhcs.conf"
+    config.write_text(config_body or "")
+    rcs = {(HERE, "mdlp-ip"): ("0", ""), (HERE, "mdlp-rhcs"): ("1", why),
+           ("node2", "mdlp-ip"): ("7", ""), ("node2", "mdlp-rhcs"): ("7", "")}
+    fp.register(["cibadmin", "--query", "--scope", "status"], stdout=_probes(1, rcs))
+    fp.register(["crm_resource", "--refresh", "--resource", "mdlp"])
+    fp.register(["cibadmin", "--query", "--scope", "status"], stdout=_probes(2, rcs), occurrences=3)
+    fp.register(["cibadmin", "--query", "--scope", "configuration"], stdout=(
+        '<configuration><resources><group id="mdlp"><primitive id="mdlp-rhcs" class="ocf" provider="websense" '
+        'type="mdlp"><instance_attributes id="a"><nvpair id="a-c" name="config" value="%s"/></instance_attributes>'
+        '</primitive></group></resources></configuration>' % config))
+    root = ET.fromstring(MON)
+    pacemaker = Pacemaker(5)
+    with pytest.raises(Exception) as refused:
+        pacemaker.check(root, pacemaker.unit(root))
+    return str(refused.value)
+
+
+def test_off_refused_names_the_service_from_the_probe_s_exit_reason(fp, tmp_path):
+    message = _refused_by(fp, tmp_path, "PolicyEngine STOPPED (process: no process named PolicyEngine)")
+    assert message == ("maintenance stays ON for mdlp: the service is not healthy: mdlp-rhcs on %s: error "
+                       "(PolicyEngine STOPPED (process: no process named PolicyEngine)) -- fix it, or end "
+                       "maintenance anyway with --force" % HERE)
+
+
+def test_off_refused_without_a_reason_asks_mdlp_rhcs_here(fp, tmp_path):
+    """A probe that recorded no reason (an older agent): mdlp_rhcs, with the CIB's config, says it."""
+    name = "mdlp-gone-%d" % os.getpid()
+    message = _refused_by(fp, tmp_path, "", "[agent]\nstate_dir = %s\n[service %s]\nprocess = %s\n"
+                          % (tmp_path / "state", name, name))
+    assert ("mdlp-rhcs on %s: error (mdlp_rhcs here: %s STOPPED (process: no process named %s))"
+            % (HERE, name, name)) in message, message
+    assert message.count("\n") == 0

@@ -76,7 +76,8 @@ def test_a_deployment_in_maintenance_costs_no_failover_and_off_checks_first(pair
     refused = node1.run(TOOL, "maintenance", "off")
     assert refused.returncode == 1, refused
     assert refused.stderr.count("\n") == 1 and "maintenance stays ON for mdlp" in refused.stderr
-    assert "mdlp-rhcs on node1: error" in refused.stderr and "--force" in refused.stderr
+    # which service, and why: the probe's exit reason, in the same line
+    assert "mdlp-rhcs on node1: error (PolicyEngine " in refused.stderr and "--force" in refused.stderr, refused
     assert {m[1] for m in _members(cluster).values()} == {"false"}
 
     # the deployment ends: PolicyEngine is back; off checks again, and the cluster takes over

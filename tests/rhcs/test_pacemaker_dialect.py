@@ -23,12 +23,35 @@ def test_a_failed_monitor_says_why_as_an_exit_reason(managed, fake, ocf_link):
     # Pacemaker sets the prefix itself; ocf_exit_reason uses what it is given
     custom = run_agent("monitor", config=config, ocf_link=ocf_link, env=dict(INTERVAL, OCF_EXIT_REASON_PREFIX="why:"))
     assert custom.stderr.startswith("why:RProxyWD HUNG"), custom
-    # a probe (interval 0) answers the same code without a reason, as resource-agents' apache does
+    # a probe (interval 0) that finds the resource FAILED says why too (maintenance off and crm_mon show it)
     probe = run_agent("monitor", config=config, ocf_link=ocf_link, env={"OCF_RESKEY_CRM_meta_interval": "0"})
-    assert (probe.returncode, probe.stderr) == (1, ""), probe
+    assert probe.returncode == 1 and probe.stderr.startswith("ocf-exit-reason:RProxyWD HUNG ("), probe
     # the admin's view stays as it was: no prefix outside the OCF link
     lsb = run_agent("status", config=config)
     assert lsb.returncode == 3 and "ocf-exit-reason" not in lsb.stdout + lsb.stderr
+
+
+def test_a_monitor_that_finds_everything_gone_says_which_services(managed, fake, ocf_link):
+    """7 (not running) from a recurring monitor is a failure to Pacemaker: crm_mon shows its reason.
+    Only a probe that finds the resource cleanly stopped stays quiet."""
+    config = managed("leave")
+    for name in NAMES:
+        fake.start(name)
+    assert run_agent("start", config=config, ocf_link=ocf_link).returncode == 0
+    for name in NAMES:
+        fake.kill(name)
+    result = run_agent("monitor", config=config, ocf_link=ocf_link, env=INTERVAL)
+    assert result.returncode == 7, result
+    assert result.stderr.startswith("ocf-exit-reason:httpd STALE (pidfile: ") and "; PolicyEngine STALE (" in \
+        result.stderr and "; RProxyWD STALE (" in result.stderr and result.stderr.count("\n") == 1, result
+    probe = run_agent("monitor", config=config, ocf_link=ocf_link, env={"OCF_RESKEY_CRM_meta_interval": "0"})
+    assert (probe.returncode, probe.stderr) == (7, ""), probe
+    # a recurring monitor on a node that has no start on record (rebooted, state gone): 7, and why
+    assert run_agent("stop", config=config, ocf_link=ocf_link).returncode == 0
+    gone = run_agent("monitor", config=config, ocf_link=ocf_link, env=INTERVAL)
+    assert gone.returncode == 7 and gone.stderr.startswith("ocf-exit-reason:not active on this node"), gone
+    probe = run_agent("monitor", config=config, ocf_link=ocf_link, env={"OCF_RESKEY_CRM_meta_interval": "0"})
+    assert (probe.returncode, probe.stderr) == (7, ""), probe
 
 
 def test_a_failed_start_gives_its_reason(tmp_path, ocf_link):
