@@ -15,8 +15,9 @@ class Actions:
     is left alone ("Success: Already OFF"); off is one attempt (set, then confirm within
     power_timeout), on 1 + retry_on attempts, the power-on of a reboot retry_on attempts."""
 
-    def __init__(self, options, log, runner, out, started):
+    def __init__(self, options, log, runner, out, started, unlocked=None):
         self.options, self.log, self.runner, self.out, self.started = options, log, runner, out, started
+        self.unlocked = unlocked    # why this run holds no lock on its node, if it holds none
         self.last_error = "no backend"
 
     @property
@@ -57,6 +58,9 @@ class Actions:
         self.out.write(answer + "\n")
         self.log.emit("notice", "%s of %s done by %s in %.1fs: %s" % (action, victim, backend.name, elapsed, answer),
                       victim=victim, action=action, backend=backend.name)
+        if self.unlocked:   # another fencing of the same node may have run at the same time
+            self.log.shout("%s of %s was done WITHOUT its lock: %s" % (action, victim, self.unlocked),
+                           victim=victim, action=action)
         return FENCE_OK
 
     @staticmethod

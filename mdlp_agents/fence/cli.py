@@ -151,12 +151,15 @@ class FenceRun:
         usable = [b for b, found in checked if not found]
         if not usable:
             return self.log.fail(problems[0])
+        unlocked = None
         if action in ("on", "off", "reboot"):
-            self.lock(victim)
+            unlocked = self.lock(victim)
+            if unlocked:
+                self.log.emit("warning", "fencing %s without its lock: %s" % (victim, unlocked))
             if action in fo.FENCING_ACTIONS and opts.get("delay"):
                 self.log.emit("info", "delay: waiting %gs before fencing %s" % (opts["delay"], victim))
                 time.sleep(opts["delay"])
-        actions = Actions(opts, self.log, self.runner, self.out, self.started)
+        actions = Actions(opts, self.log, self.runner, self.out, self.started, unlocked)
         return getattr(actions, "do_" + action.replace("-", "_"))(usable, victim)
 
     def password_from_script(self, script):
@@ -194,24 +197,32 @@ class FenceRun:
             self._lock_fd = None
 
     def lock(self, victim):
-        """One fencing of a node at a time: a second request for it waits for the first."""
-
+        """One fencing of a node at a time: a second request for it waits for the first.  None, or
+        why there is no lock (then the run says so in its result)."""
         directory = state_dir(self.agent["state_dir"])
         if directory is None:
-            self.log.emit("warning", "no private state directory (%s): fencing %s without a lock"
-                      % (self.agent["state_dir"], victim))
-            return
-        safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in victim)
+            return "no private state directory (%s)" % self.agent["state_dir"]
         try:
-            self._lock_fd = open_lock(directory, "fence-%s.lock" % safe)
+            self._lock_fd = open_lock(directory, lock_name(victim))
         except OSError as exc:
-            self.log.emit("warning", "fencing %s without a lock: %s" % (victim, exc))
-            return
+            return str(exc)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.log.emit("info", "another fence_mdlp is fencing %s: waiting for it" % victim)
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return None
+
+
+def lock_name(victim):
+    """The lock file of VICTIM: fence-NAME.lock for a plain name, else a readable part and a
+    digest of the whole (a name too long for a file name, or with characters a file name
+    cannot hold, still gets a lock of its own)."""
+    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in victim)
+    if safe == victim and len(victim) <= 64 and not victim.startswith("."):
+        return "fence-%s.lock" % victim
+    import hashlib
+    return "fence-%s-%s.lock" % (safe[:64], hashlib.sha256(victim.encode("utf-8", "surrogateescape")).hexdigest()[:16])
 
 
 def parse_argv(args):

@@ -272,25 +272,43 @@ def test_deadline_bounds_a_hung_backend(tmp_path, plugin_path):
     assert "timed out after 2s: off of node2 NOT confirmed" in result.stderr  # Pacemaker reads "timed out"
 
 
-def test_one_fencing_of_a_node_at_a_time(tmp_path, plugin_path):
+@pytest.mark.parametrize("node2,node3", [("node2", "node3"),
+                                         # too long for a file name (255 bytes), alike in their first 64
+                                         ("n" * 300 + "2", "n" * 300 + "3"),
+                                         ("node/2", "node_2")])    # alike once made a file name
+def test_one_fencing_of_a_node_at_a_time(tmp_path, plugin_path, node2, node3):
     conf = fence_conf(tmp_path, "backend = slow\n")
     log = tmp_path / "slow.log"
     env = {"PYTHONPATH": str(plugin_path), "SLOW_LOG": str(log), "SLOW_SECONDS": "1.5"}
     results = []
     threads = [threading.Thread(target=lambda n=n: results.append(run_fence("-o", "off", "-n", n, conf=conf,
                                                                             env=env)))
-               for n in ("node2", "node2", "node3")]
+               for n in (node2, node2, node3)]
     for thread in threads:
         thread.start()
         time.sleep(0.2)
     for thread in threads:
         thread.join(60)
     assert [r.returncode for r in results] == [0, 0, 0], results
+    assert not [r for r in results if "WITHOUT its lock" in r.stderr], results
     events = [line.split() for line in log.read_text().splitlines()]
-    node2 = [(kind, float(t)) for kind, _, node, t in events if node == "node2"]
-    assert [k for k, _ in node2] == ["begin", "end", "begin", "end"]  # serialized, not interleaved
-    node3_begin = next(float(t) for kind, _, node, t in events if node == "node3" and kind == "begin")
-    assert node3_begin < node2[1][1]  # another node is not held up
+    first = [(kind, float(t)) for kind, _, node, t in events if node == node2]
+    assert [k for k, _ in first] == ["begin", "end", "begin", "end"]  # serialized, not interleaved
+    other_begin = next(float(t) for kind, _, node, t in events if node == node3 and kind == "begin")
+    assert other_begin < first[1][1]  # another node is not held up
+
+
+def test_a_fencing_without_its_lock_says_so(tmp_path):
+    """A lock that cannot be taken (here: a lock file another user owns) does not stop the
+    fencing -- the node must go -- but the result says it ran unlocked, on stderr and in the log."""
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700, exist_ok=True)
+    (state / "fence-node2.lock").write_text("")
+    os.chown(state / "fence-node2.lock", 65534, 65534)
+    result = run_fence("-o", "off", "-n", "node2", conf=conf)
+    assert result.returncode == 0 and result.stdout == "Success: Powered OFF\n", result
+    assert "off of node2 was done WITHOUT its lock: lock file" in result.stderr, result
 
 
 def test_backend_chain_first_confirmed_wins(tmp_path, bmc, syslog):
