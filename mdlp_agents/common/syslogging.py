@@ -46,10 +46,11 @@ class LevelMethods:
 class AgentLog(LevelMethods):
     """log.warning("service httpd down: ...") -> syslog + journald."""
 
-    def __init__(self, ident, syslog_socket="/dev/log", facility=FACILITIES["daemon"]):
+    def __init__(self, ident, syslog_socket="/dev/log", facility=FACILITIES["daemon"], fields=None):
         self.ident = ident
         self.syslog_socket = syslog_socket
         self.facility = facility
+        self.fields = dict(fields or {})   # journal fields of every line (MDLP_<NAME>): the resource instance
         self._handler = None
         self._journal = None
         self._opened = False
@@ -93,7 +94,7 @@ class AgentLog(LevelMethods):
             self._handler.emit(record)
         if self._journal is not None:
             try:
-                extra = {"MDLP_" + k.upper(): str(v) for k, v in fields.items()}
+                extra = {"MDLP_" + k.upper(): str(v) for k, v in dict(self.fields, **fields).items()}
                 self._journal.send(message, PRIORITY=_PRIORITIES[level], SYSLOG_IDENTIFIER=self.ident,
                                    SYSLOG_FACILITY=self.facility, **extra)
             except Exception:  # noqa: BLE001 - logging must never fail the agent
