@@ -134,7 +134,7 @@ def _parse_toml(path, text):
 
 def _parse_ini(path, text):
     try:   # a line is not echoed: secrets are refused here, and an error line must not show one
-        parser = ini.parse(text, path, case_sensitive=True, echo=False)
+        parser = ini.parse(text, path, case_sensitive=True)
     except ini.IniError as exc:
         raise AnswerError("%s: not a valid INI file: %s" % (path, exc)) from None
     raw = {"site": {}, "cluster": []}

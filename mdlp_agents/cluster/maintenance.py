@@ -139,6 +139,10 @@ def _log(level, message):
         pass
 
 
+def _warn(message):
+    _log("warning", message)
+
+
 def say(message, level="notice"):
     """A change (or a refusal): one line on stdout and one in syslog."""
     print(message)
@@ -472,7 +476,7 @@ class Rgmanager:
 
     def _on(self, request, at):
         _, group = self.clustat()
-        previous = notice.read_record()
+        previous = notice.read_record(_warn)
         if is_frozen(group) and not (previous and previous.get("service") == self.name):
             raise Refused("%s is already frozen, but not from this node: change or end that maintenance where it "
                           "was set (or `off` here first)" % self.name)
@@ -531,7 +535,7 @@ class Rgmanager:
 
     def status(self):
         root, group = self.clustat()
-        record = notice.read_record()
+        record = notice.read_record(_warn)
         on = is_frozen(group)
         result = {"stack": self.stack, "service": self.name, "on": on, "cluster_wide": False,
                   "set_by_us": bool(record and on), "info": record if on else None, "last": None,
@@ -545,7 +549,7 @@ class Rgmanager:
             return self._off(force, expired)
 
     def _off(self, force, expired):
-        record = notice.read_record()
+        record = notice.read_record(_warn)
         if record and record.get("service") != self.name:
             record = None
         if expired is not None:

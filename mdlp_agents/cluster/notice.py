@@ -63,6 +63,8 @@ def iso(epoch):
 def from_iso(text):
     """The epoch of an ISO 8601 UTC time we wrote, or None."""
     import calendar
+    if not isinstance(text, str) and text is not None:
+        return None
     try:
         return calendar.timegm(time.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
@@ -99,19 +101,52 @@ def _owned_by(info, user):
         return False
 
 
-def read_record():
-    """rgmanager's record on this node (a dict), or None."""
+# the record's fields: what each must be (the writer is maintenance.py's `on`)
+RECORD_TEXT = ("by", "reason", "service", "token")
+RECORD_TIMES = ("since", "until")
+RECORD_REQUIRED = ("by", "since", "service", "token")
+
+
+def read_record(warn=None):
+    """rgmanager's record on this node (a dict of checked fields), or None.  A record that is not
+    what `on` writes -- not JSON, a field of the wrong type, a time that is not one -- is no record:
+    WARN (a function, when given) is told why, in one line; the caller goes on (a status check must
+    never fail on it)."""
     data = read_trusted(record_path())
     if not data:
         return None
     import json
     try:
         record = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        problem = _record_problem(record)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        problem = "not JSON (%s)" % type(exc).__name__
+    if problem:
+        if warn is not None:
+            warn("maintenance record %s ignored: %s" % (record_path(), problem))
         return None
+    checked = {k: printable(record[k]) for k in RECORD_TEXT + RECORD_TIMES if k in record}
+    if "job" in record:
+        checked["job"] = record["job"]
+    return checked
+
+
+def _record_problem(record):
     if not isinstance(record, dict):
-        return None
-    return {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
+        return "not a JSON object"
+    for key in RECORD_REQUIRED:
+        if key not in record:
+            return "no %s" % key
+    for key in RECORD_TEXT + RECORD_TIMES:
+        if key in record and (not isinstance(record[key], str) or len(record[key]) > 4 * INFO_MAX):
+            return "%s is not text" % key
+    for key in RECORD_TIMES:
+        if key in record and from_iso(record[key]) is None:
+            return "%s is not a time (YYYY-MM-DDTHH:MM:SSZ)" % key
+    job = record.get("job")
+    if job is not None and (type(job) is not int or not 0 < job < 2 ** 31):
+        return "job is not an at(1) job number"
+    return None
 
 
 def from_nvpairs(block):
@@ -175,9 +210,10 @@ def span(seconds):
     return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
 
 
-def local_notice(now=None):
+def local_notice(now=None, warn=None):
     """For `mdlp_rhcs status` on this node: one line if a maintenance is in force here, else None.
-    Pacemaker's from the CIB on disk (cluster-wide), else rgmanager's record of this node."""
+    Pacemaker's from the CIB on disk (cluster-wide), else rgmanager's record of this node (WARN:
+    see read_record)."""
     now = time.time() if now is None else now
     # the CIB's owner: Pacemaker writes it; no block of ours in it (the common case): no XML parser
     data = read_trusted(CIB_FILE, owner="hacluster", marker=BLOCK_MARK.encode())
@@ -192,7 +228,7 @@ def local_notice(now=None):
                 if in_force(info, now):
                     what = "the whole cluster (maintenance-mode)" if scope == "cluster" else unit
                     return "MAINTENANCE of %s: Pacemaker does not act on its health, %s" % (what, describe(info, now))
-    record = read_record()
+    record = read_record(warn)
     if record:   # the expiry job removes it when it thaws: one past its end is overdue
         return ("MAINTENANCE of %s (recorded on this node; rgmanager's own word: mdlp-cluster maintenance "
                 "status): rgmanager does not check or recover it, %s%s"

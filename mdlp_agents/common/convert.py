@@ -19,6 +19,15 @@ def seconds(value, positive=False, maximum=MAX_SECONDS):
     return number
 
 
+def whole_number(value, maximum=10 ** 15):
+    """A whole number written in ASCII digits (str.isdigit() also takes '²' and other scripts'
+    digits, which int() then refuses or reads as numbers nobody wrote), at most MAXIMUM."""
+    text = str(value).strip()
+    if not text or len(text) > 18 or not all("0" <= c <= "9" for c in text) or int(text) > maximum:
+        raise ValueError("%r is not a whole number (ASCII digits, at most %d)" % (value, maximum))
+    return int(text)
+
+
 TRUE_WORDS = ("1", "yes", "on", "true")
 FALSE_WORDS = ("0", "no", "off", "false")
 

@@ -17,9 +17,10 @@ class IniError(ValueError):
     """The file cannot be used as INI: 'line N: what' or 'cannot read: why' (the caller names the file)."""
 
 
-def parse(source, path, case_sensitive=False, echo=True):
+def parse(source, path, case_sensitive=False):
     """A ConfigParser holding SOURCE (text, or an open text file) read as PATH; IniError otherwise.
-    ECHO=False keeps the offending line out of the message: it may be a mistyped secret."""
+    An error names the line and what is wrong with it, never the line's text: it may be a
+    mistyped secret, or the file named may be somebody's file of password hashes."""
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
                                        default_section=NO_DEFAULT_SECTION, strict=True,
                                        empty_lines_in_values=False)
@@ -30,24 +31,20 @@ def parse(source, path, case_sensitive=False, echo=True):
     except (OSError, UnicodeDecodeError) as exc:
         raise IniError("cannot read: %s" % (getattr(exc, "strerror", None) or exc)) from None
     except configparser.Error as exc:
-        raise IniError(one_line(exc, echo)) from None
+        raise IniError(one_line(exc)) from None
     return parser
 
 
-def one_line(exc, echo=True):
-    """configparser's error as 'line N: what is wrong' (with the line itself if ECHO)."""
+def one_line(exc):
+    """configparser's error as 'line N: what is wrong' (names of sections and keys, which the
+    file's grammar made such; no other text of the line)."""
     if isinstance(exc, configparser.MissingSectionHeaderError):
-        return "line %d: text before the first [section]%s" % (exc.lineno, ": %r" % exc.line.strip() if echo else "")
+        return "line %d: text before the first [section]" % exc.lineno
     if isinstance(exc, configparser.DuplicateSectionError):
         return "line %s: section [%s] appears twice" % (exc.lineno, exc.section)
     if isinstance(exc, configparser.DuplicateOptionError):
         return "line %s: [%s] %s appears twice" % (exc.lineno, exc.section, exc.option)
     if isinstance(exc, configparser.ParsingError):
-        lineno, line = exc.errors[0]
-        import ast  # an error's cold path: ast costs fence_mdlp's monitor 2 ms otherwise
-        try:   # configparser keeps repr(line)
-            line = ast.literal_eval(line)
-        except (ValueError, SyntaxError):
-            pass
-        return "line %d: not a 'key = value' line%s" % (lineno, ": %r" % str(line).strip() if echo else "")
-    return " ".join(str(exc).split()) if echo else type(exc).__name__
+        return "line %d: not a 'key = value' line" % exc.errors[0][0]
+    lineno = getattr(exc, "lineno", None)
+    return "%s%s" % ("line %s: " % lineno if lineno else "", type(exc).__name__)

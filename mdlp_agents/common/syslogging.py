@@ -8,6 +8,8 @@ no journald, a full socket buffer -- the line is dropped, the agent goes on.
 
 import os
 
+from .text import one_line
+
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 JOURNAL_DEV_LOG = "/run/systemd/journal/dev-log"
 _SEND_TIMEOUT = 1.0
@@ -47,7 +49,7 @@ class AgentLog(LevelMethods):
     """log.warning("service httpd down: ...") -> syslog + journald."""
 
     def __init__(self, ident, syslog_socket="/dev/log", facility=FACILITIES["daemon"], fields=None):
-        self.ident = ident
+        self.ident = one_line(ident, 64)   # HA_LOGTAG or an instance name from outside: one word of a line
         self.syslog_socket = syslog_socket
         self.facility = facility
         self.fields = dict(fields or {})   # journal fields of every line (MDLP_<NAME>): the resource instance
@@ -86,6 +88,7 @@ class AgentLog(LevelMethods):
         self._logging = logging
 
     def emit(self, level, message, **fields):
+        message = one_line(message)   # a newline from outside must not forge a line of its own
         if not self._opened:
             self._open()
         if self._handler is not None:
@@ -94,7 +97,7 @@ class AgentLog(LevelMethods):
             self._handler.emit(record)
         if self._journal is not None:
             try:
-                extra = {"MDLP_" + k.upper(): str(v) for k, v in dict(self.fields, **fields).items()}
+                extra = {"MDLP_" + k.upper(): one_line(v) for k, v in dict(self.fields, **fields).items()}
                 self._journal.send(message, PRIORITY=_PRIORITIES[level], SYSLOG_IDENTIFIER=self.ident,
                                    SYSLOG_FACILITY=self.facility, **extra)
             except Exception:  # noqa: BLE001 - logging must never fail the agent

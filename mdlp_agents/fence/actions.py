@@ -4,6 +4,7 @@ until one confirms; what it says to stdout is what fenced and Pacemaker read."""
 import time
 
 from ..common.exitcodes import FENCE_OK, FENCE_STATUS_OFF
+from ..common.text import one_line
 from . import options as fo
 from .backends import FenceError
 
@@ -133,9 +134,9 @@ class Actions:
             return self.log.fail("list: no backend could list its nodes")
         for plug, alias in plugs:
             if with_status:
-                self.out.write("%s,%s,%s\n" % (plug, alias or "", self._node_status(backend, plug)))
+                self.out.write(one_line("%s,%s,%s" % (plug, alias or "", self._node_status(backend, plug))) + "\n")
             else:
-                self.out.write("%s,%s\n" % (plug, alias or ""))
+                self.out.write(one_line("%s,%s" % (plug, alias or "")) + "\n")
         return FENCE_OK
 
     def do_list_status(self, backends, victim):

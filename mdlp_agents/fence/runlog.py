@@ -7,6 +7,7 @@ import time
 
 from ..common.exitcodes import FENCE_FAILED
 from ..common.syslogging import AgentLog, LevelMethods
+from ..common.text import one_line
 
 IDENT = "fence_mdlp"
 
@@ -26,6 +27,7 @@ class RunLog(LevelMethods):
         """A line for syslog/journald (and the debug file, and stderr with --verbose).
         `debug` lines (each command run, each successful check) skip syslog: a
         device `monitor` every minute must not fill /var/log/messages."""
+        message = one_line(message)   # a node name from stdin must not forge a line of its own
         if level != "debug":
             if self._syslog is None:
                 self._syslog = AgentLog(IDENT, self.syslog_socket)
@@ -43,13 +45,13 @@ class RunLog(LevelMethods):
         """A warning that also goes to stderr (unless quiet): noop's "nothing was fenced"."""
         self.emit("warning", message, **fields)
         if not self.quiet and not self.verbose:
-            self.err.write("%s: WARNING: %s\n" % (IDENT, message))
+            self.err.write("%s: WARNING: %s\n" % (IDENT, one_line(message)))
 
     def fail(self, message):
         """The one line fenced's pipe and Pacemaker's log get; exit 1."""
         self.emit("error", message)
         if not self.quiet and not self.verbose:
-            self.err.write("%s: %s\n" % (IDENT, message))
+            self.err.write("%s: %s\n" % (IDENT, one_line(message)))
         return FENCE_FAILED
 
     def open_debug_file(self, path):

@@ -35,7 +35,7 @@ def load(path):
                 return tuple(cached)
             from ..common import ini  # not on the cached path
             try:   # the offending line is not echoed: it could be a mistyped "password secret"
-                parser = ini.parse(io.TextIOWrapper(raw, encoding="utf-8"), path, echo=False)
+                parser = ini.parse(io.TextIOWrapper(raw, encoding="utf-8"), path)
             except ini.IniError as exc:
                 raise FenceInputError("%s: %s" % (path, exc)) from None
     except OSError as exc:

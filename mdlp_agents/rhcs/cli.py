@@ -17,9 +17,11 @@ import sys
 import time
 
 from ..common import exitcodes as ec
+from ..common.convert import whole_number
 from ..common.files import state_dir
 from ..common.main import run_tool
 from ..common.syslogging import AgentLog, facility_named
+from ..common.text import one_line, one_line_words
 from . import config as cfg
 from . import report
 from .config import AGENT_DEFAULTS
@@ -78,15 +80,22 @@ class Agent:
     def say(self, message):
         """MESSAGE, one line on stderr: the exit reason, through the OCF link."""
         if self.ocf:
-            prefix = self.environ.get("OCF_EXIT_REASON_PREFIX") or "ocf-exit-reason:"
-            self.err.write("%s%s\n" % (prefix, " ".join(message.split())))
+            prefix = one_line(self.environ.get("OCF_EXIT_REASON_PREFIX") or "ocf-exit-reason:", 64)
+            self.err.write("%s%s\n" % (prefix, one_line_words(message)))
         else:
-            self.err.write("%s: %s\n" % (IDENT, message))
+            self.err.write("%s: %s\n" % (IDENT, one_line(message)))
+
+    def meta_ms(self, name):
+        """OCF_RESKEY_CRM_meta_NAME, milliseconds: 0 when not given, None when it is not a number."""
+        value = self.environ.get("OCF_RESKEY_CRM_meta_" + name) or "0"
+        try:
+            return whole_number(value)
+        except ValueError:
+            return None
 
     def is_probe(self, action):
         """Pacemaker's probe: a monitor with interval 0 (ocf_is_probe)."""
-        return (self.ocf and action in ("monitor", "status")
-                and self.environ.get("OCF_RESKEY_CRM_meta_interval", "0") in ("0", ""))
+        return self.ocf and action in ("monitor", "status") and self.meta_ms("interval") == 0
 
     def load_config(self, cli_path, use_cache=True):
         """None, or the ConfigError that makes the configuration unusable."""
@@ -103,9 +112,9 @@ class Agent:
 
     def _bounded_timeout(self, configured):
         """An action's time: the configured one, within Pacemaker's op timeout if it gave one."""
-        meta = self.environ.get("OCF_RESKEY_CRM_meta_timeout") if self.ocf else None
-        if meta and meta.isdigit() and int(meta) > 0:
-            return max(1.0, min(configured, int(meta) / 1000.0 - 2.0))
+        meta = self.meta_ms("timeout") if self.ocf else None
+        if meta:
+            return max(1.0, min(configured, meta / 1000.0 - 2.0))
         return configured
 
     # -- actions ------------------------------------------------------------------
@@ -206,7 +215,7 @@ class Agent:
         maintenance = None
         if not monitor:   # Pacemaker does not monitor in maintenance; an admin or rgmanager asks
             from ..cluster.notice import local_notice
-            maintenance = local_notice()
+            maintenance = local_notice(warn=self.log.warning)
         if as_json:
             text = report.as_json(statuses, summary, active_since, code, elapsed, maintenance=maintenance)
         elif self.out.isatty():

@@ -3,6 +3,8 @@ JSON for scripts."""
 
 import time
 
+from ..common import text as outside
+
 
 def _uptime(started, now):
     if not started:
@@ -29,20 +31,22 @@ def table(statuses, summary, active_since, verbose=False, now=None, maintenance=
         else:
             failure = status.failure
             info = "%s: %s" % (failure.probe, failure.detail)
-        lines.append("%-*s%-10s%s" % (width, status.name, status.state, info))
+        lines.append(outside.one_line("%-*s%-10s%s" % (width, status.name, status.state, info)))
         if verbose:
             for result in status.results:
-                lines.append("%*s%-8s %-5s %s" % (width + 2, "", result.probe, "ok" if result.ok else "FAIL",
-                                                  result.detail))
+                lines.append(outside.one_line("%*s%-8s %-5s %s" % (
+                    width + 2, "", result.probe, "ok" if result.ok else "FAIL", result.detail)))
     lines.append("%s; %s" % (summary, _role_text(active_since)))
     if maintenance:
-        lines.append(maintenance)
+        lines.append(outside.one_line(maintenance))
     return "\n".join(lines)
 
 
 def down(status):
-    """A service that is down, in a few words: NAME STATE (probe: detail)."""
-    return "%s %s (%s: %s)" % (status.name, status.state, status.failure.probe, status.failure.detail)
+    """A service that is down, in a few words: NAME STATE (probe: detail) -- one line, printable (a
+    process name in it is anybody's to choose)."""
+    failure = status.failure
+    return outside.one_line("%s %s (%s: %s)" % (status.name, status.state, failure.probe, failure.detail))
 
 
 def one_line(statuses, summary, active_since, maintenance=None):
@@ -52,7 +56,7 @@ def one_line(statuses, summary, active_since, maintenance=None):
         text = "%s: %s; role %s" % (summary, "; ".join(down_), role)
     else:
         text = "%s (%s); role %s" % (summary, ", ".join(s.name for s in statuses), role)
-    return "%s | %s" % (text, maintenance) if maintenance else text
+    return outside.one_line("%s | %s" % (text, maintenance) if maintenance else text)
 
 
 def as_json(statuses, summary, active_since, exit_code, elapsed, now=None, maintenance=None):

@@ -34,10 +34,10 @@ def test_no_interpolation_and_a_blank_line_ends_a_value():
 
 
 @pytest.mark.parametrize("text,message", [
-    ("key = v\n", "line 1: text before the first [section]: 'key = v'"),
+    ("key = v\n", "line 1: text before the first [section]"),
     ("[s]\n[s]\n", "line 2: section [s] appears twice"),
     ("[s]\nk = 1\nk = 2\n", "line 3: [s] k appears twice"),
-    ("[s]\nk = 1\nno equals here\n", "line 3: not a 'key = value' line: 'no equals here'"),
+    ("[s]\nk = 1\nno equals here\n", "line 3: not a 'key = value' line"),
 ])
 def test_errors_are_one_line_with_the_line_number(text, message):
     with pytest.raises(ini.IniError) as caught:
@@ -45,11 +45,14 @@ def test_errors_are_one_line_with_the_line_number(text, message):
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("text", ["password hunter2\n", "[s]\npassword hunter2\n"])
-def test_errors_without_echo_never_show_the_line(text):
+@pytest.mark.parametrize("text", ["password hunter2\n", "[s]\npassword hunter2\n",
+                                  "root:$6$hunter2$x:19000:0:99999:7:::\n"])
+def test_errors_never_show_the_line(text):
+    """A mistyped password line, or a file of password hashes named as the config: the error (which
+    an exit reason takes into the CIB) names the line, never its text."""
     with pytest.raises(ini.IniError) as caught:
-        ini.parse(text, "f", echo=False)
-    assert "hunter2" not in str(caught.value) and str(caught.value).startswith("line 1" if text[0] == "p" else "line 2")
+        ini.parse(text, "f")
+    assert "hunter2" not in str(caught.value) and str(caught.value).startswith("line 1" if text[0] != "[" else "line 2")
 
 
 def test_a_file_that_is_not_text_is_one_line():

@@ -74,3 +74,25 @@ def test_ssh_backend_with_nothing_to_do_refuses(tmp_path, kill):
         result = run_fence(stdin="backend=ssh\nnodename=node2\naction=%s\nkill_processes=%s\n" % (action, kill),
                            conf=conf, timeout=30)
         assert result.returncode == 1 and "nothing to fence" in result.stderr, (action, result)
+
+
+FORGED = "node2\nOK fencing node1: done\x1b[2J\x1b]0;owned\x07\u2028x"
+
+
+def test_a_node_name_cannot_forge_lines(tmp_path, syslog):
+    """A node name from argv (stdin cannot carry a newline in a value) with a newline, escape
+    sequences and a Unicode line separator: every line fence_mdlp writes -- stderr, syslog, the
+    debug file -- stays one line, printable."""
+    conf = fence_conf(tmp_path, "backend = noop\n")
+    for args in (("-o", "off", "-n", FORGED), ("-o", "off", "-n", FORGED, "--verbose"),
+                 ("-o", "reboot", "-n", FORGED, "--debug-file", str(tmp_path / "debug.log")),
+                 ("-o", "explode", "-n", FORGED)):
+        result = run_fence(*args, conf=conf, timeout=30)
+        for line in (result.stdout + result.stderr).splitlines():
+            assert line.startswith(("fence_mdlp: ", "Success: ", "WARNING: ", "NOTICE: ", "INFO: ", "ERROR: ",
+                                    "DEBUG: ")), (args, line)
+        assert "\x1b" not in result.stdout + result.stderr and "\u2028" not in result.stderr, (args, result)
+    lines = syslog.lines()
+    assert lines and all("\n" not in line and "\x1b" not in line and "\u2028" not in line for line in lines), lines
+    debug = (tmp_path / "debug.log").read_text()
+    assert all(line[:4].isdigit() for line in debug.splitlines()) and "\x1b" not in debug, debug

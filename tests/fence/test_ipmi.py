@@ -99,6 +99,23 @@ def test_any_doubt_about_the_status_is_a_failure(bmc, stdout, stderr, returncode
                    "power status (ipmitool exit %d): %s)\n" % (returncode, reason))
 
 
+AMBIGUOUS = ["Chassis Power is off\nChassis Power is on\n", "Chassis Power is on\nchassis power is OFF\n",
+             "Chassis Power is on (was: Chassis Power is off)\n", "Chassis Power is on\nChassis Power is x\n"]
+
+
+@pytest.mark.parametrize("stdout", AMBIGUOUS)
+def test_an_answer_naming_two_states_is_no_answer(bmc, stdout):
+    """Both states in one answer (either order): status is unknown (1), off neither says "Already
+    OFF" nor claims success -- whichever state came first."""
+    bmc.say("status", stdout, times=5)
+    bmc.say("off", "Chassis Power Control: Down/Off\n")
+    code, out, err = fence(bmc, "status")
+    assert (code, out) == (FENCE_FAILED, "") and "cannot read power status" in err, (code, out, err)
+    code, out, err = fence(bmc, "off")
+    assert code == FENCE_FAILED and "Success" not in out and "Already" not in out, (code, out, err)
+    assert "NOT fenced" in err
+
+
 def test_ipmitool_exit_code_voids_its_output(bmc):
     """An ipmitool that prints what a BMC would say when all is well, and exits 1 (was a shell
     stand-in in the contract layer)."""

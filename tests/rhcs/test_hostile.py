@@ -231,3 +231,95 @@ def test_a_full_state_dir_leaves_no_temporary_files(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result
     assert sorted(result.stdout.split()) == [".", "..", "fill"], result.stdout
+
+
+GOOD_RECORD = {"service": "mdlp", "by": "root@node1", "since": "2026-11-30T09:00:00Z", "token": "0a" * 8}
+
+
+@pytest.mark.parametrize("record", [
+    dict(GOOD_RECORD, until=1796029800), dict(GOOD_RECORD, by=["root"]), dict(GOOD_RECORD, job="12"),
+    dict(GOOD_RECORD, job=True), dict(GOOD_RECORD, since="yesterday"), dict(GOOD_RECORD, reason={"a": 1}),
+    dict(GOOD_RECORD, service=None), {"by": "root@node1"}, [GOOD_RECORD], "maintenance", 12, None,
+    "[" * 100000 + "]" * 100000,
+], ids=lambda r: str(r)[:40])
+def test_a_maintenance_record_of_the_wrong_shape_is_no_record(tmp_path, fake, syslog, record):
+    """The record is root's (so trusted), but a status check never fails on its contents: a bad
+    record is no record, and one log line says why (rgmanager would recover a service whose
+    status exits 4 "internal error")."""
+    import json
+    fake.start("httpd")
+    config = write_config(tmp_path, "[service httpd]\npidfile = %s\nprocess = httpd\n" % fake.pidfile("httpd"))
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    (run / "maintenance.json").write_text(record if isinstance(record, str) and record.startswith("[")
+                                          else json.dumps(record))
+    (run / "maintenance.json").chmod(0o600)
+    for rgmanager in (False, True):
+        result = run_agent("status", config=config, env={"MDLP_MAINTENANCE_DIR": str(run)}, rgmanager=rgmanager)
+        assert (result.returncode, result.stderr) == (0, ""), result
+        assert "MAINTENANCE" not in result.stdout, result
+    lines = [line for line in syslog.lines() if "maintenance record" in line]
+    assert len(lines) == 2 and "ignored: " in lines[0] and lines[0].startswith("<28>"), lines
+    # the same record written right is shown
+    (run / "maintenance.json").write_text(json.dumps(GOOD_RECORD))
+    result = run_agent("status", config=config, env={"MDLP_MAINTENANCE_DIR": str(run)})
+    assert result.returncode == 0 and "MAINTENANCE of mdlp" in result.stdout, result
+
+
+@pytest.mark.parametrize("body", ["[agent]\npassword hunter2-secret\n",
+                                  "root:$6$hunter2-secret$abcdef:19000:0:99999:7:::\n"])
+def test_a_config_line_that_is_not_key_value_is_not_echoed(tmp_path, ocf_link, body):
+    """The exit reason goes into the CIB (and crm_mon): a mistyped password line, or a root-only file
+    of password hashes named as the config, is named by its line number, never shown."""
+    config = tmp_path / "wrong.conf"
+    config.write_text(body)
+    config.chmod(0o600)
+    for action, link in (("start", ocf_link), ("validate-all", ocf_link), ("status", None)):
+        result = run_agent(action, config=config, ocf_link=link, env={"OCF_RESKEY_CRM_meta_interval": "10000"})
+        assert result.returncode == 6 and "line " in result.stderr, (action, result)
+        assert "hunter2" not in result.stdout + result.stderr, (action, result)
+
+
+SQUATTER_NAMED = ("import socket, sys, time\nopen('/proc/self/comm', 'w').write(sys.argv[3])\n"
+                  "s = socket.socket()\ns.bind((sys.argv[1], int(sys.argv[2])))\ns.listen(5)\ntime.sleep(1000)\n")
+
+
+def test_outside_text_cannot_forge_lines(tmp_path, fake, syslog, ocf_link):
+    """A squatter's process name (anybody sets their own), HA_LOGTAG and OCF_EXIT_REASON_PREFIX with
+    a newline and an escape sequence: the LSB one-line status stays one line, the exit reason one
+    line, each syslog line one line -- no forged 'mdlp: RUNNING'."""
+    port = _free_port("127.0.0.1")
+    fake.start("httpd", pidfile=False)
+    squatter = subprocess.Popen([sys.executable, "-c", SQUATTER_NAMED, "127.0.0.1", str(port), "\nmdlp: RUNNING\x1b"])
+    try:
+        assert _listening("127.0.0.1", port)
+        config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 127.0.0.1:%d\n" % port)
+        result = run_agent("status", config=config)
+        assert result.returncode == 3 and result.stdout.count("\n") == 1, result
+        assert result.stdout.startswith("mdlp: NOT RUNNING") and "\x1b" not in result.stdout, result
+        env = {"OCF_RESOURCE_INSTANCE": "mdlp-rhcs", "HA_LOGTAG": "tag\nmdlp: RUNNING", "OCF_RESKEY_CRM_meta_interval":
+               "10000", "OCF_EXIT_REASON_PREFIX": "why:\nmdlp: RUNNING\n"}
+        assert run_agent("start", config=config, ocf_link=ocf_link, env=env).returncode == 1
+        monitor = run_agent("monitor", config=config, ocf_link=ocf_link, env=env)
+        assert monitor.returncode in (1, 7) and monitor.stderr.count("\n") == 1, monitor
+        assert monitor.stderr.startswith("why: mdlp: RUNNING ") and "\x1b" not in monitor.stderr, monitor
+    finally:
+        squatter.kill()
+        squatter.wait()
+    lines = syslog.lines()
+    assert lines and all("\n" not in line and "\x1b" not in line for line in lines), lines
+    assert any(line.startswith("<27>tag mdlp: RUNNING[") for line in lines), lines
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662\u0660\u0660\u0660", "\u2460", "20000\u00b2", " ", "-5",
+                                   "9" * 40, "1e5"])
+def test_meta_values_that_are_not_ascii_numbers(tmp_path, ocf_link, value):
+    """OCF_RESKEY_CRM_meta_* from the environment: '²' passes str.isdigit() and fails int() (Python
+    >= 3.9 says so), Arabic-Indic digits pass both: neither is a number Pacemaker wrote.  Start,
+    monitor and stop answer as without them, never 'internal error'."""
+    name = "mdlp-meta-%d" % os.getpid()
+    config = write_config(tmp_path, "[service %s]\nprocess = %s\n" % (name, name))
+    env = {"OCF_RESKEY_CRM_meta_timeout": value, "OCF_RESKEY_CRM_meta_interval": value}
+    for action, codes in (("start", (1,)), ("monitor", (7,)), ("stop", (0,))):
+        result = run_agent(action, config=config, ocf_link=ocf_link, env=env, timeout=60)
+        assert result.returncode in codes and "internal error" not in result.stderr, (action, result)

@@ -17,21 +17,28 @@ from . import FenceBackend, FenceError
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
+_MARKER = "chassis power is"
+
+
 def power_state(output):
     """The word after ipmitool's "Chassis Power is" (fence_ipmilan reads it with the regular
-    expression [Cc]hassis [Pp]ower is\\s*([a-zA-Z]{2,3})): 'on', 'off', another word, or None.
+    expression [Cc]hassis [Pp]ower is\\s*([a-zA-Z]{2,3})), lower case: 'on', 'off', another word,
+    or None -- None also when the output names more than one state ("... is off" and "... is on"
+    in one answer: which one is the node's?  An answer in doubt is no answer).
     Without re: importing it costs the fencer's monitor more than this does."""
-    for marker in ("Chassis Power is", "chassis Power is", "Chassis power is", "chassis power is"):
-        at = output.find(marker)
-        if at >= 0:
-            rest = output[at + len(marker):].lstrip()
-            word = ""
-            for char in rest[:3]:
-                if not "a" <= char.lower() <= "z":
-                    break
-                word += char
-            return word if len(word) >= 2 else None
-    return None
+    lower = output.lower()
+    words = set()
+    at = lower.find(_MARKER)
+    while at >= 0:
+        rest = lower[at + len(_MARKER):].lstrip()
+        word = ""
+        for char in rest[:3]:
+            if not "a" <= char <= "z":
+                break
+            word += char
+        words.add(word if len(word) >= 2 else None)
+        at = lower.find(_MARKER, at + len(_MARKER))
+    return words.pop() if len(words) == 1 else None
 
 
 def kg_key(text):
@@ -109,7 +116,7 @@ class IpmiBackend(FenceBackend):
 
     def status(self):
         code, out, err = self._ipmitool("chassis", "power", "status")
-        state = (power_state(out) or "").lower()
+        state = power_state(out) or ""
         # any doubt is a failure: an exit code other than 0 voids whatever the output says
         if code != 0 or state not in ("on", "off"):
             reason = (err.strip().splitlines() or out.strip().splitlines() or ["no answer"])[-1]
