@@ -3,10 +3,13 @@
     mdlp-cluster render rhcs|pacemaker|firewall|hosts|dns ANSWERS [options]
     mdlp-cluster validate /etc/cluster/cluster.conf
     mdlp-cluster status [--json | --table] [--from FILE]
+    mdlp-cluster maintenance on|off|status
+    mdlp-cluster doctor [ANSWERS] [--peer NODE]
 
 Exit codes: render 0 written, 2 unusable answer file or option; validate 0 clean, 1 problems
 found, 2 unreadable; status (LSB) 0 started, 1 failed or recovering, 3 stopped, disabled or not
-configured, 4 unknown.
+configured, 4 unknown; maintenance 0 done, 1 refused, 2 bad input; doctor 0 nothing failed,
+1 a check failed, 2 bad input.  The commands return what they found; this module prints it.
 """
 
 import json
@@ -20,11 +23,14 @@ from ..common.clicompat import float_range, parse, prepare_click, version_option
 from ..common.errors import AgentError
 from ..common.files import atomic_write, read_regular, read_utf8
 from ..common.main import run_tool
+from ..common.paths import CLUSTER_CONF as CLUSTER_CONF_PATH
+from ..common.paths import MDLP_RHCS_CONF, SBIN_FIRST_PATH
 from ..common.syslogging import AgentLog
-from . import render as cluster_render
-from . import status as cluster_status
-from .answers import load
-from .conf_check import check
+from ..common.text import one_line
+from .live import status as cluster_status
+from .site import render as cluster_render
+from .site.answers import load
+from .site.conf_check import check
 
 PROG = "mdlp-cluster"
 
@@ -37,7 +43,7 @@ class ToolError(AgentError):
 
 def _report(message):
     """One line on stderr and in syslog (run_tool's report)."""
-    click.echo("%s: %s" % (PROG, message), err=True)
+    click.echo("%s: %s" % (PROG, one_line(message)), err=True)
     try:
         AgentLog(PROG).error(message)
     except Exception:   # logging must never turn an error into a traceback
@@ -140,7 +146,7 @@ def _clusters(site, name):
 
 
 @main.command()
-@click.argument("path", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf")
+@click.argument("path", type=click.Path(dir_okay=False), default=CLUSTER_CONF_PATH)
 def validate(path):
     """Check a cluster.conf against the guide's rules and this node (0 clean, 1 problems, 2 unreadable)."""
     try:
@@ -149,7 +155,7 @@ def validate(path):
         raise ToolError("%s: cannot read: %s" % (path, exc.strerror)) from None
     problems = check(data)
     for line, message in problems:
-        click.echo("%s:%d: %s" % (path, line, message))
+        click.echo(one_line("%s:%d: %s" % (path, line, message)))
     if problems:
         click.echo("%s: %d problem%s" % (path, len(problems), "" if len(problems) == 1 else "s"), err=True)
         sys.exit(1)
@@ -161,7 +167,7 @@ def validate(path):
 @click.option("--table", "as_table", is_flag=True, help="A table instead of one line.")
 @click.option("--from", "source", type=click.Path(dir_okay=False), metavar="FILE",
               help="Read recorded `clustat -x` or `crm_mon --output-as=xml` output instead of asking.")
-@click.option("--cluster-conf", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf",
+@click.option("--cluster-conf", type=click.Path(dir_okay=False), default=CLUSTER_CONF_PATH,
               show_default=True, help="Where rgmanager's floating IP is configured.")
 @click.option("--timeout", type=float_range(0.1, 300), default=10, show_default=True,
               help="Seconds to wait for crm_mon / clustat.")
@@ -190,12 +196,12 @@ RESOURCE = click.option("--resource", metavar="NAME",
                              "ocf:websense:mdlp or the mdlp_rhcs script).")
 WAIT = click.option("--timeout", type=float_range(1, 600), default=30, show_default=True,
                     help="Seconds to wait for each cluster command and for the cluster to act.")
-CLUSTER_CONF = click.option("--cluster-conf", type=click.Path(dir_okay=False), default="/etc/cluster/cluster.conf",
+CLUSTER_CONF = click.option("--cluster-conf", type=click.Path(dir_okay=False), default=CLUSTER_CONF_PATH,
                             show_default=True, help="rgmanager's configuration (which service, which script).")
 
 
 def _duration(ctx, param, value):
-    from .maintenance import duration
+    from .live.maintenance import duration
     try:
         return None if value is None else duration(value)
     except ValueError as exc:
@@ -203,7 +209,7 @@ def _duration(ctx, param, value):
 
 
 def _reason(ctx, param, value):
-    from .maintenance import reason
+    from .live.maintenance import reason
     try:
         return reason(value)
     except ValueError as exc:
@@ -211,8 +217,20 @@ def _reason(ctx, param, value):
 
 
 def _stack(timeout, resource, cluster_conf):
-    from .maintenance import stack
-    return stack(timeout, resource, cluster_conf)
+    from . import stacks
+    return stacks.detect(stacks.LOCAL, timeout, resource, cluster_conf)
+
+
+def _said(lines):
+    """What a maintenance change did: each line shown, and logged at its level."""
+    for text, level, shown in lines:
+        if shown:
+            click.echo(one_line(text))
+        if level:
+            try:
+                AgentLog(PROG).emit(level, text)
+            except Exception:   # noqa: BLE001 -- logging never turns a done change into an error
+                pass
 
 
 @main.group()
@@ -239,8 +257,8 @@ def maintenance():
 @CLUSTER_CONF
 def maintenance_on(for_seconds, why, whole_cluster, resource, timeout, cluster_conf):
     """Stop the cluster acting on the service's health, without stopping anything."""
-    from .maintenance import Request
-    sys.exit(_stack(timeout, resource, cluster_conf).on(Request(for_seconds, why), whole_cluster))
+    from .live.maintenance import Request
+    _said(_stack(timeout, resource, cluster_conf).maintenance_on(Request(for_seconds, why), whole_cluster))
 
 
 @maintenance.command("off")
@@ -254,10 +272,11 @@ def maintenance_off(force, expired, resource, timeout, cluster_conf):
     import re
     stack = _stack(timeout, resource, cluster_conf)
     if expired is not None:
-        if not re.fullmatch(r"[0-9a-f]{16}", expired) or stack.stack != "rgmanager":
+        if not re.fullmatch(r"[0-9a-f]{16}", expired) or stack.name != "rgmanager":
             raise click.BadParameter("not an expiry job's token", param_hint="--expired")
-        sys.exit(stack.off(expired=expired))
-    sys.exit(stack.off(force=force))
+        _said(stack.maintenance_off(expired=expired))
+    else:
+        _said(stack.maintenance_off(force=force))
 
 
 @maintenance.command("status")
@@ -267,42 +286,41 @@ def maintenance_off(force, expired, resource, timeout, cluster_conf):
 @CLUSTER_CONF
 def maintenance_status(as_json, resource, timeout, cluster_conf):
     """Whether the service is in maintenance, set by whom, why and until when."""
-    from .maintenance import status_lines
-    state = _stack(timeout, resource, cluster_conf).status()
+    from .live.maintenance import status_lines
+    state = _stack(timeout, resource, cluster_conf).maintenance_state()
     if as_json:
         click.echo(json.dumps(state, sort_keys=True))
     else:
         for text in status_lines(state):
-            click.echo(text)
+            click.echo(one_line(text))
 
 
 def _node_names(ctx, param, value):
-    """Host names (or, for --peer, an address): they go into an ssh command line and XPath."""
-    import ipaddress
-
-    from .answers import host_name
+    """Host names (or, for --peer, an address): they go into an ssh command line and XPath; checked by
+    their grammar (an address with a scope id, free text in Python 3.9+, is refused)."""
+    from ..common.convert import host_name, ip_address
     if value is None:
         return None
     names = [n for n in value.split(",") if n] if param.name == "names" else [value]
     for name in names:
         try:
-            host_name(name)
-        except ValueError as exc:
+            ip_address(name)
+        except ValueError as not_address:
             try:
-                ipaddress.ip_address(name)
-            except ValueError:
-                raise click.BadParameter(str(exc)) from None
+                host_name(name)
+            except ValueError as exc:
+                raise click.BadParameter(str(not_address if ":" in name else exc)) from None
     return names if param.name == "names" else value
 
 
 def _address(ctx, param, value):
-    import ipaddress
+    from ..common.convert import ip_address
     if value is None:
         return None
     try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise click.BadParameter("%r is not an IP address" % value) from None
+        return ip_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @main.command()
@@ -329,11 +347,11 @@ def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, nam
     the service, identical settings, fencing.  One line per check (OK, WARN, FAIL, SKIPPED, and
     the fix); exit 0 when nothing fails, 1 otherwise, 2 for bad input."""
     from . import doctor as doc
-    from . import facts as node_facts
+    from .doctor import facts as node_facts
     if facts:
         # over ssh, PATH is sshd's short default: the cluster's tools live in the sbin directories
         paths = os.environ.get("PATH", os.defpath).split(os.pathsep)
-        os.environ["PATH"] = os.pathsep.join(paths + [d for d in node_facts.AGENT_DIRS.split(":") if d not in paths])
+        os.environ["PATH"] = os.pathsep.join(paths + [d for d in SBIN_FIRST_PATH.split(":") if d not in paths])
         key = ""
         if key_stdin:
             key = sys.stdin.readline(100).strip()
@@ -342,12 +360,14 @@ def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, nam
         if partner and not partner_address:
             partner_address = node_facts.address_of(partner, min(timeout, 4))
         click.echo(json.dumps(node_facts.collect(
-            names or [os.uname().nodename], partner, partner_address, doc.cluster_ports(), tls_port,
-            service_config or node_facts.MDLP_RHCS_CONF, key, total=timeout, step=min(4.0, timeout / 2))))
+            names or [os.uname().nodename], partner, partner_address, node_facts.cluster_ports(), tls_port,
+            service_config or MDLP_RHCS_CONF, key, total=timeout, step=min(4.0, timeout / 2))))
         return
     site = load(answers) if answers else None
     checks, elapsed = doc.run(site, peer, timeout, tls_port, service_config)
-    sys.exit(doc.report(checks, elapsed, as_json))
+    text, code = doc.report(checks, elapsed, as_json)
+    click.echo(text)
+    sys.exit(code)
 
 
 def run():

@@ -15,8 +15,9 @@ import time
 
 from .. import __version__
 from .files import atomic_write
+from .paths import STATE_DIR
 
-DIRECTORY = "/run/mdlp_agents/config-cache"
+DIRECTORY = STATE_DIR + "/config-cache"
 
 
 class ParsedCache:

@@ -28,6 +28,35 @@ def whole_number(value, maximum=10 ** 15):
     return int(text)
 
 
+def ip_address(value):
+    """An IPv4 or IPv6 address, written as one (ASCII, no scope id: Python 3.9+ takes any text after
+    '%' as a scope, and such text would reach ssh's command line and shell lines), normalized."""
+    import ipaddress
+    text = str(value).strip()
+    if "%" in text:
+        raise ValueError("%r has a scope id: give an address without %%..." % value)
+    if any(ord(c) > 127 for c in text):     # str.isascii() came in 3.7
+        raise ValueError("%r is not an IP address" % value)
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("%r is not an IP address" % value) from None
+
+
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def host_name(value):
+    """A host name as DNS and /etc/hosts write it: dot-separated labels of ASCII letters, digits and
+    '-', none starting with '-', at most 63 characters each and 253 in all (a trailing dot dropped)."""
+    text = str(value).strip().rstrip(".")
+    labels = text.split(".")
+    if not text or len(text) > 253 or not all(
+            label and len(label) <= 63 and label[0] != "-" and set(label) <= _LABEL_CHARS for label in labels):
+        raise ValueError("%r is not a host name" % value)
+    return text
+
+
 TRUE_WORDS = ("1", "yes", "on", "true")
 FALSE_WORDS = ("0", "no", "off", "false")
 

@@ -7,12 +7,13 @@ import os
 
 from ..common.cache import ParsedCache
 from ..common.files import distrust, open_regular
+from ..common.paths import FENCE_CONF, STATE_DIR
 from . import options as fo
 from .options import FenceInputError
 
-PATH = "/etc/mdlp_agents/fence_mdlp.conf"
+PATH = FENCE_CONF
 ENV = "MDLP_FENCE_CONF"
-AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": "/run/mdlp_agents"}
+AGENT_KEYS = {"syslog_socket": "/dev/log", "state_dir": STATE_DIR}
 
 
 def load(path):

@@ -214,7 +214,7 @@ class Agent:
             self.say("; ".join(report.down(s) for s in statuses if not s.ok))
         maintenance = None
         if not monitor:   # Pacemaker does not monitor in maintenance; an admin or rgmanager asks
-            from ..cluster.notice import local_notice
+            from ..common.maintenance_record import local_notice
             maintenance = local_notice(warn=self.log.warning)
         if as_json:
             text = report.as_json(statuses, summary, active_since, code, elapsed, maintenance=maintenance)

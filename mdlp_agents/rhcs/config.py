@@ -13,8 +13,9 @@ from ..common import exitcodes as ec
 from ..common.convert import seconds
 from ..common.errors import AgentError
 from ..common.files import distrust, open_regular
+from ..common.paths import MDLP_RHCS_CONF, STATE_DIR
 
-DEFAULT_PATH = "/etc/mdlp_agents/mdlp_rhcs.conf"
+DEFAULT_PATH = MDLP_RHCS_CONF
 ENV_PATH = "MDLP_RHCS_CONF"
 
 STOP_POLICIES = ("leave", "stop")
@@ -28,7 +29,7 @@ AGENT_DEFAULTS = {
     "stop_policy": "leave",
     "start_timeout": 60.0,
     "stop_timeout": 60.0,
-    "state_dir": "/run/mdlp_agents",
+    "state_dir": STATE_DIR,
     "syslog_socket": "/dev/log",
 }
 PROBE_TIMEOUT_DEFAULT = 2.0

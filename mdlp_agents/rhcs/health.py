@@ -16,6 +16,7 @@ import _thread
 import time
 
 from ..common import exitcodes as ec
+from ..common import procfs
 from . import probes, procfacts
 from .results import FAILED, HUNG, STALE, STOPPED, ProbeResult
 
@@ -96,11 +97,11 @@ class _ProcessTable:
     def get(self, name, fresh=False):
         """([ProcStat] named NAME, whether they come from a scan made in this run)."""
         with self._lock:
-            still = None if fresh else procfacts.revalidate(name, self._remembered.get(name, ()))
+            still = None if fresh else procfs.revalidate(name, self._remembered.get(name, ()))
             scanned = not still
             if scanned:
                 if self._scanned is None:
-                    self._scanned = procfacts.scan(self._names)
+                    self._scanned = procfs.scan(self._names)
                 still = self._scanned[name]
             self.used[name] = [(stat.pid, stat.ticks) for stat in still if not stat.dead]
             return still, scanned

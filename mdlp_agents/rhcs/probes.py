@@ -14,6 +14,7 @@ import time
 
 from ..common.files import find_program
 from ..common.main import CHILD_GROUPS
+from ..common.paths import SYSTEM_PATH
 from ..common.processes import SIGKILL, exit_code, reap_until
 from . import procfacts
 from .results import FAILED, HUNG, ProbeResult
@@ -21,8 +22,6 @@ from .results import FAILED, HUNG, ProbeResult
 # socket.timeout is TimeoutError only from Python 3.10 on (EL8 has 3.6, EL9 3.9)
 _TIMEOUTS = (TimeoutError, _socket.timeout)
 
-# rgmanager runs scripts with this PATH; do not rely on a richer one.
-SYSTEM_PATH = "/bin:/sbin:/usr/bin:/usr/sbin"
 
 def _timeout_text(timeout):
     return "no answer within %gs" % timeout
@@ -132,10 +131,9 @@ def check_http(svc, timeout):
 
 def _tls_wrap(raw, host):
     import socket
-    import ssl
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+
+    from ..common.tls import unverified_context
+    context = unverified_context()
     timeout = raw.gettimeout()
     sock = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
     sock.settimeout(timeout)

@@ -19,90 +19,15 @@ import os
 import struct
 
 from ..common.files import open_regular
+from ..common.procfs import CLK_TCK, HUNG_STATES, ProcStat, boot_time, name_matches
 from .results import FAILED, HUNG, STALE, STOPPED, ProbeResult
 
-_HUNG_STATES = {"T": "stopped (SIGSTOP): hung", "t": "stopped by a tracer: hung"}
-_DEAD_STATES = ("Z", "X", "x")
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 # A process's start time is the boot time (whole seconds) plus clock ticks, so it
 # can look up to a second later than it was: a pidfile written at once by the new
 # process may seem a little older than its process.
 _START_SLACK = 2.0
 # How long a remembered process-table scan is trusted before a full rescan.
 SCAN_MAX_AGE = 300.0
-
-_boot_time = None
-
-
-def boot_time():
-    global _boot_time
-    if _boot_time is None:
-        with open("/proc/stat", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"btime "):
-                    _boot_time = float(line.split()[1])
-                    break
-    return _boot_time
-
-
-class ProcStat:
-    """The fields of /proc/PID/stat we use.  Raises OSError if PID is gone."""
-
-    __slots__ = ("pid", "comm", "state", "ticks")
-
-    def __init__(self, pid):
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            data = handle.read()
-        close = data.rindex(b")")
-        self.pid = pid
-        self.comm = data[data.index(b"(") + 1:close].decode("utf-8", "replace")
-        fields = data[close + 2:].split()
-        self.state = fields[0].decode()
-        self.ticks = int(fields[19])
-
-    @property
-    def started(self):
-        return boot_time() + self.ticks / _CLK_TCK
-
-    @property
-    def dead(self):
-        return self.state in _DEAD_STATES
-
-    @property
-    def uid(self):
-        """The owner of /proc/PID: the process's effective user."""
-        try:
-            return os.stat("/proc/%d" % self.pid).st_uid
-        except OSError:
-            return None
-
-
-def _basename(link):
-    try:
-        target = os.readlink(link)
-    except OSError:
-        return None
-    if target.endswith(" (deleted)"):
-        target = target[:-10]
-    return os.path.basename(target)
-
-
-def _argv0_basename(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            argv0 = handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
-    except OSError:
-        return None
-    return os.path.basename(argv0)
-
-
-def name_matches(stat, name):
-    """comm, or the executable's basename; a name longer than the 15 characters
-    the kernel keeps of comm is confirmed from argv[0]."""
-    if stat.comm == name[:15]:
-        if len(name) <= 15 or _argv0_basename(stat.pid) == name:
-            return True
-    return _basename("/proc/%d/exe" % stat.pid) == name
 
 
 def check_pidfile(path, name=None, uid=None):
@@ -140,54 +65,10 @@ def check_pidfile(path, name=None, uid=None):
     if started > written + _START_SLACK or written < boot_time() - _START_SLACK:
         return ProbeResult(False, "pidfile", STALE,
                            "pid %d started after %s was written (stale pidfile, PID reused)" % (pid, path))
-    if stat.state in _HUNG_STATES:
-        return ProbeResult(False, "pidfile", HUNG, "pid %d is %s" % (pid, _HUNG_STATES[stat.state]),
+    if stat.state in HUNG_STATES:
+        return ProbeResult(False, "pidfile", HUNG, "pid %d is %s" % (pid, HUNG_STATES[stat.state]),
                            pid=pid, started=started, pids=(pid,))
     return ProbeResult(True, "pidfile", pid=pid, started=started, pids=(pid,))
-
-
-def scan(names):
-    """One pass over the process table: {name: [ProcStat, ...]} for every NAME.
-
-    Matching is on comm first (one read of /proc/PID/stat each); executables'
-    basenames are read in a second pass only for names that matched nothing."""
-    wanted = {name[:15]: name for name in names}
-    found = {name: [] for name in names}
-    pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-    for pid in pids:
-        try:
-            stat = ProcStat(pid)
-        except (OSError, ValueError, IndexError):
-            continue
-        full = wanted.get(stat.comm)
-        if full is not None and name_matches(stat, full):
-            found[full].append(stat)
-    missing = {name for name, procs in found.items() if not procs}
-    if missing:
-        for pid in pids:
-            base = _basename("/proc/%d/exe" % pid)
-            if base in missing:
-                try:
-                    found[base].append(ProcStat(pid))
-                except (OSError, ValueError, IndexError):
-                    continue
-    return found
-
-
-def revalidate(name, remembered):
-    """[ProcStat] of the remembered [(pid, start ticks)] of NAME that are still the
-    same processes, or None when the oldest of them (the master) is gone: then scan."""
-    still = []
-    for pid, ticks in sorted(remembered, key=lambda item: item[1]):
-        try:
-            stat = ProcStat(pid)
-        except (OSError, ValueError, IndexError):
-            stat = None
-        if stat is not None and stat.ticks == ticks and name_matches(stat, name):
-            still.append(stat)
-        elif not still:
-            return None
-    return still
 
 
 def check_process(name, stats, uid=None):
@@ -202,7 +83,7 @@ def check_process(name, stats, uid=None):
             zombies += 1
             continue
         alive.append((stat.ticks, stat.pid))
-        if stat.state in _HUNG_STATES:
+        if stat.state in HUNG_STATES:
             hung.append((stat.pid, stat.state))
     if not alive:
         detail = "no process named %s" % name
@@ -215,11 +96,11 @@ def check_process(name, stats, uid=None):
         return ProbeResult(False, "process", STOPPED, detail)
     alive.sort()
     ticks, pid = alive[0]  # the oldest: the master of a pre-forking daemon
-    started = boot_time() + ticks / _CLK_TCK
+    started = boot_time() + ticks / CLK_TCK
     pids = tuple(p for _, p in alive)
     if hung:
         bad_pid, state = hung[0]
-        return ProbeResult(False, "process", HUNG, "%s pid %d is %s" % (name, bad_pid, _HUNG_STATES[state]),
+        return ProbeResult(False, "process", HUNG, "%s pid %d is %s" % (name, bad_pid, HUNG_STATES[state]),
                            pid=pid, started=started, pids=pids)
     return ProbeResult(True, "process", pid=pid, started=started, pids=pids)
 

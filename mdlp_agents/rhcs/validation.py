@@ -4,7 +4,8 @@ import os
 import shlex
 
 from ..common.files import find_program
-from .probes import SYSTEM_PATH, init_command
+from ..common.paths import SYSTEM_PATH
+from .probes import init_command
 
 
 def _program_missing(command):

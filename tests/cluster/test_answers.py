@@ -3,7 +3,7 @@ names the file, the table and the key (the CLI's exit 2 for them: cluster/test_c
 
 import pytest
 
-from mdlp_agents.cluster.answers import AnswerError, load
+from mdlp_agents.cluster.site.answers import AnswerError, load
 
 from conftest import REPO
 

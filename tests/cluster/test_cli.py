@@ -6,9 +6,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mdlp_agents.cluster.answers import AnswerError
 from mdlp_agents.cluster.cli import ToolError, main
-from mdlp_agents.cluster.status import StatusError
+from mdlp_agents.cluster.live.status import StatusError
+from mdlp_agents.cluster.site.answers import AnswerError
 
 from .test_cluster_tool import RENDERS
 from conftest import REPO

@@ -294,7 +294,7 @@ def test_status_without_a_cluster_stack_is_unknown(tmp_path):
     proc = tool("status", env={"PATH": str(tmp_path)})
     assert proc.returncode == 4
     assert proc.stderr.strip().splitlines() == [
-        "mdlp-cluster: no cluster stack here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed"]
+        "mdlp-cluster: no cluster manager here: neither crm_mon (Pacemaker) nor clustat (rgmanager) is installed"]
     garbage = tmp_path / "garbage.xml"
     garbage.write_text("<clustat><nodes>")
     proc = tool("status", "--from", garbage)

@@ -3,8 +3,8 @@
 
 import pytest
 
-from mdlp_agents.cluster import conf_check
-from mdlp_agents.cluster.conf_check import check
+from mdlp_agents.cluster.site import conf_check
+from mdlp_agents.cluster.site.conf_check import check
 
 from conftest import REPO
 

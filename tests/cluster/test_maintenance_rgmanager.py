@@ -8,12 +8,16 @@ import calendar
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
 
-from conftest import BIN_DIR, SyslogReceiver, service_pid
+from conftest import BIN_DIR, SyslogReceiver, _comm, service_pid, wait_for
 from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager
+
+# root's PATH on an EL node (sbin first): where an admin runs mdlp-cluster, and the at job runs
+ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
 
 TOOL = str(BIN_DIR / "mdlp-cluster")
 
@@ -87,7 +91,7 @@ class Node(Rgmanager):
         self.syslog = SyslogReceiver(self.root / "log.sock")
 
     def tool(self, *args, timeout=60):
-        env = {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(self.state), "MDLP_MAINTENANCE_DIR": str(self.records)}
+        env = {"PATH": ROOT_PATH, "LC_ALL": "C", "RGM": str(self.state), "MDLP_MAINTENANCE_DIR": str(self.records)}
         return self._run([TOOL] + list(args), env, timeout=timeout, dev_log=self.syslog.path)
 
     def agent(self, *args):
@@ -116,8 +120,31 @@ def node(tmp_path, managed, fake):
 
 
 @pytest.fixture
-def atd(fake):
-    fake.start("atd")
+def atd():
+    """The system's atd: root's /usr/sbin/atd, in the foreground (its queue stays empty: `at` here is
+    the recording stand-in)."""
+    proc = subprocess.Popen(["/usr/sbin/atd", "-f"])
+    assert wait_for(lambda: "atd" in (_comm(proc.pid) or ""), 5)
+    yield proc
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.mark.parametrize("owner", [0, 65534], ids=["root-not-the-system-s", "another-user"])
+def test_for_trusts_only_the_system_s_atd(node, fake, owner):
+    """Anybody can name a process atd: a maintenance that must end by itself is refused unless root's
+    /usr/sbin/atd runs."""
+    program = fake.program("atd")
+    prefix = [] if owner == 0 else ["setpriv", "--reuid=%d" % owner, "--regid=%d" % owner, "--clear-groups"]
+    impostor = subprocess.Popen(prefix + [str(program), "1000"])
+    try:
+        assert wait_for(lambda: _comm(impostor.pid) == "atd", 5)
+        refused = node.tool("maintenance", "on", "--for", "10m")
+        assert refused.returncode == 2 and "not root's /usr/sbin/atd" in refused.output, refused
+        assert node.calls() == [] and not node.frozen
+    finally:
+        impostor.kill()
+        impostor.wait()
 
 
 def test_on_freezes_the_service_the_script_runs_and_every_status_shows_it(node):
@@ -197,14 +224,14 @@ def test_for_queues_an_expiry_job_that_thaws_once(node, atd):
         TOOL, record["token"])
     # the job, run as atd would (its sleep left out): thaws without a health check, says so
     node.log_lines()
-    expired = node._run(["/bin/sh", "-c", job[2]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+    expired = node._run(["/bin/sh", "-c", job[2]], {"PATH": ROOT_PATH, "LC_ALL": "C", "RGM": str(node.state),
                                                     "MDLP_MAINTENANCE_DIR": str(node.records)},
                         dev_log=node.syslog.path)
     assert expired.returncode == 0 and not node.frozen, expired
     assert [line.split(" (")[0] for line in node.log_lines()] == ["maintenance of rgmanager service mdlp EXPIRED"]
     # a job whose maintenance has ended (or been set anew) does nothing
     assert node.tool("maintenance", "on").returncode == 0
-    stale = node._run(["/bin/sh", "-c", job[2]], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+    stale = node._run(["/bin/sh", "-c", job[2]], {"PATH": ROOT_PATH, "LC_ALL": "C", "RGM": str(node.state),
                                                   "MDLP_MAINTENANCE_DIR": str(node.records)})
     assert stale.returncode == 0 and node.frozen, stale
 
@@ -235,7 +262,7 @@ def test_a_short_for_is_queued_now_and_sleeps_to_its_second(node, atd):
     if node.calls()[-1] != "at now":    # the minute turned between `on` and its end: queued for it
         assert re.fullmatch(r"at -t \d{12}", node.calls()[-1]), node.calls()
     started = time.monotonic()
-    ran = node._run(["/bin/sh", "-c", job], {"PATH": SYSTEM_PATH, "LC_ALL": "C", "RGM": str(node.state),
+    ran = node._run(["/bin/sh", "-c", job], {"PATH": ROOT_PATH, "LC_ALL": "C", "RGM": str(node.state),
                                              "MDLP_MAINTENANCE_DIR": str(node.records)})
     assert ran.returncode == 0 and not node.frozen, ran
     assert 0.5 <= time.monotonic() - started <= 4

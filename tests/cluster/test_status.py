@@ -1,16 +1,24 @@
-"""cluster/status.py: who runs the service, decided in-process from clustat -x and crm_mon XML;
+"""cluster/live/status.py: who runs the service, decided in-process from clustat -x and crm_mon XML;
 crm_mon and clustat failing or printing garbage are shaped with pytest-subprocess (a real stack
 cannot be made to print garbage on demand).  The real crm_mon answering: test_cluster_tool_live.py."""
 
 import pytest
 
-from mdlp_agents.cluster.status import StatusError, exit_code, from_clustat, from_crm_mon, live
+from mdlp_agents.cluster.live.status import StatusError, exit_code, from_file, live
 
 from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 
 DATA = REPO / "tests" / "data"
+
+
+def from_crm_mon(text, service=None):
+    return from_file(text, None, service)
+
+
+def from_clustat(text, conf=None, service=None):
+    return from_file(text, conf, service)
 CRM_MON = """<pacemaker-result api-version="2.2" request="crm_mon --output-as=xml">
   <summary><current_dc present="true" name="node1" with_quorum="%(quorum)s"/></summary>
   <nodes>
@@ -132,7 +140,7 @@ def test_when_both_are_installed_the_one_that_answers_wins(fp, stack, tmp_path):
 
 def test_no_stack_at_all(stack):
     stack()
-    with pytest.raises(StatusError, match="^no cluster stack here: neither crm_mon"):
+    with pytest.raises(StatusError, match="^no cluster manager here: neither crm_mon"):
         live(5)
 
 

@@ -67,7 +67,7 @@ def test_status_beside_a_cib_on_disk_parses_it_only_for_a_maintenance_block(tmp_
                                  wrap=["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                                        str(tmp_path / "cib.xml")])
     assert result.returncode == 0, result.stdout
-    assert "mdlp_agents.cluster.notice" in imported    # the trace is real: the CIB was looked at
+    assert "mdlp_agents.common.maintenance_record" in imported    # the trace is real: the CIB was looked at
     if block:
         assert "MAINTENANCE of mdlp" in result.stdout, result.stdout
         assert "xml.etree.ElementTree" in imported

@@ -32,8 +32,8 @@ def test_an_agent_error_is_one_line_with_its_own_code():
 
 
 def test_subclasses_carry_their_codes():
-    from mdlp_agents.cluster.answers import AnswerError
-    from mdlp_agents.cluster.status import StatusError
+    from mdlp_agents.cluster.live.status import StatusError
+    from mdlp_agents.cluster.site.answers import AnswerError
     from mdlp_agents.fence.backends import FenceError
     from mdlp_agents.fence.options import FenceInputError
     from mdlp_agents.rhcs.config import ConfigError, ConfigMissing

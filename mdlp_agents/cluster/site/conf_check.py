@@ -2,77 +2,16 @@
 or will fail at run time, each with its line number."""
 
 import os
-import xml.parsers.expat
 
-from ..common.files import find_program
-
-SEARCH = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
-
-
-class Element:
-    __slots__ = ("tag", "attrib", "line", "children", "parent")
-
-    def __init__(self, tag, attrib, line, parent):
-        self.tag, self.attrib, self.line, self.parent = tag, attrib, line, parent
-        self.children = []
-
-    def get(self, key, default=None):
-        return self.attrib.get(key, default)
-
-    def find_all(self, tag):
-        return [c for c in self.children if c.tag == tag]
-
-    def find(self, tag):
-        found = self.find_all(tag)
-        return found[0] if found else None
-
-    def iter(self, tag):
-        for child in self.children:
-            if child.tag == tag:
-                yield child
-            yield from child.iter(tag)
-
-
-class Malformed(Exception):
-    def __init__(self, line, message):
-        Exception.__init__(self, message)
-        self.line = line
-
-
-def parse(data):
-    """A small tree with the line of every element (ElementTree keeps none)."""
-    parser = xml.parsers.expat.ParserCreate()
-    root = []
-    stack = []
-
-    def start(tag, attrib):
-        element = Element(tag, attrib, parser.CurrentLineNumber, stack[-1] if stack else None)
-        if stack:
-            stack[-1].children.append(element)
-        else:
-            root.append(element)
-        stack.append(element)
-
-    def end(tag):
-        stack.pop()
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    try:
-        parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError as exc:
-        raise Malformed(exc.lineno, "malformed XML: %s" % xml.parsers.expat.ErrorString(exc.code)) from None
-    except (LookupError, ValueError) as exc:    # e.g. an encoding expat does not know
-        raise Malformed(parser.CurrentLineNumber or 1, "malformed XML: %s" % exc) from None
-    if not root:
-        raise Malformed(1, "malformed XML: no element")
-    return root[0]
+from ...common.files import find_program
+from ...common.paths import SBIN_FIRST_PATH
+from ..stacks.cluster_conf import Malformed, parse
 
 
 def agent_installed(agent):
     if "/" in agent:
         return os.access(agent, os.X_OK)
-    return bool(find_program(agent) or find_program(agent, os.pathsep.join(SEARCH)))
+    return bool(find_program(agent) or find_program(agent, SBIN_FIRST_PATH))
 
 
 class Findings(list):

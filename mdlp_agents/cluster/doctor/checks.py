@@ -1,35 +1,16 @@
-"""mdlp-cluster doctor: the guide's checklist, checked on a node and its partner before the first
-real failure does it -- one line per check, OK / WARN / FAIL / SKIPPED, what was seen, and the fix.
-
-The partner's facts come over the admin's own OpenSSH (BatchMode: no prompt ever; the admin's
-keys, known_hosts and ssh_config), from `mdlp-cluster doctor --facts` there (facts.py), gathered
-in parallel with this node's.  A check that could not be made is SKIPPED with the reason, never
-OK; exit 0 when nothing FAILs, 1 otherwise (2: bad input, as mdlp-cluster's other commands)."""
+"""doctor's checks: pure functions of the two nodes' facts (facts.py: gathered here, or on the
+partner and sent over ssh) and the pair (pair.py), each adding Check lines -- OK, WARN, FAIL or
+SKIPPED, what was seen, and the fix.  Nothing here runs a command or reads a file."""
 
 import ipaddress
-import json
-import os
 import re
-import secrets
-import shlex
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from ..common.errors import AgentError
-from ..common.files import find_program, read_regular
-from . import facts as node_facts
-from .commands import last_line
-from .commands import run as run_command
-from .render import PACEMAKER_PORTS, RHCS_PORTS
+from ...common.text import one_line
 
 OK, WARN, FAIL, SKIPPED = "OK", "WARN", "FAIL", "SKIPPED"
 SKEW_WARN, SKEW_FAIL = 1.0, 5.0
 CERT_WARN_DAYS = 30
-
-
-class DoctorError(AgentError):
-    exit_code = 2
 
 
 class Check:
@@ -37,121 +18,14 @@ class Check:
         self.name, self.status, self.seen, self.fix = name, status, seen, fix
 
     def line(self):
-        return "%-7s %-16s %s%s" % (self.status, self.name, self.seen, " -- fix: %s" % self.fix if self.fix else "")
+        """One line, whatever the partner's facts held (its hostname and answers are text from outside)."""
+        return one_line("%-7s %-16s %s%s" % (self.status, self.name, self.seen,
+                                             " -- fix: %s" % self.fix if self.fix else ""))
 
     def as_dict(self):
         return {"check": self.name, "status": self.status, "seen": self.seen, "fix": self.fix}
 
 
-def cluster_ports(stack=None):
-    """[(proto, port)] of the cluster traffic between the nodes: Pacemaker's where it is installed
-    (or STACK says so), else the guide's rgmanager ports -- the lists `render firewall` admits."""
-    stack = stack or ("pacemaker" if find_program("crm_mon") else "rhcs")
-    ports = []
-    for proto, spec, _ in (PACEMAKER_PORTS if stack == "pacemaker" else RHCS_PORTS):
-        ports += [(proto, int(p)) for p in spec.split(",")]
-    return ports
-
-
-# -- who is who ----------------------------------------------------------------------------------
-class Pair:
-    """This node and its partner: names, the addresses the answer file expects (or None)."""
-
-    def __init__(self, me, partner, expected, cluster_name=None, prefix=None):
-        self.me, self.partner = me, partner
-        self.expected = expected            # {name: address} from the answer file, or {}
-        self.cluster_name = cluster_name
-        self.prefix = prefix
-        self.problem = None
-
-    @property
-    def names(self):
-        return [self.me, self.partner] if self.partner else [self.me]
-
-
-def _cluster_names():
-    """Node names from this node's cluster configuration: corosync.conf, else cluster.conf."""
-    for path, pattern in ((node_facts.COROSYNC_CONF, r"^\s*name\s*:\s*(\S+)"),
-                          (node_facts.CLUSTER_CONF, r"<clusternode\s[^>]*name=\"([^\"]+)\"")):
-        try:
-            text = read_regular(path).decode("utf-8", "replace")
-        except OSError:
-            continue
-        names = re.findall(pattern, text, re.M)
-        if path == node_facts.COROSYNC_CONF:   # nodelist names only, not cluster_name
-            names = re.findall(r"^\s*name\s*:\s*(\S+)", text.split("nodelist", 1)[-1], re.M)
-        if names:
-            return names
-    return []
-
-
-def pair_from(site, peer, hostname):
-    """The pair this node belongs to, from the answer file (SITE) or the cluster's configuration;
-    its `problem` says what does not fit (an unknown node, a node not in the answer file)."""
-    if site is not None:
-        for cluster in site.clusters:
-            names = [n.name for n in cluster.nodes]
-            if hostname in names:
-                expected = {n.name: n.address for n in cluster.nodes}
-                others = [n for n in names if n != hostname]
-                partner = peer or (others[0] if others else None)
-                if partner not in names:
-                    pair = Pair(hostname, None, expected, cluster.name, cluster.prefix)
-                    pair.problem = "unknown node %r: cluster %s of %s has %s" % (partner, cluster.name, site.path,
-                                                                                 ", ".join(names))
-                    return pair
-                return Pair(hostname, partner, expected, cluster.name, cluster.prefix)
-        pair = Pair(hostname, peer, {})
-        pair.problem = "this node (%s) is not a node of %s (its nodes: %s)" % (
-            hostname, site.path, ", ".join(n.name for n in site.nodes))
-        return pair
-    names = _cluster_names()
-    partner = peer or next((n for n in names if n != hostname), None)
-    pair = Pair(hostname, partner, {})
-    if not partner:
-        pair.problem = ("no partner: give --peer NODE or an answer file (the cluster's configuration names no "
-                        "other node)")
-    return pair
-
-
-# -- the partner's facts -----------------------------------------------------------------------
-SHAPE = {"hostname": str, "time": (int, float), "nameservers": list, "resolve": dict, "addresses": list,
-         "files": dict, "manager": dict, "agent": dict, "tls": dict, "firewall": dict, "fence": list}
-
-
-def peer_facts(pair, target, program, options, timeout):
-    """(facts, None) from the partner over ssh, or (None, why)."""
-    ssh = find_program("ssh")
-    if not ssh:
-        return None, "ssh is not installed here"
-    remote = [program, "doctor", "--facts", "--names", ",".join(pair.names), "--partner", pair.me,
-              "--timeout", "%g" % options["remote_timeout"], "--tls-port", str(options["tls_port"]),
-              "--service-config", options["service_config"], "--key-stdin"]
-    if options.get("me_address"):
-        remote += ["--partner-address", options["me_address"]]
-    argv = [ssh, "-o", "BatchMode=yes", "-o", "ConnectTimeout=%d" % max(1, int(timeout / 2)), "-T", "--",
-            target, " ".join(shlex.quote(word) for word in remote)]
-    try:    # the key on stdin: an argv is anybody's to read in ps
-        proc = run_command(argv, timeout, DoctorError, input=options["key"] + "\n")
-    except DoctorError as exc:
-        return None, "ssh %s: %s" % (target, exc)
-    received = time.time()
-    if proc.returncode == 255:
-        return None, "ssh %s: %s" % (target, last_line(proc))
-    try:
-        facts = json.loads(proc.stdout)
-    except ValueError:
-        return None, "%s on %s did not answer with its facts (exit %d): %s" % (
-            program, target, proc.returncode, last_line(proc, stdout=True))
-    wrong = [key for key, kind in SHAPE.items() if not isinstance(facts, dict) or not isinstance(facts.get(key), kind)]
-    if wrong:
-        return None, "%s on %s answered facts of another shape (%s): the same mdlp-agents on both nodes?" % (
-            program, target, ", ".join(wrong[:4]))
-    facts["received"] = received
-    return facts, None
-
-
-# -- the checks ----------------------------------------------------------------------------------
 def check_names(pair, mine, theirs, checks):
     me, partner = mine["hostname"], (theirs or {}).get("hostname")
     if me in ("localhost", "localhost.localdomain") or not me:
@@ -400,55 +274,3 @@ def check_fencing(mine, theirs, checks):
                 checks.append(Check("fencing", FAIL, "%s (%s) does not answer status (exit %s): %s" % (
                     label, what, device.get("rc"), device.get("answer")),
                     "check the BMC address, user and password (fence_mdlp.conf); test with fence_mdlp -o status"))
-
-
-# -- the whole run --------------------------------------------------------------------------------
-def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, program=None):
-    """The checks, in order: names, traffic, time, service, settings, fencing."""
-    started = time.time()
-    hostname = os.uname().nodename
-    pair = pair_from(site, peer, hostname)
-    service_config = service_config or getattr(site, "service_config", None) or node_facts.MDLP_RHCS_CONF
-    # the partner's facts must be complete before ssh's deadline: they get 70% of it less a second
-    # for ssh itself; this node's facts the same
-    facts_total = max(1.0, timeout * 0.7 - 1)
-    key = secrets.token_hex(16)
-    target = peer if peer and not site else (pair.expected.get(pair.partner) or pair.partner)
-    options = {"remote_timeout": facts_total, "tls_port": tls_port, "service_config": service_config, "key": key,
-               "me_address": pair.expected.get(pair.me)}
-    program = program or os.path.abspath(sys.argv[0])
-    checks = []
-    if pair.problem:
-        checks.append(Check("peer" if pair.expected or not site else "names", FAIL, pair.problem,
-                            "name the partner with --peer (a node of the same cluster)"))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        theirs_job = pool.submit(peer_facts, pair, target, program, options, timeout) if pair.partner else None
-        partner_address = pair.expected.get(pair.partner) if pair.partner else None
-        if pair.partner and not partner_address:
-            partner_address = node_facts.address_of(pair.partner, min(4.0, facts_total / 2))
-        mine = node_facts.collect(pair.names, pair.partner, partner_address, cluster_ports(), tls_port,
-                                  service_config, key, total=facts_total, step=min(4.0, facts_total / 2))
-        theirs, peer_error = theirs_job.result() if theirs_job else (None, "no partner")
-    check_names(pair, mine, theirs, checks)
-    check_traffic(pair, mine, theirs, peer_error, target, checks)
-    if pair.partner:
-        check_time(mine, theirs, checks)
-    check_service(mine, theirs, checks, started)
-    if pair.partner:
-        check_settings(mine, theirs, checks)
-    check_fencing(mine, theirs, checks)
-    return checks, time.time() - started
-
-
-def report(checks, elapsed, as_json=False):
-    failed = sum(1 for c in checks if c.status == FAIL)
-    counts = {s: sum(1 for c in checks if c.status == s) for s in (OK, WARN, FAIL, SKIPPED)}
-    if as_json:
-        print(json.dumps({"checks": [c.as_dict() for c in checks], "counts": counts,
-                          "seconds": round(elapsed, 2)}, sort_keys=True))
-    else:
-        for check in checks:
-            print(check.line())
-        print("%d OK, %d WARN, %d FAIL, %d SKIPPED in %.1f s" % (counts[OK], counts[WARN], counts[FAIL],
-                                                                   counts[SKIPPED], elapsed))
-    return 1 if failed else 0

@@ -1,6 +1,8 @@
-"""Where a planned maintenance is written down, and the one-line notice of it that `mdlp_rhcs status`,
-`mdlp-cluster status` and `mdlp-cluster maintenance status` show.  Light on imports: mdlp_rhcs
-reads it on the path rgmanager calls every 30 seconds: two opens that fail when no maintenance is on.
+"""A planned maintenance, written down: the one place that reads and writes its record, and the
+one-line notice of it that `mdlp_rhcs status`, `mdlp-cluster status` and `mdlp-cluster
+maintenance status` show.  Light on imports: mdlp_rhcs reads it on the path rgmanager calls every
+30 seconds: two opens that fail when no maintenance is on (and, beside a CIB, a search for our
+marker in its bytes; no XML parser unless it is there).
 
 - Pacemaker keeps it in the CIB (cluster-wide): our meta_attributes block <UNIT>-mdlp-maintenance
   on the service's group or resource, or the cluster_property_set mdlp-maintenance, with
@@ -10,14 +12,15 @@ reads it on the path rgmanager calls every 30 seconds: two opens that fail when 
   /run/mdlp_agents (gone at boot, as rgmanager's freeze is), written by the node that set it.
 """
 
+import contextlib
 import os
 import time
 
-from ..common.files import distrust, open_regular
+from .files import atomic_write, distrust, open_lock, open_regular, state_dir
+from .paths import CIB_FILE, STATE_DIR
+from .text import one_line
 
-RECORD_DIR = "/run/mdlp_agents"
 RECORD_NAME = "maintenance.json"
-CIB_FILE = "/var/lib/pacemaker/cib/cib.xml"
 # our blocks: <UNIT>-mdlp-maintenance-<TAG> (meta_attributes) and mdlp-maintenance-<TAG>
 # (cluster_property_set); each `on` writes a block with a new TAG before it removes the old one,
 # so a renewal never leaves a moment without maintenance
@@ -25,6 +28,10 @@ BLOCK_MARK = "mdlp-maintenance"
 INFO_KEYS = ("by", "reason", "since", "until")
 INFO_PREFIX = "mdlp-maintenance-"
 INFO_MAX = 200
+
+
+class RecordError(OSError):
+    """The record cannot be kept: no private directory, another change holds its lock."""
 
 
 def block_id(unit, tag):
@@ -41,14 +48,13 @@ def _ours(bid, unit):
 
 def printable(text, limit=INFO_MAX):
     """TEXT from a file others may have written (the CIB: the haclient group writes it), fit for a
-    terminal and a log line: no control character, at most LIMIT characters."""
-    text = "".join(c if c.isprintable() else "?" for c in str(text)[:limit])
-    return text
+    terminal and a log line."""
+    return one_line(text, limit)
 
 
 def record_dir():
     """Where rgmanager's maintenance record lives ($MDLP_MAINTENANCE_DIR for tests)."""
-    return os.environ.get("MDLP_MAINTENANCE_DIR") or RECORD_DIR
+    return os.environ.get("MDLP_MAINTENANCE_DIR") or STATE_DIR
 
 
 def record_path():
@@ -101,7 +107,7 @@ def _owned_by(info, user):
         return False
 
 
-# the record's fields: what each must be (the writer is maintenance.py's `on`)
+# the record's fields: what each must be (write_record writes what `on` asks)
 RECORD_TEXT = ("by", "reason", "service", "token")
 RECORD_TIMES = ("since", "until")
 RECORD_REQUIRED = ("by", "since", "service", "token")
@@ -147,6 +153,63 @@ def _record_problem(record):
     if job is not None and (type(job) is not int or not 0 < job < 2 ** 31):
         return "job is not an at(1) job number"
     return None
+
+
+def write_record(record):
+    """RECORD (by, since, service, token; reason, until, job) as this node's, readable by root alone."""
+    directory = state_dir(record_dir())
+    if directory is None:
+        raise RecordError("cannot keep the maintenance record: %s is not a directory only root writes" % record_dir())
+    import json
+    atomic_write(os.path.join(directory, RECORD_NAME), json.dumps(record, sort_keys=True), mode=0o600)
+
+
+def drop_record():
+    try:
+        os.unlink(record_path())
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def record_locked(timeout, what):
+    """Changes to the record one at a time (an expiry job and an admin's `on` at the same moment);
+    RecordError when another change (of WHAT: the service) holds it for TIMEOUT seconds."""
+    import fcntl
+    directory = state_dir(record_dir())
+    if directory is None:
+        raise RecordError("cannot lock the maintenance record: %s is not a directory only root writes"
+                          % record_dir())
+    fd = open_lock(directory, "maintenance.lock")
+    end = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise RecordError("another mdlp-cluster maintenance is changing %s: try again" % what) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+# -- Pacemaker's: our blocks in the CIB ---------------------------------------------------------
+def cib_block(tag, bid, setting, info, until=None):
+    """Our block: TAG (meta_attributes or cluster_property_set) of id BID, score INFINITY (it wins
+    over the resource's own), SETTING=true, INFO as mdlp-maintenance-* nvpairs; with UNTIL (the
+    epoch), a date_expression rule that Pacemaker ends by itself."""
+    import xml.etree.ElementTree as ET
+    element = ET.Element(tag, id=bid, score="INFINITY")
+    if until:
+        rule = ET.SubElement(element, "rule", id=bid + "-rule")
+        ET.SubElement(rule, "date_expression", id=bid + "-rule-end", operation="lt", end=iso(until))
+    ET.SubElement(element, "nvpair", id="%s-%s" % (bid, setting), name=setting, value="true")
+    for key, value in sorted(info.items()):
+        ET.SubElement(element, "nvpair", id="%s-%s" % (bid, key), name=INFO_PREFIX + key, value=value)
+    return element
 
 
 def from_nvpairs(block):

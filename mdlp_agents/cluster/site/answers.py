@@ -23,17 +23,17 @@ Secrets are never accepted here: the BMC or SSH password stays in
 import ipaddress
 import re
 
-from ..common import ini
-from ..common.convert import boolean
-from ..common.errors import AgentError
-from ..common.files import read_utf8
-from .status import GUIDE_SCRIPT
+from ...common import convert, ini
+from ...common.convert import boolean
+from ...common.errors import AgentError
+from ...common.files import read_utf8
+from ...common.paths import GUIDE_SCRIPT, MDLP_RHCS_CONF
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
 SITE_KEYS = {
     "dns_name": None, "dns_ttl": 60, "fence_backend": "ipmi", "fence_username": "admin",
     "fence_lanplus": True, "fence_cipher": "3", "fence_delay": 15, "fence_identity_file": None,
-    "service_config": "/etc/mdlp_agents/mdlp_rhcs.conf", "script": GUIDE_SCRIPT,
+    "service_config": MDLP_RHCS_CONF, "script": GUIDE_SCRIPT,
     "monitor_interval": 30, "ip_monitor_interval": 10, "stickiness": 100,
 }
 CLUSTER_KEYS = ("name", "floating_ip", "prefix", "interface", "failover_order", "nodes", "fence_backend",
@@ -189,13 +189,7 @@ def scalar(value, kinds=(str,)):
 
 
 def address(value):
-    value = scalar(value)
-    if "%" in value:   # Python 3.9+ takes any text after % as a scope: it would reach shell lines
-        raise ValueError("%r has a scope id: give an address without %%..." % value)
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError("%r is not an IP address" % value) from None
+    return convert.ip_address(scalar(value))
 
 
 def integer(value, low, high):
@@ -241,10 +235,7 @@ def absolute_path(value):
 
 
 def host_name(value):
-    value = scalar(value).rstrip(".")
-    if not all(NAME.match(label) for label in value.split(".")):
-        raise ValueError("%r is not a host name" % value)
-    return value
+    return convert.host_name(scalar(value))
 
 
 class Place:

@@ -1,0 +1,234 @@
+"""Pacemaker's formats, read: crm_mon --output-as=xml (what runs where) and the CIB (configuration:
+our service, its fence devices, our maintenance blocks; status: the resources' last operations).
+Pure functions over text and ElementTree elements; pacemaker.py runs the tools that print them."""
+
+import xml.etree.ElementTree as ET
+
+from ...common.errors import AgentError
+from ...common.maintenance_record import blocks_in, in_force, printable
+from ...fence.options import host_map
+
+OUR_AGENT = "ocf:websense:mdlp"
+IP_AGENTS = ("ocf:heartbeat:IPaddr2", "ocf:heartbeat:IPaddr")
+SERVICE = "mdlp"
+PROBE_PENDING = "193"       # lrm_rsc_op rc-code of an operation still running
+
+
+class FormatError(AgentError):
+    """What a Pacemaker tool printed is not what it prints."""
+
+
+def xml(text, what, error=FormatError):
+    """TEXT parsed (a document with a DOCTYPE is refused: no entity of anybody's expands here)."""
+    if "<!DOCTYPE" in text[:4096] or "<!ENTITY" in text:
+        raise error("%s: not XML we read (a DOCTYPE)" % what)
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise error("%s: not XML (%s)" % (what, exc)) from None
+
+
+def crm_mon_root(text, error=FormatError):
+    """crm_mon --output-as=xml, parsed; ERROR if it is not that, or reports an error."""
+    root = xml(text, "crm_mon --output-as=xml", error)
+    if root.tag not in ("pacemaker-result", "crm_mon"):
+        raise error("crm_mon: the root element is <%s>, not <pacemaker-result>" % root.tag)
+    result = root.find("status")
+    if result is not None and result.get("code") not in (None, "0"):
+        errors = [e.text.strip() for e in result.iter("error") if e.text and e.text.strip()]
+        raise error("crm_mon: %s%s" % (result.get("message") or "error %s" % result.get("code"),
+                                       " (%s)" % errors[-1] if errors else ""))
+    return root
+
+
+def our_unit(root, name=None):
+    """The group (or lone resource) of crm_mon's ROOT that is the service: NAME's, else the one
+    running our agent, else a group called mdlp; None if there is none."""
+    resources = root.find("resources")
+    units = [u for u in (resources if resources is not None else []) if u.tag in ("group", "resource")]
+    if name:
+        return next((u for u in units if u.get("id") == name), None)
+    for unit in units:
+        if any(r.get("resource_agent") == OUR_AGENT for r in members(unit)):
+            return unit
+    return next((u for u in units if u.tag == "group" and u.get("id") == SERVICE), None)
+
+
+def members(unit):
+    return list(unit.iter("resource")) if unit.tag == "group" else [unit]
+
+
+def cluster_mode(root):
+    """Is the cluster's maintenance-mode on (crm_mon)?"""
+    options = root.find("summary/cluster_options")
+    return options is not None and options.get("maintenance-mode") == "true"
+
+
+def unmanaged(unit):
+    return all(m.get("managed") == "false" for m in members(unit))
+
+
+def online_nodes(root):
+    return [n.get("name") for n in root.iter("node") if n.get("online") == "true"]
+
+
+def _nodes(root):
+    found = []
+    nodes = root.find("nodes")
+    for node in nodes.iter("node") if nodes is not None else []:
+        found.append({"name": node.get("name"),
+                      "online": node.get("online") == "true" and node.get("pending") != "true"
+                      and node.get("unclean") != "true",
+                      "unclean": node.get("unclean") == "true"})
+    return found
+
+
+def status(text, service=None, empty=None):
+    """What crm_mon TEXT says of the service (a status dict, EMPTY's shape: see live/status.py)."""
+    root = crm_mon_root(text)
+    found = dict(empty)
+    dc = root.find("summary/current_dc")
+    found["quorate"] = dc is not None and dc.get("with_quorum") == "true"
+    found["nodes"] = _nodes(root)
+    group = our_unit(root, service)
+    if group is None:
+        found["state"] = "not configured"
+        if service:
+            found["service"] = service
+        return found
+    found["service"] = group.get("id")
+    parts = members(group)
+    if cluster_mode(root):
+        found["maintenance"] = {"on": True, "how": "the cluster's maintenance-mode"}
+    elif parts and unmanaged(group):
+        found["maintenance"] = {"on": True, "how": "unmanaged"}
+    found["state"], found["active_node"] = _state(group, parts, found["nodes"])
+    found["ip_resource"] = next((m.get("id") for m in parts if m.get("resource_agent") in IP_AGENTS), None)
+    return found
+
+
+def _state(group, parts, nodes):
+    """(state, active node) of GROUP whose members are PARTS."""
+    roles = [m.get("role") for m in parts]
+    where = {n.get("name") for m in parts for n in m.iter("node")}
+    if any(m.get("failed") == "true" for m in parts):
+        return "failed", None
+    if roles and all(r == "Started" for r in roles) and len(where) == 1:
+        node = where.pop()
+        online = {n["name"] for n in nodes if n["online"]}
+        # Pacemaker keeps the last known place of a node it lost (UNCLEAN, offline): that is a
+        # service about to be recovered elsewhere, not one that serves
+        return ("started" if node in online else "recovering"), node
+    if all(r == "Stopped" for r in roles):
+        disabled = group.get("disabled") == "true" or all((m.get("target_role") or "").lower() == "stopped"
+                                                          for m in parts)
+        return ("disabled" if disabled else "stopped"), None
+    return "recovering", None   # starting, stopping, or split across nodes
+
+
+def maintenance_info(configuration_text, unit):
+    """Who set the maintenance of UNIT, why and until when: our block in force in the CIB
+    configuration, or None."""
+    try:
+        configuration = xml(configuration_text, "cibadmin --query")
+    except FormatError:
+        return None
+    found = None
+    for _, name, info, _ in blocks_in(configuration):
+        if name in (None, unit) and in_force(info):
+            found = info
+    return found
+
+
+def last_operations(status_root, ids):
+    """{(node, resource id): (call-id, rc-code, exit-reason)} of the last operation (a probe
+    included) of each resource in IDS, from the CIB's status section."""
+    found = {}
+    for node_state in status_root.iter("node_state"):
+        node = node_state.get("uname")
+        for resource in node_state.iter("lrm_resource"):
+            if resource.get("id") not in ids:
+                continue
+            for op in resource.iter("lrm_rsc_op"):
+                if op.get("id") == resource.get("id") + "_last_0":
+                    try:
+                        call = int(op.get("call-id") or -1)
+                    except ValueError:
+                        call = -1
+                    found[(node, resource.get("id"))] = (call, op.get("rc-code"),
+                                                         printable(op.get("exit-reason") or ""))
+    return found
+
+
+def primitive(configuration, rid):
+    """The <primitive> of id RID in a CIB configuration element, or None."""
+    return next((p for p in configuration.iter("primitive") if p.get("id") == rid), None)
+
+
+def params(element, block="instance_attributes"):
+    """{name: value} of an element's nvpairs in its BLOCK sections."""
+    found = {}
+    for section in element.findall(block):
+        for pair in section.findall("nvpair"):
+            found[pair.get("name")] = pair.get("value") or ""
+    return found
+
+
+def agent_of(element):
+    return "%s:%s:%s" % (element.get("class"), element.get("provider"), element.get("type"))
+
+
+def fence_devices(configuration, node):
+    """[(device id, agent, {parameter: value})] of the stonith devices that fence NODE, the
+    parameters as the fencer passes them: no pcmk_* keys, port= from pcmk_host_map (read as the
+    fencer reads it: node:port or node=port), else the node's name; a configured port/plug kept."""
+    devices = []
+    for element in configuration.iter("primitive"):
+        if element.get("class") != "stonith":
+            continue
+        given = params(element)
+        hosts = [h for h in given.get("pcmk_host_list", "").replace(",", " ").replace(";", " ").split() if h]
+        try:
+            mapped = host_map(given.get("pcmk_host_map") or "")
+        except AgentError:
+            mapped = {}
+        if node in hosts or node in mapped or not (hosts or mapped):
+            passed = {k: v for k, v in given.items() if not k.startswith("pcmk_")}
+            passed.setdefault("nodename", node)
+            if "port" not in passed and "plug" not in passed:
+                passed["port"] = mapped.get(node, node)
+            devices.append((element.get("id"), element.get("type"), passed))
+    return devices
+
+
+def fence_events(root):
+    """stonith_admin --history NODE --verbose --output-as=xml: [{target, action, state (success,
+    failed, pending), when (epoch of completion, or None), by (the node that fenced), reason}] as
+    listed (the fencer lists the newest first)."""
+    events = []
+    for event in root.iter("fence_event"):
+        events.append({"target": event.get("target"), "action": event.get("action"), "state": event.get("status"),
+                       "when": pacemaker_time(event.get("completed")),
+                       "by": event.get("delegate") or event.get("origin"),
+                       "reason": printable(event.get("exit-reason") or "")})
+    return events
+
+
+def pacemaker_time(text):
+    """The epoch of a time as Pacemaker's tools print it ("2026-12-05 10:15:02Z", "... +01:00"), or None."""
+    import calendar
+    import time
+    text = (text or "").strip()
+    if len(text) < 19:
+        return None
+    try:
+        epoch = calendar.timegm(time.strptime(text[:19].replace("T", " "), "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return None
+    zone = text[19:].strip()
+    if zone in ("", "Z"):
+        return epoch
+    if len(zone) == 6 and zone[0] in "+-" and zone[1:3].isdigit() and zone[3] == ":" and zone[4:].isdigit():
+        offset = int(zone[1:3]) * 3600 + int(zone[4:]) * 60
+        return epoch - offset if zone[0] == "+" else epoch + offset
+    return None

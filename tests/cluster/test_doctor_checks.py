@@ -1,0 +1,104 @@
+"""doctor/checks.py in-process: each check's lines from facts shaped by hand (the whole doctor on a
+real pair: test_doctor_lab.py), the report and its exit code."""
+
+import json
+
+import pytest
+
+from mdlp_agents.cluster import doctor
+from mdlp_agents.cluster.doctor import checks as doctor_checks
+from mdlp_agents.cluster.doctor.pair import Pair
+
+pytestmark = pytest.mark.inprocess
+NOW = 1796029800.0
+
+
+def _facts(name, **changes):
+    base = {"hostname": name, "time": NOW, "received": NOW, "nameservers": ["10.0.0.53"],
+            "resolve": {"node1": {"result": "ok", "value": ["10.0.32.11"]},
+                        "node2": {"result": "ok", "value": ["10.0.32.12"]}},
+            "addresses": [{"interface": "eth0", "address": "10.0.32.%d" % (11 if name == "node1" else 12),
+                           "prefix": 24}],
+            "files": {"mdlp_rhcs.conf": {"sha256": "a" * 64, "size": 10, "mtime": NOW},
+                      "fence_mdlp.conf": {"hmac": "b" * 64, "mtime": NOW},
+                      "cluster.conf": {"error": "absent"}},
+            "manager": {"name": "pacemaker", "running": True, "configuration_sha256": "c" * 64},
+            "agent": {"validate": {"rc": 0}, "status": {"rc": 0, "role": "active", "summary": "mdlp: running"}},
+            "tls": {"subject": "CN=mobile", "not_after": NOW + 90 * 86400},
+            "firewall": {"tool": "iptables", "results": [["udp", 5405, "ACCEPT", "policy of INPUT", []]]},
+            "fence": [{"device": "fence-x", "agent": "fence_mdlp", "backend": "ipmi", "address": "10.0.33.1",
+                       "rc": 0, "answer": "Status: ON", "seconds": 0.2}]}
+    base.update(changes)
+    return base
+
+
+PAIR = Pair("node1", "node2", {"node1": "10.0.32.11", "node2": "10.0.32.12"}, "mobile-cs", 24)
+
+
+def _lines(mine, theirs):
+    checks = []
+    doctor_checks.check_names(PAIR, mine, theirs, checks)
+    doctor_checks.check_traffic(PAIR, mine, theirs, None, "10.0.32.12", checks)
+    doctor_checks.check_time(mine, theirs, checks)
+    doctor_checks.check_service(mine, theirs, checks, NOW)
+    doctor_checks.check_settings(mine, theirs, checks)
+    doctor_checks.check_fencing(mine, theirs, checks)
+    return [c.line() for c in checks]
+
+
+def test_a_clean_pair_from_facts_is_all_ok():
+    lines = _lines(_facts("node1"), _facts("node2", time=NOW + 0.4))
+    assert all(line.startswith("OK ") for line in lines), lines
+    assert "OK      certificate      the same Subject on both nodes: CN=mobile, valid until 2027-02-28" in lines
+
+
+@pytest.mark.parametrize("theirs,status,words", [
+    ({"time": NOW + 1.5}, "WARN", "node2 is +1.5 s from node1 (more than 1 s)"),
+    ({"time": NOW - 6}, "FAIL", "node2 is -6.0 s from node1 (more than 5 s)"),
+    ({"hostname": "node1"}, "FAIL", "both nodes are called node1"),
+    ({"nameservers": ["10.9.9.9"]}, "WARN", "the nodes ask different DNS servers"),
+    ({"resolve": {"node1": {"result": "ok", "value": ["127.0.1.1"]}, "node2": {"result": "error", "value": "no"}}},
+     "FAIL", "on node2: node1 resolves to 127.0.1.1, not 10.0.32.11; node2 does not resolve (no)"),
+    ({"tls": {"subject": "CN=mobile", "not_after": NOW + 5 * 86400}}, "WARN", "on node2: CN=mobile expires in 5 days"),
+    ({"tls": {"subject": "CN=other", "not_after": NOW + 99 * 86400}}, "FAIL", "different Subjects"),
+    ({"tls": {"error": "127.0.0.1:443: Connection refused"}}, "FAIL", "on node2: 127.0.0.1:443: Connection refused"),
+    ({"agent": {"validate": {"rc": 5, "line": "httpd: /usr/sbin/httpd is not installed"},
+                "status": {"rc": 1, "role": "passive", "summary": "mdlp: DOWN", "down": ["httpd"]}}},
+     "FAIL", "on node2: mdlp_rhcs validate-all exit 5: httpd: /usr/sbin/httpd is not installed"),
+    ({"manager": {"name": "pacemaker", "running": True, "configuration_sha256": "d" * 64}}, "FAIL",
+     "the nodes hold different CIB configurations"),
+    ({"manager": {"name": "pacemaker", "running": False, "why": "Pacemaker is not running here: x"}}, "SKIPPED",
+     "from node2: Pacemaker is not running here: x"),
+    ({"fence": [{"device": "fence-x", "agent": "fence_mdlp", "backend": "noop", "rc": 0, "answer": "Status: ON"}]},
+     "WARN", "the noop backend FENCES NOTHING"),
+    ({"fence": [{"device": "fence-x", "agent": "fence_mdlp", "error": "fence_mdlp: no answer within 4s"}]},
+     "FAIL", "from node2, fence-x (fence_mdlp): fence_mdlp: no answer within 4s"),
+    ({"fence": [{"device": "fence-x", "agent": "fence_mdlp", "backend": "ipmi", "rc": 2, "answer": "Status: OFF"}]},
+     "FAIL", "says the node it fences is OFF, yet that node answers"),
+    ({"firewall": {"tool": "iptables", "results": [["udp", 5405, "ACCEPT", "policy of INPUT",
+                                                    ["-A INPUT -i eth1 -j DROP"]]]}},
+     "WARN", "unless one of these rules, whose matches were not evaluated, applies: -A INPUT -i eth1 -j DROP"),
+])
+def test_each_finding_from_facts(theirs, status, words):
+    lines = _lines(_facts("node1"), _facts("node2", **theirs))
+    found = [line for line in lines if words in line]
+    assert found and found[0].startswith(status + " "), lines
+
+
+def test_the_fence_config_is_compared_but_never_shown():
+    theirs = _facts("node2")
+    theirs["files"] = dict(theirs["files"], **{"fence_mdlp.conf": {"hmac": "e" * 64, "mtime": NOW}})
+    lines = _lines(_facts("node1"), theirs)
+    line = next(line for line in lines if "fence_mdlp.conf" in line)
+    assert line.startswith("FAIL") and "b" * 8 not in line and "e" * 8 not in line and "bytes" not in line
+    theirs["files"]["fence_mdlp.conf"] = {"mtime": NOW}      # a partner that got no key: not compared
+    line = next(line for line in _lines(_facts("node1"), theirs) if "fence_mdlp.conf" in line)
+    assert line.startswith("SKIPPED") and "no digest from node2" in line
+
+
+def test_report_json_and_exit_code():
+    checks = [doctor.Check("time", doctor.WARN, "x"), doctor.Check("names", doctor.OK, "y")]
+    text, code = doctor.report(checks, 0.5, as_json=True)
+    assert code == 0 and json.loads(text)["counts"] == {"OK": 1, "WARN": 1, "FAIL": 0, "SKIPPED": 0}
+    text, code = doctor.report(checks + [doctor.Check("peer", doctor.FAIL, "z")], 0.5)
+    assert code == 1 and text.splitlines()[-1] == "1 OK, 1 WARN, 1 FAIL, 0 SKIPPED in 0.5 s"

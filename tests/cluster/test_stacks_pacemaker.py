@@ -1,0 +1,102 @@
+"""stacks/pacemaker.py and stacks/cib.py in-process, against what Pacemaker's tools print (recorded
+from the lab's Pacemaker 2.1.5, or shaped with pytest-subprocess where a real cluster cannot be made
+to say it on demand): the health check `maintenance off` runs, the fence devices of a node, the
+fence history, moves.  The real clusters: test_*_lab.py."""
+
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from mdlp_agents.cluster.stacks import LOCAL, Refused, cib
+from mdlp_agents.cluster.stacks.pacemaker import Pacemaker
+
+pytestmark = pytest.mark.inprocess
+
+
+CIB = """<resources>
+  <primitive id="fence-node1" class="stonith" type="fence_mdlp"><instance_attributes id="a">
+    <nvpair id="a1" name="ip" value="10.0.33.11"/><nvpair id="a2" name="password" value="s3cret"/>
+    <nvpair id="a3" name="pcmk_host_list" value="node1"/></instance_attributes></primitive>
+  <primitive id="fence-map" class="stonith" type="fence_ipmilan"><instance_attributes id="b">
+    <nvpair id="b1" name="pcmk_host_map" value="node2:10.0.33.12;node3:10.0.33.13"/></instance_attributes>
+  </primitive>
+  <primitive id="web" class="ocf" provider="websense" type="mdlp"/>
+</resources>"""
+
+
+def _devices(node, text=CIB):
+    return cib.fence_devices(ET.fromstring(text), node)
+
+
+def test_fence_devices_for_a_node_from_the_cib():
+    assert _devices("node1") == [("fence-node1", "fence_mdlp", {
+        "ip": "10.0.33.11", "password": "s3cret", "nodename": "node1", "port": "node1"})]
+    mapped = _devices("node2")      # the port pcmk_host_map gives, as the fencer
+    assert [(d[0], d[2]["port"]) for d in mapped] == [("fence-map", "10.0.33.12")]
+    configured = _devices("node1", CIB.replace('<nvpair id="a1"',
+                                               '<nvpair id="a0" name="plug" value="3"/><nvpair id="a1"'))
+    assert "port" not in configured[0][2] and configured[0][2]["plug"] == "3"
+
+
+@pytest.mark.parametrize("host_map", ["node1=10.0.33.11;node2=10.0.33.12", "node1:10.0.33.11 node2:10.0.33.12",
+                                      "node1=10.0.33.11,node2:10.0.33.12", " node2=10.0.33.12 "])
+def test_pcmk_host_map_is_read_as_the_fencer_reads_it(host_map):
+    """node=port as well as node:port (Pacemaker takes both): the doctor asked the device for port
+    'node2' where the map said 10.0.33.12."""
+    text = CIB.replace("node2:10.0.33.12;node3:10.0.33.13", host_map)
+    assert [(d[0], d[2]["port"]) for d in _devices("node2", text)] == [("fence-map", "10.0.33.12")]
+
+
+# -- `maintenance off`'s refusal names the service down and why ------------------------------------
+HERE = os.uname().nodename
+MON = ('<pacemaker-result><nodes><node name="%s" online="true"/><node name="node2" online="true"/></nodes>'
+       '<resources><group id="mdlp"><resource id="mdlp-ip" resource_agent="ocf:heartbeat:IPaddr2"/>'
+       '<resource id="mdlp-rhcs" resource_agent="ocf:websense:mdlp"/></group></resources></pacemaker-result>' % HERE)
+
+
+def _probes(call, rcs):
+    """cibadmin --query --scope status: each (node, member) -> (rc, exit-reason) at CALL."""
+    states = {}
+    for (node, member), (rc, why) in rcs.items():
+        states.setdefault(node, []).append(
+            '<lrm_resource id="%s"><lrm_rsc_op id="%s_last_0" call-id="%d" rc-code="%s" exit-reason="%s"/>'
+            '</lrm_resource>' % (member, member, call, rc, why))
+    return "<status>%s</status>" % "".join('<node_state uname="%s"><lrm><lrm_resources>%s</lrm_resources></lrm>'
+                                           '</node_state>' % (n, "".join(r)) for n, r in states.items())
+
+
+def _refused_by(fp, tmp_path, why, config_body=None):
+    config = tmp_path / "mdlp_rhcs.conf"
+    config.write_text(config_body or "")
+    rcs = {(HERE, "mdlp-ip"): ("0", ""), (HERE, "mdlp-rhcs"): ("1", why),
+           ("node2", "mdlp-ip"): ("7", ""), ("node2", "mdlp-rhcs"): ("7", "")}
+    fp.register(["cibadmin", "--query", "--scope", "status"], stdout=_probes(1, rcs))
+    fp.register(["crm_resource", "--refresh", "--resource", "mdlp"])
+    fp.register(["cibadmin", "--query", "--scope", "status"], stdout=_probes(2, rcs), occurrences=3)
+    fp.register(["cibadmin", "--query", "--scope", "configuration"], stdout=(
+        '<configuration><resources><group id="mdlp"><primitive id="mdlp-rhcs" class="ocf" provider="websense" '
+        'type="mdlp"><instance_attributes id="a"><nvpair id="a-c" name="config" value="%s"/></instance_attributes>'
+        '</primitive></group></resources></configuration>' % config))
+    root = ET.fromstring(MON)
+    pacemaker = Pacemaker(LOCAL, 5)
+    with pytest.raises(Refused) as refused:
+        pacemaker.check(root, pacemaker.unit(root))
+    return str(refused.value)
+
+
+def test_off_refused_names_the_service_from_the_probe_s_exit_reason(fp, tmp_path):
+    message = _refused_by(fp, tmp_path, "PolicyEngine STOPPED (process: no process named PolicyEngine)")
+    assert message == ("maintenance stays ON for mdlp: the service is not healthy: mdlp-rhcs on %s: error "
+                       "(PolicyEngine STOPPED (process: no process named PolicyEngine)) -- fix it, or end "
+                       "maintenance anyway with --force" % HERE)
+
+
+def test_off_refused_without_a_reason_asks_mdlp_rhcs_here(fp, tmp_path):
+    """A probe that recorded no reason (an older agent): mdlp_rhcs, with the CIB's config, says it."""
+    name = "mdlp-gone-%d" % os.getpid()
+    message = _refused_by(fp, tmp_path, "", "[agent]\nstate_dir = %s\n[service %s]\nprocess = %s\n"
+                          % (tmp_path / "state", name, name))
+    assert ("mdlp-rhcs on %s: error (mdlp_rhcs here: %s STOPPED (process: no process named %s))"
+            % (HERE, name, name)) in message, message
+    assert message.count("\n") == 0
