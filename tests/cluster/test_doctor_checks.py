@@ -43,6 +43,7 @@ def _lines(mine, theirs):
     doctor_checks.check_service(mine, theirs, checks, NOW)
     doctor_checks.check_settings(mine, theirs, checks)
     doctor_checks.check_fencing(mine, theirs, checks)
+    doctor_checks.check_unread(theirs, checks)
     return [c.line() for c in checks]
 
 
@@ -77,7 +78,14 @@ def test_a_clean_pair_from_facts_is_all_ok():
      "FAIL", "says the node it fences is OFF, yet that node answers"),
     ({"firewall": {"tool": "iptables", "results": [["udp", 5405, "ACCEPT", "policy of INPUT",
                                                     ["-A INPUT -i eth1 -j DROP"]]]}},
-     "WARN", "unless one of these rules, whose matches were not evaluated, applies: -A INPUT -i eth1 -j DROP"),
+     "WARN", "unless one of these rules, whose matches were not evaluated, decides: -A INPUT -i eth1 -j DROP"),
+    ({"firewall": {"tool": "iptables", "results": [["udp", 5405, "UNKNOWN", "-A INPUT -j NFQUEUE", []]]}},
+     "WARN", "cannot be evaluated for udp/5405 (-A INPUT -j NFQUEUE)"),
+    ({"firewall": {"tool": "iptables", "results": [["udp", 5405, "DROP", "policy of INPUT",
+                                                    ["-A INPUT -m set --match-set ha src -j ACCEPT"]]]}},
+     "WARN", "blocks udp/5405 (DROP: policy of INPUT)"),
+    ({"time": float("nan")}, "FAIL", "node2 is +nan s from node1"),
+    ({"time": float("inf")}, "FAIL", "node2 is +inf s from node1"),
 ])
 def test_each_finding_from_facts(theirs, status, words):
     lines = _lines(_facts("node1"), _facts("node2", **theirs))
@@ -102,3 +110,47 @@ def test_report_json_and_exit_code():
     assert code == 0 and json.loads(text)["counts"] == {"OK": 1, "WARN": 1, "FAIL": 0, "SKIPPED": 0}
     text, code = doctor.report(checks + [doctor.Check("peer", doctor.FAIL, "z")], 0.5)
     assert code == 1 and text.splitlines()[-1] == "1 OK, 1 WARN, 1 FAIL, 0 SKIPPED in 0.5 s"
+
+
+@pytest.mark.parametrize("key,value,check", [
+    ("time", float("nan"), "time"), ("time", "1796029800", "time"), ("time", 1e300, "time"), ("time", True, "time"),
+    ("resolve", {"node1": {"result": "ok", "value": ["not an address"]}}, "names"),
+    ("resolve", {"node1": {"result": "ok", "value": "10.0.32.11"}}, "names"),
+    ("resolve", [], "names"), ("nameservers", "10.0.0.53", "names"), ("hostname", "node2\nOK fencing", "names"),
+    ("addresses", [{"interface": "eth0", "address": "10.0.32.12", "prefix": "24"}], "peer"),
+    ("files", {"mdlp_rhcs.conf": {"sha256": "a" * 64}}, "settings"),
+    ("files", {"mdlp_rhcs.conf": {"mtime": 1e300}}, "settings"),
+    ("manager", {"name": "pacemaker", "running": "yes"}, "cluster config"),
+    ("agent", {"status": {"rc": "0"}}, "status"), ("agent", ["x"], "status"),
+    ("tls", {"subject": "CN=mobile", "not_after": 1e300}, "certificate"),
+    ("tls", {"subject": ["CN=mobile"]}, "certificate"),
+    ("firewall", {"tool": "iptables", "results": [["udp", 5000000, "ACCEPT", "x", []]]}, "firewall"),
+    ("firewall", {"tool": "iptables", "results": [["udp", 5405, "MAYBE", "x", []]]}, "firewall"),
+    ("firewall", {"results": "ACCEPT"}, "firewall"),
+    ("fence", ["fence-x"], "fencing"), ("fence", [{"device": "x", "rc": 10 ** 100}], "fencing"),
+    ("fence", {"device": "x"}, "fencing"),
+])
+def test_partner_facts_of_another_shape_are_one_fail_line(key, value, check):
+    """Each malformed fact is one FAIL for the check it feeds (with the partner's name, not its word
+    for it); every other check still reports; nothing crashes."""
+    from mdlp_agents.cluster.doctor.peer import checked_facts
+    sent = _facts("node2", time=NOW)
+    del sent["received"]
+    sent[key] = value
+    theirs = checked_facts(sent, "node2")
+    theirs["received"] = NOW
+    lines = _lines(_facts("node1"), theirs)
+    bad = [line for line in lines if "the facts it sent for %s are not what mdlp-cluster sends" % key in line]
+    assert bad and all(line.startswith("FAIL") for line in bad), lines
+    assert bad[0].split()[1] == (check or "peer").split()[0], bad
+    assert "\n" not in "".join(lines) and all(line.split()[0] in ("OK", "WARN", "FAIL", "SKIPPED") for line in lines)
+    # the checks the malformed fact does not feed still report on both nodes
+    assert len([line for line in lines if line.split()[1] == "validate-all" or key == "agent"]) >= 1
+
+
+def test_partner_facts_that_are_whole_are_taken_as_they_are():
+    from mdlp_agents.cluster.doctor.peer import checked_facts
+    sent = _facts("node2")
+    del sent["received"]
+    assert "_malformed" not in checked_facts(sent, "node2")
+

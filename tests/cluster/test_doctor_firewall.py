@@ -1,6 +1,8 @@
-"""doctor/firewall.py in-process: the verdicts on rules loaded into a real iptables (in a network
-namespace of the test's own), firewalld's answers as firewall-cmd gives them (firewalld needs D-Bus
-and systemd: shaped with pytest-subprocess), a firewall-cmd that hangs (a real process)."""
+"""doctor/iptables.py and doctor/firewall.py in-process: the verdicts on rules loaded into a real
+iptables (in a network namespace of the test's own, so the text is iptables-save's own), texts no
+iptables would print (hostile or careless), firewalld's answers as firewall-cmd gives them
+(firewalld needs D-Bus and systemd: shaped with pytest-subprocess), a firewall-cmd that hangs (a
+real process)."""
 
 import subprocess
 import time
@@ -8,13 +10,14 @@ import uuid
 
 import pytest
 
-from mdlp_agents.cluster.doctor import facts, firewall
+from mdlp_agents.cluster.doctor import facts, firewall, iptables
 from mdlp_agents.cluster.site.answers import load
 from mdlp_agents.cluster.site.render import firewall as rendered_firewall
 
 from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
+PARTNER = "10.0.32.12"
 
 
 @pytest.fixture
@@ -25,30 +28,37 @@ def netns():
     subprocess.run(["ip", "netns", "del", name], check=True)
 
 
-def _saved(netns, rules):
-    """RULES through the real iptables-restore and iptables-save of a fresh namespace."""
-    subprocess.run(["ip", "netns", "exec", netns, "iptables-restore"], input=rules, text=True, check=True)
+def _saved(netns, rules, policy="ACCEPT"):
+    """RULES (":CHAIN" lines first) through the real iptables-restore and iptables-save of a fresh namespace."""
+    chains = [r for r in rules if r.startswith(":")]
+    text = "*filter\n:INPUT %s [0:0]\n%s\nCOMMIT\n" % (policy, "\n".join(chains + [r for r in rules
+                                                                                   if not r.startswith(":")]))
+    subprocess.run(["ip", "netns", "exec", netns, "iptables-restore"], input=text, text=True, check=True)
     return subprocess.run(["ip", "netns", "exec", netns, "iptables-save"], capture_output=True, text=True,
                           check=True).stdout
+
+
+def _verdict(saved, proto="udp", port=5405, interface=None, source=PARTNER, deadline=None):
+    return iptables.evaluate(iptables.parse(saved), source, proto, port, interface, deadline)
 
 
 def test_the_guide_s_chain_with_our_rendered_rules_admits_the_partner_only(netns):
     site = load(str(REPO / "examples" / "cluster-2node.toml"))
     rendered = [line for line in rendered_firewall(site, site.clusters, "pacemaker").splitlines()
                 if line.startswith("-A")]
-    rules = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:MDLP-FW-IN-0 - [0:0]\n" \
-            "-A INPUT -i lo -j ACCEPT\n-A INPUT -j MDLP-FW-IN-0\n%s\nCOMMIT\n" % "\n".join(rendered)
-    saved = _saved(netns, rules)
+    saved = _saved(netns, [":MDLP-FW-IN-0 - [0:0]", "-A INPUT -i lo -j ACCEPT", "-A INPUT -j MDLP-FW-IN-0"]
+                   + rendered, policy="DROP")
     for proto, port in facts.cluster_ports("pacemaker"):
-        verdict, rule, doubts = firewall.evaluate(saved, "10.0.32.12", proto, port)
+        verdict, rule, doubts = _verdict(saved, proto, port)
         assert verdict == "ACCEPT" and "-s 10.0.32.12/32" in rule and doubts == [], (proto, port, rule)
-    assert firewall.evaluate(saved, "10.0.32.99", "udp", 5405) == ("DROP", "policy of INPUT", [])
+    assert _verdict(saved, source="10.0.32.99") == ("DROP", "policy of INPUT", [])
 
 
 @pytest.mark.parametrize("rules,verdict,doubtful", [
     (["-A INPUT -s 10.0.32.12/32 -p udp -m udp --dport 5405 -j DROP"], "DROP", False),
     (["-A INPUT -p udp -m multiport --dports 5404:5406 -j REJECT --reject-with icmp-port-unreachable"], "REJECT",
      False),
+    (["-A INPUT -p udp -m udp --dport 5406:5410 -j DROP"], "ACCEPT", False),     # a range, not ours
     (["-A INPUT ! -s 10.0.32.12/32 -p udp -j DROP"], "ACCEPT", False),           # not from the partner
     (["-A INPUT -s 10.0.32.0/24 -p tcp -j DROP"], "ACCEPT", False),              # another protocol
     (["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j DROP"], "ACCEPT", False),   # not a new packet
@@ -57,13 +67,105 @@ def test_the_guide_s_chain_with_our_rendered_rules_admits_the_partner_only(netns
     (["-A INPUT -s 10.0.32.12/32 -m comment --comment \"mdlp cluster\" -j DROP"], "DROP", False),
     ([":MDLP - [0:0]", "-A INPUT -j MDLP", "-A INPUT -j DROP", "-A MDLP -s 10.0.32.12/32 -j RETURN",
       "-A MDLP -j ACCEPT"], "DROP", False),                                       # RETURN goes back to INPUT
+    # goto: a chain reached with -g does not come back to the rule after it
+    ([":DROPPER - [0:0]", "-A INPUT -s 10.0.32.12/32 -g DROPPER", "-A DROPPER -j DROP"], "DROP", False),
+    ([":CHK - [0:0]", "-A INPUT -g CHK", "-A INPUT -j DROP", "-A CHK -s 10.0.32.12/32 -j RETURN"], "ACCEPT",
+     False),                                                                      # RETURN ends INPUT: its policy
+    ([":CHK - [0:0]", "-A INPUT -j CHK", "-A INPUT -j DROP", "-A CHK -s 10.0.32.12/32 -j RETURN"], "DROP", False),
+    # a comment is a value, whatever it says: iptables-save prints -j unquoted there
+    (["-A INPUT -s 10.0.32.12/32 -m comment --comment \"-j\" -j DROP"], "DROP", False),
+    (["-A INPUT -s 10.0.32.12/32 -m comment --comment \"-j ACCEPT\" -j DROP"], "DROP", False),
+    (["-A INPUT -s 10.0.32.99/32 -m comment --comment \"-s 10.0.32.12 -j ACCEPT\" -j ACCEPT", "-A INPUT -j DROP"],
+     "DROP", False),
+    (["-A INPUT -m mark --mark 0x1 -j DROP"], "ACCEPT", True),                   # a mark: not known here
+    (["-A INPUT -m mark --mark 0x1 -j ACCEPT", "-A INPUT -j DROP"], "DROP", True),   # blocked, unless...
+    (["-A INPUT -s 10.0.32.12/32 -j LOG --log-prefix \"mdlp -j DROP \"", "-A INPUT -j ACCEPT"], "ACCEPT", False),
+    (["-A INPUT -s 10.0.32.12/32 -j NFQUEUE --queue-num 1"], "UNKNOWN", False),   # user space decides
 ])
 def test_verdicts_on_real_iptables_save_text(netns, rules, verdict, doubtful):
-    chains = [r for r in rules if r.startswith(":")]
-    saved = _saved(netns, "*filter\n:INPUT ACCEPT [0:0]\n%s\nCOMMIT\n" % "\n".join(
-        chains + [r for r in rules if not r.startswith(":")]))
-    found, _, doubts = firewall.evaluate(saved, "10.0.32.12", "udp", 5405)
+    saved = _saved(netns, rules)
+    found, _, doubts = _verdict(saved)
     assert (found, bool(doubts)) == (verdict, doubtful), saved
+
+
+def test_the_cluster_interface_settles_an_interface_match(netns):
+    saved = _saved(netns, ["-A INPUT -i eth1 -p udp -j DROP", "-A INPUT -i eth+ -p tcp -j DROP"])
+    assert _verdict(saved, interface="eth0")[:3] == ("ACCEPT", "policy of INPUT", [])
+    assert _verdict(saved, interface="eth1")[0] == "DROP"
+    assert _verdict(saved, "tcp", 2224, interface="eth7")[0] == "DROP"
+
+
+@pytest.mark.parametrize("text", [
+    "-A INPUT -p udp --dport corosync -j DROP",                # a name /etc/services does not know
+    "-A INPUT -p udp -m udp --dport 1:5000000 -j DROP",          # a range no port reaches the end of
+    "-A INPUT -p udp -m multiport --dports 5404,,x:y -j DROP",
+    "-A INPUT -s 10.0.32.12/99 -j DROP",
+    '-A INPUT -m comment --comment "never closed -j DROP',
+    "-A INPUT -s",
+    "-A",
+    ":",
+    ": - [0:0]",
+    "-A INPUT ! ! -s 10.0.32.12 -j DROP",
+    "-A INPUT -p 17 -j",
+    "-A INPUT %s -j DROP" % ("-m mark --mark 1 " * 5000),
+])
+def test_lines_no_iptables_would_print_are_doubts_not_crashes(text):
+    saved = "*filter\n:INPUT ACCEPT [0:0]\n%s\n-A INPUT -j DROP\nCOMMIT\n" % text
+    verdict, rule, doubts = _verdict(saved)
+    assert verdict in ("DROP", "UNKNOWN", "ACCEPT") and isinstance(doubts, list)
+    assert verdict != "ACCEPT" or doubts     # never an OK from a rule we could not read
+
+
+def test_named_ports_and_ranges_are_ranges():
+    saved = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport ssh:2300 -j DROP\nCOMMIT\n"
+    assert _verdict(saved, "tcp", 2224)[0] == "DROP" and _verdict(saved, "tcp", 3121)[0] == "ACCEPT"
+    huge = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 0:4000000000 -j DROP\nCOMMIT\n"
+    assert _verdict(huge)[0] == "DROP"
+
+
+def test_chains_that_fan_out_are_walked_once_each():
+    """Ten levels of 200 jumps to the next level: 200**10 walks without memoising; here milliseconds."""
+    lines = ["*filter", ":INPUT DROP [0:0]"] + [":L%d - [0:0]" % level for level in range(10)]
+    lines += ["-A INPUT -j L0"]
+    for level in range(9):
+        lines += ["-A L%d -p udp -j L%d" % (level, level + 1)] * 200
+    lines += ["-A L9 -s 10.0.32.12/32 -j ACCEPT", "COMMIT"]
+    started = time.monotonic()
+    assert _verdict("\n".join(lines) + "\n")[0] == "ACCEPT"
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_circle_of_chains_is_unknown_not_a_crash():
+    saved = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -j A\nCOMMIT\n"
+    assert _verdict(saved)[0] == "UNKNOWN"
+
+
+def test_a_rule_set_larger_than_the_budget_is_a_doubt_in_time():
+    lines = ["*filter", ":INPUT ACCEPT [0:0]"] + ["-A INPUT -s 192.0.2.%d/32 -p tcp -j DROP" % (i % 250)
+                                                  for i in range(300000)] + ["COMMIT"]
+    started = time.monotonic()
+    results = firewall.evaluate_all("\n".join(lines), PARTNER, [("udp", 5405), ("tcp", 2224)], seconds=0.3)
+    assert time.monotonic() - started < 5
+    assert {r[2] for r in results} == {"UNKNOWN"} and "not evaluated within 0.3s" in results[0][3], results
+
+
+# -- firewalld ---------------------------------------------------------------------------------------
+LIST_ALL = """internal (active)
+  target: %(target)s
+  icmp-block-inversion: no
+  interfaces: eth0
+  sources:
+  services: dhcpv6-client ssh %(services)s
+  ports: %(ports)s
+  protocols:
+  forward: no
+  masquerade: no
+  forward-ports:
+  source-ports:
+  icmp-blocks:
+  rich rules:
+%(rich)s
+"""
 
 
 @pytest.fixture
@@ -76,23 +178,47 @@ def firewalld(fp, tmp_path, monkeypatch):
     fp.register([str(program), "--state"], stdout="running\n")
     fp.register([str(program), "--get-zone-of-source=10.0.32.12"], stdout="no zone\n", returncode=2)
     fp.register([str(program), "--get-zone-of-interface=eth0"], stdout="internal\n")
-    return fp, str(program)
+
+    def answer(services="", ports="", rich=(), target="default"):
+        fp.register([str(program), "--zone=internal", "--list-all"], stdout=LIST_ALL % {
+            "target": target, "services": services, "ports": ports, "rich": "".join("\t%s\n" % r for r in rich)})
+        return firewall.firewall(PARTNER, [("udp", 5405), ("tcp", 2224)], facts.Budget(5), "eth0")
+    return answer
 
 
-@pytest.mark.parametrize("service,rich,verdict,where", [
-    (0, "", "ACCEPT", "firewalld zone internal: service high-availability"),
-    (1, 'rule family="ipv4" source address="10.0.32.12" service name="high-availability" accept\n', "ACCEPT",
-     "firewalld zone internal: a rich rule for 10.0.32.12"),
-    (1, 'rule family="ipv4" source address="10.0.32.99" service name="high-availability" accept\n', "DROP",
-     "firewalld zone internal: no high-availability service"),
+ACCEPT_RULE = 'rule family="ipv4" source address="%s" service name="high-availability" accept'
+
+
+@pytest.mark.parametrize("kwargs,verdict,where,doubts", [
+    ({"services": "high-availability"}, "ACCEPT", "firewalld zone internal: service high-availability", 0),
+    ({"rich": [ACCEPT_RULE % PARTNER]}, "ACCEPT", "firewalld zone internal: a rich rule for 10.0.32.12", 0),
+    ({"rich": [ACCEPT_RULE % "10.0.32.0/24"]}, "ACCEPT", "firewalld zone internal: a rich rule for 10.0.32.12", 0),
+    ({"rich": [ACCEPT_RULE % "10.0.32.99"]}, "DROP", "firewalld zone internal: no high-availability service", 0),
+    # a log prefix that names the service (and the partner) is a log prefix
+    ({"rich": ['rule family="ipv4" source address="10.0.32.99" log prefix="10.0.32.12 service name='
+               '\\"high-availability\\" accept" level="info" accept']},
+     "DROP", "firewalld zone internal: no high-availability service", 0),
+    ({"rich": ['rule family="ipv4" source NOT address="10.0.32.12" service name="high-availability" accept']},
+     "DROP", "firewalld zone internal: no high-availability service", 1),     # not the grammar's "not"
+    ({"rich": ['rule family="ipv4" source not address="10.0.32.12" service name="high-availability" accept']},
+     "DROP", "firewalld zone internal: no high-availability service", 0),
+    ({"services": "high-availability", "rich": ['rule family="ipv4" source address="10.0.32.12" drop']},
+     "DROP", "firewalld zone internal: a rich rule denies it", 0),
+    ({"services": "high-availability", "rich": ['rule source ipset="blocked" drop']},
+     "ACCEPT", "firewalld zone internal: service high-availability", 1),      # an ipset: not known here
+    ({"target": "ACCEPT"}, "ACCEPT", "firewalld zone internal: target ACCEPT", 0),
 ])
-def test_firewalld_s_zone_of_the_cluster_interface(firewalld, service, rich, verdict, where):
-    fp, program = firewalld
-    fp.register([program, "--zone=internal", "--query-service=high-availability"], returncode=service)
-    fp.register([program, "--zone=internal", "--list-rich-rules"], stdout=rich)
-    found = firewall.firewall("10.0.32.12", [("udp", 5405), ("tcp", 2224)], facts.Budget(5), "eth0")
-    assert found["tool"] == "firewalld"
-    assert found["results"] == [["udp", 5405, verdict, where, []], ["tcp", 2224, verdict, where, []]]
+def test_firewalld_by_the_grammar_of_its_rich_rules(firewalld, kwargs, verdict, where, doubts):
+    found = firewalld(**kwargs)
+    assert found["tool"] == "firewalld", found
+    for proto, port, got, rule, doubt in found["results"]:
+        assert (got, len(doubt)) == (verdict, doubts) and rule.startswith(where), (proto, port, found)
+
+
+def test_firewalld_ports_are_read_as_ranges(firewalld):
+    found = firewalld(ports="5400-5410/udp 2224/tcp")
+    assert [r[2] for r in found["results"]] == ["ACCEPT", "ACCEPT"]
+    assert found["results"][0][3] == "firewalld zone internal: port 5405/udp"
 
 
 def test_firewalld_that_hangs_is_an_error_not_a_crash(tmp_path, monkeypatch):
@@ -102,6 +228,6 @@ def test_firewalld_that_hangs_is_an_error_not_a_crash(tmp_path, monkeypatch):
     program.chmod(0o755)
     monkeypatch.setenv("PATH", "%s:/usr/bin:/bin" % tmp_path)
     started = time.monotonic()
-    found = firewall.firewall("10.0.32.12", [("udp", 5405)], facts.Budget(0.5, step=0.5), "eth0")
+    found = firewall.firewall(PARTNER, [("udp", 5405)], facts.Budget(0.5, step=0.5), "eth0")
     assert time.monotonic() - started < 3
     assert found["error"].startswith("firewall-cmd did not answer within "), found

@@ -141,3 +141,132 @@ def test_fifos_where_mdlp_cluster_reads_files_are_errors_not_hangs(tmp_path):
         result = tool(*args)
         assert result.returncode in (2, 4) and b"not a regular file" in result.stderr, (args, result)
         assert result.stderr.count(b"\n") == 1 and time.monotonic() - started < 5, result
+
+
+# -- doctor: what the partner sends is text from another machine ------------------------------------
+class FakePartner:
+    """A real sshd on a loopback port whose only key runs a forced command: the partner's `doctor
+    --facts` answers whatever the test puts in its file.  The doctor reaches it as `--peer peer-node`
+    through root's ssh_config, which a mount namespace of the test's own provides."""
+
+    def __init__(self, root):
+        self.root = root
+        self.port = _free_port()
+        self.answer = root / "answer"
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
+        (root / "authorized_keys").write_text('command="%s" %s' % (root / "answer.sh",
+                                                                   (root / "client_key.pub").read_text()))
+        (root / "answer.sh").write_text("#!/bin/sh\nexec %s\n" % "cat %s" % self.answer)
+        (root / "answer.sh").chmod(0o755)
+        (root / "sshd_config").write_text(
+            "ListenAddress 127.0.0.1\nPort %d\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\n"
+            "PubkeyAuthentication yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin yes\n"
+            % (self.port, root / "host_key", root / "sshd.pid", root / "authorized_keys"))
+        (root / "ssh_config").write_text(
+            "Host peer-node\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n"
+            "  UserKnownHostsFile %s\n  StrictHostKeyChecking accept-new\n"
+            % (self.port, root / "client_key", root / "known_hosts"))
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(root / "sshd_config")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(root / "sshd.log", "a"))
+        end = time.monotonic() + 10
+        while not _port_open(self.port) and time.monotonic() < end:
+            time.sleep(0.05)
+
+    def says(self, text):
+        self.answer.write_bytes(text if isinstance(text, bytes) else text.encode())
+
+    def doctor(self, *args):
+        """mdlp-cluster doctor --peer peer-node ARGS, root's ~/.ssh/config being ours: (result, peak RSS KiB)."""
+        script = ('mount -t tmpfs -o mode=0700 tmpfs /root && mkdir -m 700 /root/.ssh && '
+                  'cp "$1" /root/.ssh/config && shift && exec "$@"')
+        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                                 str(self.root / "ssh_config"), str(TOOL), "doctor", "--peer", "peer-node"]
+                                + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate(timeout=120)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode())
+
+    def stop(self):
+        self.sshd.kill()
+        self.sshd.wait()
+
+
+def _free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_open(port):
+    import socket
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def partner(tmp_path):
+    fake = FakePartner(tmp_path)
+    yield fake
+    fake.stop()
+
+
+def _good_facts():
+    """This machine's own facts, as `doctor --facts` prints them: the shape the partner sends."""
+    import json
+    facts = tool("doctor", "--facts", "--names", "peer-node", "--timeout", "4")
+    assert facts.returncode == 0, facts
+    return json.loads(facts.stdout)
+
+
+@pytest.mark.parametrize("key,value,check", [
+    ("time", float("nan"), "time"), ("time", float("inf"), "time"), ("time", "1796029800", "time"),
+    ("resolve", {"peer-node": {"result": "ok", "value": ["fe80::1%$(reboot)"]}}, "names"),
+    ("addresses", "eth0", "peer"), ("tls", {"subject": "CN=x", "not_after": 1e308}, "certificate"),
+    ("firewall", {"tool": "iptables", "results": [["udp", 5000000, "ACCEPT", "x", []]]}, "firewall"),
+    ("fence", [{"device": "x", "seconds": "0.2"}], "fencing"), ("manager", [], "cluster"),
+    ("hostname", "peer-node\nOK      fencing          all fine", "names"),
+])
+def test_partner_facts_of_another_shape_are_a_fail_line_not_a_crash(partner, key, value, check):
+    import json
+    facts = _good_facts()
+    facts[key] = value
+    partner.says(json.dumps(facts))
+    result = partner.doctor("--timeout", "8")
+    assert result.returncode == 1 and "internal error" not in result.stderr, result
+    lines = result.stdout.splitlines()
+    bad = [line for line in lines if "the facts it sent for %s are not what mdlp-cluster sends" % key in line]
+    assert bad and bad[0].split()[:2] == ["FAIL", check], lines
+    assert any(line.split()[1] == "peer" and line.startswith("OK") for line in lines), lines   # the rest stands
+    assert not [line for line in lines if line.startswith("OK") and "fencing" in line and "all fine" in line]
+
+
+def test_a_partner_answering_hundreds_of_mb_is_not_read_whole(partner):
+    """300 MB of answer: the doctor stops reading at its cap, says so in the peer's FAIL line, and its
+    peak memory stays far below the answer's size."""
+    (partner.root / "answer.sh").write_text("#!/bin/sh\nexec head -c 300000000 /dev/zero\n")
+    script = ('mount -t tmpfs -o mode=0700 tmpfs /root && mkdir -m 700 /root/.ssh && cp "$1" /root/.ssh/config && '
+              'shift && exec "$@"')
+    doctor = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                               str(partner.root / "ssh_config"), str(TOOL), "doctor", "--peer", "peer-node",
+                               "--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = doctor.stdout.read(), doctor.stderr.read()
+    _, status, usage = os.wait4(doctor.pid, 0)
+    doctor.returncode = os.waitstatus_to_exitcode(status)
+    lines = out.decode().splitlines()
+    assert doctor.returncode == 1 and b"internal error" not in err, (out, err)
+    assert any(line.startswith("FAIL") and "printed more than" in line for line in lines), lines
+    assert usage.ru_maxrss < 150 * 1024, usage.ru_maxrss       # KiB
+
+
+@pytest.mark.parametrize("peer", ["fe80::1%eth0", "fe80::1%$(reboot)", "10.0.0.1 -oProxyCommand=x", "-oProxyCommand=x",
+                                  "node\u00e9", "a..b"])
+def test_peers_are_names_or_addresses_by_their_grammar(peer):
+    result = tool("doctor", "--peer", peer)
+    assert result.returncode == 2 and result.stderr.count(b"\n") == 1, result
+    assert b"Traceback" not in result.stderr

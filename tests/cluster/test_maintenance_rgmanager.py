@@ -187,6 +187,29 @@ def test_off_checks_the_service_first_and_refuses_while_it_is_down(node, fake):
     assert node.tool("maintenance", "off").output.startswith("maintenance is not on for mdlp: nothing to do")
 
 
+@pytest.mark.parametrize("owner,mode", [(65534, 0o644), (0, 0o666), (0, 0o664)])
+def test_off_runs_no_script_from_a_cluster_conf_others_could_write(node, tmp_path, owner, mode):
+    """--cluster-conf names the file whose <script file=...> root runs for the health check: a file
+    another user owns or may write says nothing -- refused, nothing run."""
+    assert node.tool("maintenance", "on").returncode == 0
+    marker = tmp_path / "ran-as-root"
+    (tmp_path / "evil").mkdir()
+    planted = tmp_path / "evil" / "mdlp_rhcs"
+    planted.write_text("#!/bin/sh\ntouch %s\nexit 0\n" % marker)
+    planted.chmod(0o755)
+    conf = tmp_path / "cluster.conf"
+    conf.write_text(node.cluster_conf.replace(SCRIPT, str(planted)))
+    os.chown(conf, owner, 0)
+    conf.chmod(mode)
+    os.chmod(tmp_path, 0o755)
+    refused = node.tool("maintenance", "off", "--cluster-conf", str(conf))
+    assert refused.returncode == 1 and "not trusted to say what root runs" in refused.output, refused
+    assert refused.output.count("\n") == 1 and not marker.exists() and node.frozen
+    if (owner, mode) == (0, 0o664):     # the same file, root's alone: believed, its script runs
+        conf.chmod(0o644)
+        assert node.tool("maintenance", "off", "--cluster-conf", str(conf)).returncode == 0 and marker.exists()
+
+
 def test_off_where_the_service_runs_elsewhere_or_forced(node, fake):
     assert node.tool("maintenance", "on").returncode == 0
     (node.state / "owner").write_text("node2")

@@ -100,3 +100,95 @@ def test_off_refused_without_a_reason_asks_mdlp_rhcs_here(fp, tmp_path):
     assert ("mdlp-rhcs on %s: error (mdlp_rhcs here: %s STOPPED (process: no process named %s))"
             % (HERE, name, name)) in message, message
     assert message.count("\n") == 0
+
+
+# -- against the lab's recordings (tests/data/pacemaker-*.xml), shaped where a fault cannot be made -----
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+
+
+def _recorded(name):
+    with open(os.path.join(DATA, name)) as handle:
+        return handle.read()
+
+
+@pytest.fixture
+def pacemaker(fp, tmp_path, monkeypatch):
+    """A Pacemaker stack whose tools are pytest-subprocess answers (crm_mon on PATH for detect())."""
+    (tmp_path / "crm_mon").write_text("")
+    (tmp_path / "crm_mon").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    return Pacemaker(LOCAL, 5)
+
+
+def test_status_from_the_recorded_crm_mon(fp, pacemaker):
+    fp.register(["crm_mon", "--output-as=xml"], stdout=_recorded("pacemaker-crm_mon.xml"))
+    fp.register(["crm_resource", "--resource", "mdlp-ip", "--get-parameter", "ip"], stdout="198.18.10.101\n")
+    status = pacemaker.status()
+    assert (status["stack"], status["service"], status["state"], status["active_node"], status["floating_ip"]) == (
+        "pacemaker", "mdlp", "started", "node1", "198.18.10.101")
+    assert [n["name"] for n in status["nodes"] if n["online"]] == ["node1", "node2"]
+
+
+def test_fence_devices_from_the_recorded_cib(fp, pacemaker):
+    fp.register(["cibadmin", "--query", "--local", "--scope", "resources"], stdout=_recorded("pacemaker-resources.xml"))
+    devices = pacemaker.fence_devices("node2")
+    assert [(d[0], d[1], d[2]["ip"], d[2]["port"]) for d in devices] == [
+        ("fence-node2", "fence_mdlp", "198.18.10.202", "node2")]
+    assert not [k for k in devices[0][2] if k.startswith("pcmk_")]
+
+
+def test_fence_history_from_the_recorded_stonith_admin(fp, pacemaker):
+    argv = ["stonith_admin", "--history", "node2", "--verbose", "--output-as=xml"]
+    fp.register(argv, stdout=_recorded("pacemaker-fence-history.xml"))
+    assert pacemaker.fence_history("node2") == [{"target": "node2", "action": "reboot", "state": "success",
+                                                 "when": 1796492501, "by": "node1", "reason": ""}]
+    failed = _recorded("pacemaker-fence-history.xml").replace(
+        'status="success"', 'status="failed" exit-reason="No route to host&#155;[2J&#10;OK"')
+    fp.register(argv, stdout=failed)
+    event = pacemaker.fence_history("node2")[0]
+    assert (event["state"], event["reason"]) == ("failed", "No route to host?[2J OK")
+    fp.register(argv, stderr="error: Could not connect to fencer: Transport endpoint is not connected\n",
+                returncode=102)
+    with pytest.raises(Refused, match="^stonith_admin --history node2: error: Could not connect to fencer"):
+        pacemaker.fence_history("node2")
+
+
+@pytest.mark.parametrize("text,epoch", [("2026-12-05 17:41:41Z", 1796492501), ("2026-12-05 18:41:41 +01:00",
+                                                                                 1796492501),
+                                        ("2026-12-05T17:41:41Z", 1796492501), ("", None), ("yesterday", None),
+                                        ("2026-12-05 17:41:41 +1:00", None)])
+def test_pacemaker_times(text, epoch):
+    assert cib.pacemaker_time(text) == epoch
+
+
+def test_move_and_clear(fp, pacemaker):
+    fp.register(["crm_mon", "--output-as=xml"], stdout=_recorded("pacemaker-crm_mon.xml"), occurrences=3)
+    fp.register(["crm_resource", "--move", "--resource", "mdlp", "--node", "node2"],
+                stdout="WARNING: Creating rsc_location constraint 'cli-prefer-mdlp' with a score of INFINITY\n")
+    assert "cli-prefer-mdlp" in pacemaker.move("node2")
+    fp.register(["crm_resource", "--move", "--resource", "mdlp", "--node", "node9"],
+                stderr="crm_resource: Error performing operation: No such object\n", returncode=105)
+    with pytest.raises(Refused, match="^crm_resource --move mdlp to node9: crm_resource: Error performing"):
+        pacemaker.move("node9")
+    fp.register(["crm_resource", "--clear", "--resource", "mdlp"], stdout="Removing constraint: cli-prefer-mdlp\n")
+    pacemaker.clear_move()
+
+
+@pytest.mark.parametrize("stderr,returncode,message", [
+    ("Signon to CIB failed: Transport endpoint is not connected\nInit failed, could not perform requested "
+     "operations\n", 102, "cibadmin --query: Init failed, could not perform requested operations"),
+    ("", 0, "cibadmin --query: not XML (no element found: line 1, column 0)"),
+])
+def test_cibadmin_failing_is_one_refusal(fp, pacemaker, stderr, returncode, message):
+    fp.register(["cibadmin", "--query", "--local", "--scope", "resources"], stderr=stderr, returncode=returncode)
+    with pytest.raises(Refused) as caught:
+        pacemaker.fence_devices("node2")
+    assert str(caught.value) == message
+
+
+def test_a_doctype_is_refused_before_any_entity_expands(fp, pacemaker):
+    laughs = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;">]>'
+              '<resources>&b;</resources>')
+    fp.register(["cibadmin", "--query", "--local", "--scope", "resources"], stdout=laughs)
+    with pytest.raises(Refused, match="a DOCTYPE"):
+        pacemaker.fence_devices("node2")

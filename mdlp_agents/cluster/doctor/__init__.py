@@ -27,6 +27,7 @@ from .checks import (
     check_settings,
     check_time,
     check_traffic,
+    check_unread,
 )
 from .pair import pair_from
 from .peer import peer_facts
@@ -66,6 +67,7 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
     if pair.partner:
         check_settings(mine, theirs, checks)
     check_fencing(mine, theirs, checks)
+    check_unread(theirs, checks)
     return checks, time.time() - started
 
 

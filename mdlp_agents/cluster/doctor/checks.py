@@ -13,6 +13,23 @@ SKEW_WARN, SKEW_FAIL = 1.0, 5.0
 CERT_WARN_DAYS = 30
 
 
+def malformed(checks, name, facts, key):
+    """Did the partner send facts of another shape for KEY (peer.py found them so)?  Then the check
+    NAME it feeds is one FAIL line saying so -- the rest of the report stands."""
+    why = (facts or {}).get("_malformed", {}).get(key)
+    if why:
+        checks.append(Check(name, FAIL, "on %s: the facts it sent for %s are not what mdlp-cluster sends (%s)"
+                            % (facts.get("hostname"), key, why), "the same mdlp-agents on both nodes"))
+        facts.setdefault("_reported", set()).add(key)
+    return bool(why)
+
+
+def check_unread(theirs, checks):
+    """A malformed fact that no check took (it feeds none of them): a FAIL of the peer's own."""
+    for key in sorted(set((theirs or {}).get("_malformed", {})) - (theirs or {}).get("_reported", set())):
+        malformed(checks, "peer", theirs, key)
+
+
 class Check:
     def __init__(self, name, status, seen, fix=None):
         self.name, self.status, self.seen, self.fix = name, status, seen, fix
@@ -27,6 +44,7 @@ class Check:
 
 
 def check_names(pair, mine, theirs, checks):
+    malformed(checks, "names", theirs, "hostname")
     me, partner = mine["hostname"], (theirs or {}).get("hostname")
     if me in ("localhost", "localhost.localdomain") or not me:
         checks.append(Check("names", FAIL, "this node's hostname is %r" % me, "set a unique hostname (hostnamectl)"))
@@ -35,7 +53,7 @@ def check_names(pair, mine, theirs, checks):
     else:
         checks.append(Check("names", OK, "hostnames %s" % " and ".join(n for n in (me, partner) if n) +
                             (" (unique)" if partner else "")))
-    for facts in [f for f in (mine, theirs) if f is not None]:
+    for facts in [f for f in (mine, theirs) if f is not None and not malformed(checks, "names", f, "resolve")]:
         where = facts["hostname"]
         wrong = []
         for name in pair.names:
@@ -57,7 +75,7 @@ def check_names(pair, mine, theirs, checks):
         else:
             checks.append(Check("names", OK, "on %s: %s" % (where, ", ".join(
                 "%s -> %s" % (n, ", ".join(facts["resolve"][n]["value"])) for n in pair.names))))
-    if theirs is not None:
+    if theirs is not None and not malformed(checks, "names", theirs, "nameservers"):
         if sorted(mine.get("nameservers", [])) != sorted(theirs.get("nameservers", [])):
             checks.append(Check("names", WARN, "the nodes ask different DNS servers (%s: %s; %s: %s)" % (
                 mine["hostname"], ", ".join(mine.get("nameservers") or ["none"]), theirs["hostname"],
@@ -102,38 +120,49 @@ def check_traffic(pair, mine, theirs, peer_error, target, checks):
             checks.append(Check("peer", FAIL, peer_error, "check that %s is up, sshd runs and root's key is "
                                 "authorised there (ssh -o BatchMode=yes %s true)" % (pair.partner, target)))
     for facts, other in ((mine, pair.partner), (theirs, pair.me)):
-        if facts is None:
+        if facts is None or malformed(checks, "firewall", facts, "firewall"):
             continue
-        where = facts["hostname"]
-        wall = facts.get("firewall") or {}
-        if wall.get("error") and not wall.get("results"):
-            checks.append(Check("firewall", SKIPPED, "on %s: %s" % (where, wall["error"])))
-            continue
-        results = [r for r in wall.get("results", []) if isinstance(r, list) and len(r) == 5]
-        blocked = ["%s/%d (%s: %s)" % (p, n, verdict, rule) for p, n, verdict, rule, _ in results
-                   if verdict != "ACCEPT"]
-        doubts = sorted({d for *_, found in results for d in found})
-        ports = ", ".join(sorted({"%s/%d" % (r[0], r[1]) for r in results}))
+        checks.append(_firewall_line(facts["hostname"], facts.get("firewall") or {}, other))
+
+
+def _firewall_line(where, wall, other):
+    """One firewall check: FAIL when the partner's traffic is blocked for sure, WARN when a rule we
+    could not evaluate might change that, or the verdict itself is unknown -- OK only when known."""
+    if wall.get("error") and not wall.get("results"):
+        return Check("firewall", SKIPPED, "on %s: %s" % (where, wall["error"]))
+    results = wall.get("results", [])
+    ports = ", ".join(sorted({"%s/%d" % (r[0], r[1]) for r in results}))
+    unknown = ["%s/%d (%s)" % (p, n, rule) for p, n, verdict, rule, _ in results if verdict == "UNKNOWN"]
+    blocked = [(p, n, verdict, rule, doubts) for p, n, verdict, rule, doubts in results
+               if verdict in ("DROP", "REJECT")]
+    doubts = sorted({d for *_, found in results for d in found})
+    if blocked and not any(found for *_, found in blocked):
+        return Check("firewall", FAIL, "on %s, cluster traffic from %s is blocked: %s" % (
+            where, other, "; ".join("%s/%d (%s: %s)" % b[:4] for b in blocked)),
+            "admit it on %s: `mdlp-cluster render firewall ANSWERS`" % where)
+    if blocked or unknown or doubts:
+        said = []
         if blocked:
-            checks.append(Check("firewall", FAIL, "on %s, cluster traffic from %s is blocked: %s" % (
-                where, other, "; ".join(blocked)), "admit it on %s: `mdlp-cluster render firewall ANSWERS`" % where))
-        elif doubts:
-            checks.append(Check("firewall", WARN, "on %s, %s admits cluster traffic from %s (%s) unless one of "
-                                "these rules, whose matches were not evaluated, applies: %s" % (
-                                    where, wall.get("tool"), other, ports, "; ".join(doubts)),
-                                "check those rules on %s by hand" % where))
-        else:
-            checks.append(Check("firewall", OK, "on %s, %s admits cluster traffic from %s (%s)" % (
-                where, wall.get("tool"), other, ports)))
+            said.append("blocks %s" % "; ".join("%s/%d (%s: %s)" % b[:4] for b in blocked))
+        if unknown:
+            said.append("cannot be evaluated for %s" % "; ".join(unknown))
+        return Check("firewall", WARN, "on %s, %s %s for cluster traffic from %s -- unless one of these rules, "
+                     "whose matches were not evaluated, decides: %s" % (
+                         where, wall.get("tool"), " and ".join(said) or "admits it (%s)" % ports, other,
+                         "; ".join(doubts) or "none"), "check those rules on %s by hand" % where)
+    return Check("firewall", OK, "on %s, %s admits cluster traffic from %s (%s)" % (where, wall.get("tool"), other,
+                                                                                   ports))
 
 
 def check_time(mine, theirs, checks):
     if theirs is None:
         checks.append(Check("time", SKIPPED, "the partner's clock was not read (no answer)"))
         return
+    if malformed(checks, "time", theirs, "time"):
+        return
     skew = theirs["time"] - theirs["received"]
     text = "%s is %+.1f s from %s" % (theirs["hostname"], skew, mine["hostname"])
-    if abs(skew) > SKEW_FAIL:
+    if not abs(skew) <= SKEW_FAIL:      # NaN compares false: never OK
         checks.append(Check("time", FAIL, text + " (more than %g s)" % SKEW_FAIL, "run chronyd/ntpd on both nodes "
                             "against the same servers"))
     elif abs(skew) > SKEW_WARN:
@@ -143,7 +172,7 @@ def check_time(mine, theirs, checks):
 
 
 def check_service(mine, theirs, checks, now):
-    for facts in [f for f in (mine, theirs) if f is not None]:
+    for facts in [f for f in (mine, theirs) if f is not None and not malformed(checks, "status", f, "agent")]:
         where = facts["hostname"]
         agent = facts.get("agent") or {}
         if agent.get("error"):
@@ -167,7 +196,8 @@ def check_service(mine, theirs, checks, now):
             checks.append(Check("status", FAIL, "on %s: mdlp_rhcs status exit %s: %s%s" % (
                 where, status.get("rc"), status.get("summary") or status.get("line"),
                 " (down: %s)" % ", ".join(down) if down else ""), "mdlp_rhcs status -v on %s" % where))
-    certs = [(f["hostname"], f.get("tls") or {}) for f in (mine, theirs) if f is not None]
+    certs = [(f["hostname"], f.get("tls") or {}) for f in (mine, theirs)
+             if f is not None and not malformed(checks, "certificate", f, "tls")]
     for where, cert in certs:
         if cert.get("error"):
             checks.append(Check("certificate", FAIL, "on %s: %s" % (where, cert["error"]),
@@ -197,7 +227,8 @@ def check_settings(mine, theirs, checks):
         checks.append(Check("settings", SKIPPED, "the partner's files were not read (no answer)"))
         return
     a, b = mine["hostname"], theirs["hostname"]
-    for name in ("mdlp_rhcs.conf", "fence_mdlp.conf"):
+    files_ok = not malformed(checks, "settings", theirs, "files")
+    for name in ("mdlp_rhcs.conf", "fence_mdlp.conf") if files_ok else ():
         x, y = mine["files"].get(name) or {"error": "not read"}, theirs["files"].get(name) or {"error": "not read"}
         digest = "hmac" if name == "fence_mdlp.conf" else "sha256"
         if x.get("error") == "absent" and y.get("error") == "absent":
@@ -217,6 +248,8 @@ def check_settings(mine, theirs, checks):
         else:
             checks.append(Check("settings", OK, "%s identical on both nodes" % name))
     manager = mine.get("manager") or {}
+    if malformed(checks, "cluster config", theirs, "manager"):
+        return
     if not manager.get("running") or not (theirs.get("manager") or {}).get("running"):
         why = manager.get("why") if not manager.get("running") else (theirs.get("manager") or {}).get("why")
         checks.append(Check("cluster config", SKIPPED, why or "the cluster manager is not running"))
@@ -226,11 +259,13 @@ def check_settings(mine, theirs, checks):
         else:
             checks.append(Check("cluster config", FAIL, "the nodes hold different CIB configurations: are they one "
                                 "cluster? (crm_mon on each)", "check corosync membership; `pcs cluster sync`"))
+    elif not files_ok:
+        return
     else:
-        x, y = mine["files"]["cluster.conf"], theirs["files"]["cluster.conf"]
+        x, y = mine["files"].get("cluster.conf") or {}, theirs["files"].get("cluster.conf") or {"error": "not read"}
         if x.get("error") or y.get("error"):
             checks.append(Check("cluster config", FAIL, "cluster.conf: %s" % (x.get("error") or y.get("error"))))
-        elif x["sha256"] == y["sha256"]:
+        elif x.get("sha256") and x.get("sha256") == y.get("sha256"):
             checks.append(Check("cluster config", OK, "cluster.conf identical on both nodes (config_version %s)"
                                 % x.get("config_version")))
         else:
@@ -244,7 +279,8 @@ def _when(epoch):
 
 
 def check_fencing(mine, theirs, checks):
-    for facts in [f for f in (mine, theirs) if f is not None]:
+    for facts in [f for f in (mine, theirs) if f is not None and not malformed(checks, "fencing", f, "manager")
+                  and not malformed(checks, "fencing", f, "fence")]:
         where = facts["hostname"]
         if not (facts.get("manager") or {}).get("running"):
             checks.append(Check("fencing", SKIPPED, "from %s: %s" % (where, facts["manager"].get("why"))))

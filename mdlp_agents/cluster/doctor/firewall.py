@@ -1,156 +1,222 @@
-"""What this node's firewall does to the partner's cluster traffic: iptables-save evaluated for
-each port, or firewalld's zone for the partner's source or the cluster interface."""
+"""What this node's firewall does to the partner's cluster traffic, port by port: iptables-save
+evaluated (iptables.py), or firewalld's zone for the partner's source (else the cluster interface,
+else the default zone) read from `firewall-cmd --list-all` and its rich rules parsed by their
+grammar.  Whatever cannot be evaluated -- within the budget too -- is UNKNOWN or a doubt naming the
+rule: a WARN, never OK."""
 
 import re
+import time
 
 from ...common.errors import AgentError
 from ...common.files import find_program
+from ...common.text import one_line
 from ..stacks.runner import LOCAL, last_line
+from . import iptables
+
+ACCEPT, DROP, UNKNOWN = iptables.ACCEPT, iptables.DROP, iptables.UNKNOWN
+SERVICE = "high-availability"
+# the ports firewalld's high-availability service opens (firewalld's services/high-availability.xml)
+SERVICE_PORTS = {"tcp": ((2224, 2224), (3121, 3121), (5403, 5403), (21064, 21064), (9929, 9929)),
+                 "udp": ((5404, 5405), (9929, 9929))}
 
 
-class FactError(AgentError):
+class FirewallError(AgentError):
     exit_code = 2
 
 
-def _ports(spec):
-    ports = set()
-    for part in spec.split(","):
-        if ":" in part:
-            low, high = part.split(":", 1)
-            ports.update(range(int(low), int(high) + 1))
-        elif part:
-            ports.add(int(part))
-    return ports
-
-
-UNKNOWN = None
-
-
-def _matches(words, source, proto, port):
-    """True, False, or UNKNOWN (a match we do not model: -d, -m set, marks...) for one rule's words."""
-    i = 2
-    unknown = False
-    while i < len(words):
-        negate = words[i] == "!"
-        if negate:
-            i += 1
-        word = words[i] if i < len(words) else ""
-        value = words[i + 1] if i + 1 < len(words) else ""
-        if word in ("-j", "-g"):
-            break
-        if word in ("-s", "--source"):
-            import ipaddress
-            try:
-                hit = ipaddress.ip_address(source) in ipaddress.ip_network(value, strict=False)
-            except ValueError:
-                hit = UNKNOWN
-        elif word in ("-p", "--protocol"):
-            hit = value in (proto, "all")
-        elif word in ("--dport", "--destination-port", "--dports", "--destination-ports"):
-            hit = port in _ports(value)
-        elif word in ("-i", "--in-interface"):
-            hit = False if value == "lo" else UNKNOWN    # the partner's traffic never comes in on lo
-        elif word == "-m":
-            i += 2
-            continue
-        elif word in ("--state", "--ctstate"):
-            hit = "NEW" in value.split(",")
-        elif word == "--comment":
-            hit = True
-        else:
-            hit = UNKNOWN
-        if hit is UNKNOWN:
-            unknown = True
-        elif hit == negate:
-            return False
-        i += 2
-    return UNKNOWN if unknown else True
-
-
-def evaluate(saved, source, proto, port):
-    """What an iptables-save text does to a new PROTO packet from SOURCE to PORT in INPUT:
-    (verdict ACCEPT|DROP|REJECT, the deciding rule or policy, [rules passed over that might
-    have decided otherwise: they match on what we do not model])."""
-    import shlex
-    chains, policies = {}, {}
-    table = None
-    for line in saved.splitlines():
-        if line.startswith("*"):
-            table = line[1:].strip()
-        elif table == "filter" and line.startswith(":"):
-            name, policy = line[1:].split()[:2]
-            chains.setdefault(name, [])
-            policies[name] = policy
-        elif table == "filter" and line.startswith("-A "):
-            try:
-                words = shlex.split(line)       # comments come quoted: --comment "mdlp cluster"
-            except ValueError:
-                words = line.split()
-            chains.setdefault(words[1], []).append((line, words))
-    doubts = []
-
-    def walk(chain, depth):
-        for line, words in chains.get(chain, []):
-            hit = _matches(words, source, proto, port)
-            target = words[words.index("-j") + 1] if "-j" in words[:-1] else None
-            if hit is UNKNOWN:
-                if target in ("ACCEPT", "DROP", "REJECT") or target in chains:
-                    doubts.append(line)
-                continue
-            if not hit:
-                continue
-            if target in ("ACCEPT", "DROP", "REJECT"):
-                return target, line
-            if target == "RETURN":
-                return "RETURN", line
-            if target in chains and depth < 8:
-                found = walk(target, depth + 1)
-                if found and found[0] != "RETURN":
-                    return found
-        return None
-
-    found = walk("INPUT", 0)
-    verdict, rule = found if found and found[0] != "RETURN" else (policies.get("INPUT", "ACCEPT"), "policy of INPUT")
-    return verdict, rule, doubts
-
-
-def _firewalld(firewall_cmd, source, interface, ports, budget):
-    """firewalld's answer: the high-availability service in the zone of the cluster interface (or the
-    source's zone), or a rich rule admitting SOURCE to it."""
-    zone = None
-    for query in (["--get-zone-of-source=%s" % source], ["--get-zone-of-interface=%s" % interface] if interface
-                  else None, ["--get-default-zone"]):
-        if query:
-            proc = LOCAL([firewall_cmd] + query, budget(), FactError)
-            if proc.returncode == 0 and proc.stdout.strip():
-                zone = proc.stdout.strip().split()[0]
-                break
-    if not zone or not re.fullmatch(r"[\w.-]+", zone):
-        return {"error": "firewalld runs, but no zone applies to %s" % source}
-    service = LOCAL([firewall_cmd, "--zone=%s" % zone, "--query-service=high-availability"], budget(),
-                          FactError).returncode == 0
-    rich = LOCAL([firewall_cmd, "--zone=%s" % zone, "--list-rich-rules"], budget(), FactError).stdout
-    admitted = service or any('source address="%s"' % source in r and "high-availability" in r and r.endswith("accept")
-                              for r in rich.splitlines())
-    where = "firewalld zone %s: %s" % (zone, "service high-availability" if service else
-                                       "a rich rule for %s" % source if admitted else "no high-availability service")
-    return {"tool": "firewalld", "results": [[p, n, "ACCEPT" if admitted else "DROP", where, []] for p, n in ports]}
-
-
 def firewall(source, ports, budget, interface=None):
-    """For each (proto, port) the partner's cluster traffic uses: what this node's firewall does to it."""
+    """{tool, results: [[proto, port, verdict, rule, [doubts]]]} or {error}: for each (proto, port)
+    of the partner's cluster traffic, what this node's firewall does to it."""
     if not source:
         return {"error": "the partner's address is not known"}
     try:
         firewall_cmd = find_program("firewall-cmd")
-        if firewall_cmd and LOCAL([firewall_cmd, "--state"], budget(), FactError).returncode == 0:
-            return _firewalld(firewall_cmd, source, interface, ports, budget)
+        if firewall_cmd and LOCAL([firewall_cmd, "--state"], budget(), FirewallError).returncode == 0:
+            return firewalld(firewall_cmd, source, interface, ports, budget)
         saver = find_program("iptables-save")
         if not saver:
             return {"tool": None, "results": [], "error": "neither firewalld nor iptables here: not checked"}
-        proc = LOCAL([saver], budget(), FactError)
-    except FactError as exc:
+        proc = LOCAL([saver], budget(), FirewallError)
+    except FirewallError as exc:
         return {"error": str(exc)}
     if proc.returncode != 0:
         return {"error": "iptables-save: %s" % last_line(proc)}
-    return {"tool": "iptables", "results": [[p, n] + list(evaluate(proc.stdout, source, p, n)) for p, n in ports]}
+    return {"tool": "iptables", "results": evaluate_all(proc.stdout, source, ports, interface, budget())}
+
+
+def evaluate_all(saved, source, ports, interface=None, seconds=10.0):
+    """iptables' verdict for each port, parsed once, all within SECONDS."""
+    deadline = time.monotonic() + seconds
+    parsed = iptables.parse(saved)
+    results = []
+    for proto, port in ports:
+        try:
+            verdict, rule, doubts = iptables.evaluate(parsed, source, proto, port, interface, deadline)
+        except iptables.Exhausted:
+            verdict, rule, doubts = UNKNOWN, "not evaluated within %gs (%d rules)" % (
+                seconds, sum(len(rules) for rules in parsed[0].values())), []
+        results.append([proto, port, verdict, one_line(rule, 300), [one_line(d, 300) for d in doubts[:10]]])
+    return results
+
+
+# -- firewalld ----------------------------------------------------------------------------------
+def _zone(firewall_cmd, source, interface, budget):
+    for query in (["--get-zone-of-source=%s" % source], ["--get-zone-of-interface=%s" % interface] if interface
+                  else None, ["--get-default-zone"]):
+        if query:
+            proc = LOCAL([firewall_cmd] + query, budget(), FirewallError)
+            if proc.returncode == 0 and proc.stdout.strip():
+                zone = proc.stdout.strip().split()[0]
+                return zone if re.fullmatch(r"[\w.-]+", zone) else None
+    return None
+
+
+def list_all(text):
+    """`firewall-cmd --zone=Z --list-all` as {key: value} ("rich rules": [lines])."""
+    found, rich = {}, []
+    in_rich = False
+    for line in text.splitlines():
+        if in_rich and line.startswith(("\t", "        ")) and line.strip():
+            rich.append(line.strip())
+            continue
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            in_rich = key == "rich rules"
+            found[key] = value.strip()
+    found["rich rules"] = rich
+    return found
+
+
+_RICH_TOKEN = re.compile(r'\s*(?:([A-Za-z][\w-]*)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))|(\S+))')
+_RICH_BLOCKS = ("source", "destination", "service", "port", "protocol", "icmp-block", "icmp-type", "masquerade",
+                "forward-port", "source-port", "log", "nflog", "audit", "limit", "accept", "reject", "drop", "mark")
+_RICH_ELEMENTS = ("service", "port", "protocol", "icmp-block", "icmp-type", "masquerade", "forward-port",
+                  "source-port")
+
+
+def rich_rule(text):
+    """A rich rule's parts by its grammar (firewalld.richlanguage(5)): {"family", "source": (address,
+    negated) or None, "destination", "element", "action", "values": {(block, key): value}}; None
+    for a text the grammar has no place for.  A log prefix naming the service is a log prefix."""
+    words, at, text = [], 0, text.strip()
+    while at < len(text):
+        found = _RICH_TOKEN.match(text, at)
+        if not found or found.end() == at:
+            return None
+        key, quoted, bare, word = found.groups()
+        words.append(("=", key, quoted if quoted is not None else bare) if key else (word, None, None))
+        at = found.end()
+    if not words or words[0][0] != "rule":
+        return None
+    parts = {"action": None, "element": None, "source": None, "destination": False, "values": {}}
+    block, negated = None, set()
+    for word, key, value in words[1:]:
+        if word == "=":
+            parts["values"][(block, key)] = value
+        elif word == "not":
+            negated.add(block)
+        elif word in _RICH_BLOCKS:
+            block = word
+            if word in ("accept", "reject", "drop", "mark"):
+                parts["action"] = word
+            elif word in _RICH_ELEMENTS:
+                parts["element"] = word
+            elif word == "destination":
+                parts["destination"] = True
+        else:
+            return None
+    values = parts["values"]
+    parts["family"] = values.get((None, "family"))
+    if ("source", "address") in values:
+        parts["source"] = (values[("source", "address")], "source" in negated)
+    elif any(k[0] == "source" for k in values):
+        parts["source"] = ("?", False)          # an ipset or a MAC: not known here
+    return parts
+
+
+def _rich_applies(rule, source, proto, port):
+    """True, False or None (cannot tell) for a parsed rich RULE and the partner's packet."""
+    if rule["family"] not in (None, "ipv4" if ":" not in source else "ipv6") or rule["destination"]:
+        return None if rule["destination"] else False
+    if rule["source"]:
+        address, negated = rule["source"]
+        hit = iptables.source_hit(address, source) if address != "?" else None
+        if hit is None:
+            return None
+        if hit == negated:
+            return False
+    element, values = rule["element"], rule["values"]
+    if element is None:
+        return True                             # the source alone: all its traffic
+    if element == "service":
+        return values.get(("service", "name")) == SERVICE and _in_service(proto, port)
+    if element == "port":
+        spec = values.get(("port", "port"), "").replace("-", ":")
+        return values.get(("port", "protocol")) == proto and bool(iptables.in_ranges(spec, port, proto))
+    if element == "protocol":
+        return values.get(("protocol", "value")) == proto
+    return None                                 # another element: not the cluster's traffic, or not known
+
+
+def _in_service(proto, port):
+    return any(low <= port <= high for low, high in SERVICE_PORTS.get(proto, ()))
+
+
+def _zone_verdict(zone, settings, source, proto, port):
+    """(verdict, where, [doubts]) of firewalld's ZONE (--list-all SETTINGS) for one port: rich rules
+    that deny first (firewalld orders deny before allow), then the zone's target, service, ports and
+    protocols, then rich rules that accept."""
+    doubts = []
+    rules = [(text, rich_rule(text)) for text in settings.get("rich rules", [])]
+    for text, rule in rules:
+        if rule is None:
+            doubts.append(text)
+        elif rule["action"] in ("reject", "drop"):
+            hit = _rich_applies(rule, source, proto, port)
+            if hit:
+                return DROP, "firewalld zone %s: a rich rule denies it: %s" % (zone, text), []
+            if hit is None:
+                doubts.append(text)
+    admitted_by = None
+    if settings.get("target", "default").upper() == "ACCEPT":
+        admitted_by = "target ACCEPT"
+    elif SERVICE in settings.get("services", "").split() and _in_service(proto, port):
+        admitted_by = "service high-availability"
+    elif any(_port_entry(entry, proto, port) for entry in settings.get("ports", "").split()):
+        admitted_by = "port %d/%s" % (port, proto)
+    elif proto in settings.get("protocols", "").split():
+        admitted_by = "protocol %s" % proto
+    for text, rule in rules:
+        if admitted_by:
+            break
+        if rule is not None and rule["action"] == "accept":
+            hit = _rich_applies(rule, source, proto, port)
+            if hit:
+                admitted_by = "a rich rule for %s" % source
+            elif hit is None:
+                doubts.append(text)
+    if admitted_by:
+        return ACCEPT, "firewalld zone %s: %s" % (zone, admitted_by), doubts
+    return DROP, "firewalld zone %s: no high-availability service" % zone, doubts
+
+
+def _port_entry(entry, proto, port):
+    spec, _, entry_proto = entry.partition("/")
+    return entry_proto == proto and bool(iptables.in_ranges(spec.replace("-", ":"), port, proto))
+
+
+def firewalld(firewall_cmd, source, interface, ports, budget):
+    """firewalld's answer for each port: the zone of the partner's source, else of the cluster
+    interface, else the default zone."""
+    zone = _zone(firewall_cmd, source, interface, budget)
+    if not zone:
+        return {"error": "firewalld runs, but no zone applies to %s" % source}
+    proc = LOCAL([firewall_cmd, "--zone=%s" % zone, "--list-all"], budget(), FirewallError)
+    if proc.returncode != 0:
+        return {"error": "firewall-cmd --zone=%s --list-all: %s" % (zone, last_line(proc))}
+    settings = list_all(proc.stdout)
+    results = []
+    for proto, port in ports:
+        verdict, where, doubts = _zone_verdict(zone, settings, source, proto, port)
+        results.append([proto, port, verdict, one_line(where, 300), [one_line(d, 300) for d in doubts[:10]]])
+    return {"tool": "firewalld", "results": results}
