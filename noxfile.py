@@ -23,7 +23,7 @@ import sys
 import nox
 
 # Versions as the platforms ship them (sources: README "Platforms"); the RPM spec's Requires
-# floors are the el8 row's, and tests/test_rpm.py checks that they agree.
+# floors are the el8 row's, and tests/packaging/test_rpm_cli.py checks that they agree.
 PLATFORMS = {
     "el8": {"python": "3.6", "click": "6.7", "psutil": "5.4.3", "pip": "9.0.3", "setuptools": "39.2.0",
             "tomli": "1.2.3"},

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 
 CLIENT_NET = "198.18.10"
+import helpers  # noqa: E402
+
 from platform_under_test import BIN_DIR  # noqa: E402
 
 PASSWORD = "bmc-cluster-s3cret"
@@ -46,14 +48,7 @@ def sh(*argv, check=True, timeout=30, **kw):
 
 def wait_until(what, predicate, timeout, interval=0.2):
     """Poll PREDICATE until it returns a true value; raise LabError naming WHAT after TIMEOUT."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise LabError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
+    return helpers.wait_until(what, predicate, timeout, interval, error=LabError)
 
 
 # Node "hardware": the lab's power switch.  The BMC simulator runs it as its

@@ -1,11 +1,10 @@
 """cluster/answers.py: the answer file, checked in-process -- each broken answer is one line that
-names the file, the table and the key (the CLI's exit 2 for them: cluster/test_cluster_tool.py)."""
+names the file, the table and the key (the CLI's exit 2 for them: cluster/test_cluster_tool_cli.py)."""
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.site.answers import AnswerError, load
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 

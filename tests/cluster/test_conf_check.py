@@ -1,12 +1,11 @@
 """cluster/conf_check.py: the guide's cluster.conf rules, in-process, each problem with its line
-(the `mdlp-cluster validate` contract, this node's files included: cluster/test_cluster_tool.py)."""
+(the `mdlp-cluster validate` contract, this node's files included: cluster/test_cluster_tool_cli.py)."""
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.site import conf_check
 from mdlp_agents.cluster.site.conf_check import check
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 

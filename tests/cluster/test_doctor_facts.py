@@ -2,12 +2,11 @@
 a key), the budget every fact shares, who the partner is."""
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.doctor import facts
 from mdlp_agents.cluster.doctor.pair import pair_from
 from mdlp_agents.cluster.site.answers import load
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 

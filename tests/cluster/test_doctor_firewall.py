@@ -9,12 +9,11 @@ import time
 import uuid
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.doctor import facts, firewall, iptables
 from mdlp_agents.cluster.site.answers import load
 from mdlp_agents.cluster.site.render import firewall as rendered_firewall
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 PARTNER = "10.0.32.12"

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from helpers import BIN_DIR
 
 from clusterlab import (
     AGENT_CONFIG,
@@ -21,7 +22,6 @@ from clusterlab import (
     require_cluster_tools,
     wait_until,
 )
-from conftest import BIN_DIR
 
 pytestmark = pytest.mark.cluster
 TOOL = BIN_DIR / "mdlp-cluster"

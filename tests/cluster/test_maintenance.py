@@ -2,11 +2,10 @@
 times, maintenance as mdlp-cluster status shows it from recorded output."""
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.live.maintenance import Request, duration, reason
 from mdlp_agents.cluster.live.status import from_file, line
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 NOW = 1796029800.0     # 2026-11-30T09:10:00Z

@@ -11,9 +11,9 @@ import signal
 import time
 
 import pytest
+from helpers import BIN_DIR
 
 from clusterlab import record, wait_until
-from conftest import BIN_DIR
 
 pytestmark = pytest.mark.cluster
 TOOL = BIN_DIR / "mdlp-cluster"
@@ -41,7 +41,7 @@ def pair(one_pair):
     return one_pair
 
 
-def test_a_deployment_in_maintenance_costs_no_failover_and_off_checks_first(pair):
+def test_on_is_seen_by_the_whole_cluster(pair):
     cluster = pair.cluster()
     node1, node2 = pair.nodes["node1"], pair.nodes["node2"]
     on = node1.run(TOOL, "maintenance", "on", "--reason", "deploy the settings (guide step 4)")
@@ -49,8 +49,7 @@ def test_a_deployment_in_maintenance_costs_no_failover_and_off_checks_first(pair
     assert on.stdout.startswith("maintenance ON for group mdlp: Pacemaker does not act on its health"), on.stdout
     assert "by root@node1" in on.stdout and "deploy the settings (guide step 4)" in on.stdout
     assert {rid: m[1] for rid, m in _members(cluster).items()} == {"mdlp-ip": "false", "mdlp-rhcs": "false"}
-
-    # the whole cluster sees it: the other node's status and its health agent say so
+    # the other node's status and its health agent say so
     status = node2.run(TOOL, "status", "--json")
     maintenance = json.loads(status.stdout)["maintenance"]
     assert maintenance["on"] and maintenance["info"]["reason"] == "deploy the settings (guide step 4)", status
@@ -60,7 +59,16 @@ def test_a_deployment_in_maintenance_costs_no_failover_and_off_checks_first(pair
                        lambda: (lambda p: p if "MAINTENANCE of mdlp" in p.stdout else None)(
                            node2.run(AGENT, "status", "--config", pair.lab.agent_config)), 10)
     assert "Pacemaker does not act on its health, by root@node1" in agent.stdout
+    off = node2.run(TOOL, "maintenance", "off")       # healthy: the check passes from either node
+    assert off.returncode == 0, off
+    cluster.idle()
+    assert cluster.group_on() == "node1" and _no_fencing(cluster)
 
+
+def test_a_deployment_in_maintenance_costs_no_failover_and_off_checks_first(pair):
+    cluster = pair.cluster()
+    node1, node2 = pair.nodes["node1"], pair.nodes["node2"]
+    assert node1.run(TOOL, "maintenance", "on", "--reason", "deploy the settings").returncode == 0
     # the deployment: PolicyEngine goes down, and stays down for three monitor intervals
     assert node1.kill("PolicyEngine", signal.SIGKILL)
     time.sleep(3 * MONITOR_INTERVAL + 0.5)

@@ -9,9 +9,9 @@ import os
 import time
 
 import pytest
+from helpers import BIN_DIR
 
 from clusterlab import record, wait_until
-from conftest import BIN_DIR
 
 pytestmark = pytest.mark.cluster
 PYTHON = BIN_DIR / "python"

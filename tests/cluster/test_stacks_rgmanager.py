@@ -1,16 +1,15 @@
 """stacks/rgmanager.py and stacks/cluster_conf.py in-process: clustat -x as rgmanager 3 prints it
 (tests/data/clustat-*.xml), clusvcadm's answers shaped with pytest-subprocess, cluster.conf read one
 way (the golden render), trusted only when root's alone.  rgmanager itself does not run on Debian:
-the stand-ins that record its tools for whole runs are test_maintenance_rgmanager.py's."""
+the stand-ins that record its tools for whole runs are test_maintenance_rgmanager_cli.py's."""
 
 import os
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.stacks import LOCAL, NotAnswering, Refused, cluster_conf, rgmanager
 from mdlp_agents.cluster.stacks.rgmanager import Rgmanager
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 DATA = REPO / "tests" / "data"

@@ -1,12 +1,11 @@
 """cluster/live/status.py: who runs the service, decided in-process from clustat -x and crm_mon XML;
 crm_mon and clustat failing or printing garbage are shaped with pytest-subprocess (a real stack
-cannot be made to print garbage on demand).  The real crm_mon answering: test_cluster_tool_live.py."""
+cannot be made to print garbage on demand).  The real crm_mon answering: test_cluster_tool_lab.py."""
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.cluster.live.status import StatusError, exit_code, from_file, live
-
-from conftest import REPO
 
 pytestmark = pytest.mark.inprocess
 

@@ -6,8 +6,7 @@ import ast
 import re
 
 import pytest
-
-from conftest import REPO
+from helpers import REPO
 
 pytestmark = pytest.mark.inprocess
 PACKAGE = REPO / "mdlp_agents"
@@ -150,3 +149,26 @@ def test_paths_are_named_once():
             if spelled.search(code) and not code.strip().startswith(('"', "'", '".', "'.")):
                 again.append("%s:%d: %s" % (path.relative_to(REPO), number, line.strip()))
     assert not again, again
+
+
+def _marks(path):
+    """The marks a test module sets for all its tests (pytestmark = pytest.mark.X, or a list of them)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets):
+            found.update(n.attr for n in ast.walk(node.value) if isinstance(n, ast.Attribute)
+                         and n.attr not in ("mark", "skipif"))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "tests").rglob("test_*.py")), ids=lambda p: p.name)
+def test_the_suffix_says_the_kind(path):
+    """test_x.py: in-process (the package in pytest's own interpreter); test_x_cli.py: the installed
+    tools as real processes, no cluster; test_x_lab.py: real clusters and harnesses (marked cluster)."""
+    marks = _marks(path)
+    if path.stem.endswith("_lab"):
+        assert "cluster" in marks, marks
+    elif path.stem.endswith("_cli"):
+        assert not {"cluster", "inprocess"} & marks, marks
+    else:
+        assert "inprocess" in marks, marks

@@ -1,6 +1,6 @@
 """common/maintenance_record.py in-process: the CIB block Pacemaker's own crm_verify accepts and what
 is read back from it, the notices that mdlp_rhcs and mdlp-cluster print (the real clusters:
-cluster/test_maintenance_lab.py; rgmanager's stand-ins: cluster/test_maintenance_rgmanager.py)."""
+cluster/test_maintenance_lab.py; rgmanager's stand-ins: cluster/test_maintenance_rgmanager_cli.py)."""
 
 import json
 import subprocess

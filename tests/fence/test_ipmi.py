@@ -1,21 +1,20 @@
 """fence/backends/ipmi.py in-process against what BMCs of several vendors make ipmitool print,
 shaped with pytest-subprocess: exit codes that void the output, warnings on stderr, refusals of a
 chassis already off, a power state slow to change.  Real ipmitool against a real BMC simulator
-(ipmi_sim over lanplus), and ours against fence_ipmilan: fence/test_fence.py."""
+(ipmi_sim over lanplus), and ours against fence_ipmilan: fence/test_fence_cli.py."""
 
 import io
 import os
 import signal
 
 import pytest
+from helpers import fence_conf
 
 from mdlp_agents.common.exitcodes import FENCE_FAILED, FENCE_OK, FENCE_STATUS_OFF
 from mdlp_agents.common.main import outcome
 from mdlp_agents.fence import runner
 from mdlp_agents.fence.backends import FenceBackend
 from mdlp_agents.fence.cli import FenceRun
-
-from conftest import fence_conf
 
 pytestmark = pytest.mark.inprocess
 PASSWORD = "bmc-secret-pw"
@@ -32,7 +31,7 @@ def bmc(tmp_path, fp, monkeypatch):
     tool.chmod(0o755)
     monkeypatch.setattr(FenceBackend, "POLL", 0.01)
     # pytest-subprocess answers for subprocess.Popen: the runner's posix_spawn path is left to the
-    # contract tests against ipmi_sim (fence/test_fence.py)
+    # contract tests against ipmi_sim (fence/test_fence_cli.py)
     monkeypatch.setattr(runner, "USE_POSIX_SPAWN", False)
 
     class Bmc:

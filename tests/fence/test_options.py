@@ -1,5 +1,5 @@
 """fence/options.py: fence-agents' parameters as fenced and Pacemaker send them, in-process (the
-agent reading them from a pipe: fence/test_fence.py)."""
+agent reading them from a pipe: fence/test_fence_cli.py)."""
 
 import pytest
 

@@ -1,12 +1,12 @@
 """rhcs/config.py in-process: every broken mdlp_rhcs.conf is one ConfigError naming the file, the
-section and the key (the agent's exit codes for them: rhcs/test_config_and_cli.py)."""
+section and the key (the agent's exit codes for them: rhcs/test_config_cli.py)."""
 
 import pytest
+from helpers import REPO
 
 from mdlp_agents.rhcs import config as cfg
 
-from .test_config_and_cli import BAD_CONFIGS
-from conftest import REPO
+from .test_config_cli import BAD_CONFIGS
 
 pytestmark = pytest.mark.inprocess
 

@@ -1,6 +1,6 @@
 """rhcs/health.py's verdict in-process: which exit code the services' states give, for rgmanager
 and admins (LSB status) and for Pacemaker's monitor (OCF).  The probes finding those states for
-real: rhcs/test_status.py."""
+real: rhcs/test_status_cli.py."""
 
 import pytest
 

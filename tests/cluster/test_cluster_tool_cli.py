@@ -1,5 +1,5 @@
 """mdlp-cluster: renders of the examples (golden files), validate, broken answers, status from
-recorded clustat -x output.  (Loading a render into a running Pacemaker: test_cluster_tool_live.py.)
+recorded clustat -x output.  (Loading a render into a running Pacemaker: test_cluster_tool_lab.py.)
 
 UPDATE_GOLDEN=1 rewrites the golden files from the current renders -- then read the diff."""
 
@@ -9,8 +9,8 @@ import re
 import subprocess
 
 import pytest
+from helpers import BIN_DIR, REPO, run_cluster
 
-from conftest import BIN_DIR, REPO
 from rhcs_harness import Appliance
 
 TOOL = BIN_DIR / "mdlp-cluster"
@@ -38,11 +38,7 @@ RENDERS = [
 ]
 
 
-def tool(*args, env=None, cwd=REPO):
-    environ = dict(os.environ)
-    environ.update(env or {})
-    return subprocess.run([str(TOOL)] + [str(a) for a in args], capture_output=True, text=True, cwd=str(cwd),
-                          env=environ, timeout=60)
+tool = run_cluster
 
 
 @pytest.mark.parametrize("name,args", RENDERS, ids=[r[0] for r in RENDERS])

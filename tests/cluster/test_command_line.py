@@ -1,17 +1,17 @@
 """cluster/cli.py in-process with click's CliRunner: every golden render, and errors raised with
-their exit code (the process around it -- one line on stderr, syslog, the code: test_cluster_tool.py)."""
+their exit code (the process around it -- one line on stderr, syslog, the code: test_cluster_tool_cli.py)."""
 
 import json
 
 import pytest
 from click.testing import CliRunner
+from helpers import REPO
 
 from mdlp_agents.cluster.cli import ToolError, main
 from mdlp_agents.cluster.live.status import StatusError
 from mdlp_agents.cluster.site.answers import AnswerError
 
-from .test_cluster_tool import RENDERS
-from conftest import REPO
+from .test_cluster_tool_cli import RENDERS
 
 pytestmark = pytest.mark.inprocess
 GOLDEN = REPO / "tests" / "golden"

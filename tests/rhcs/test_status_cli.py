@@ -8,8 +8,7 @@ import subprocess
 import time
 
 import pytest
-
-from conftest import run_agent, write_config
+from helpers import run_agent, write_config
 
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 

@@ -3,15 +3,13 @@ programs: a lie (healthy when not, fenced when not), a hang past the deadline, a
 or a file left behind), an injection.  Grow this file with every new class found."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
-from conftest import BIN_DIR, c_locale, run_agent, write_config
+from helpers import BIN_DIR, c_locale, free_port, run_agent, write_config
 
 LISTENER = "import socket, sys, time\ns = socket.socket()\ns.bind((sys.argv[1], int(sys.argv[2])))\n" \
            "s.listen(5)\ntime.sleep(1000)\n"
@@ -28,18 +26,12 @@ def _listening(address, port):
     return False
 
 
-def _free_port(address):
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
 # -- mdlp_rhcs: "healthy" must mean healthy ------------------------------------------------
 @pytest.mark.parametrize("probed", ["127.0.0.1:%d", "[::ffff:127.0.0.1]:%d"])
 def test_squatter_on_the_probed_address_is_not_the_service(tmp_path, fake, probed):
     """The service listens on 127.0.0.2:P, another program on 127.0.0.1:P: a probe of
     127.0.0.1:P reaches the squatter, whatever spelling of the address is configured."""
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     fake.start("httpd", target=sys.executable, args=("-c", LISTENER, "127.0.0.2", str(port)))
     squatter = subprocess.Popen([sys.executable, "-c", LISTENER, "127.0.0.1", str(port)])
     try:
@@ -84,7 +76,7 @@ def test_a_restarted_service_is_not_a_squatter(tmp_path, fake, older):
     one listens; a second instance on another port), the one holding the probed port is
     restarted with a new PID.  Every status after the restart says running; a program of
     another name on the port is still caught, by facts read now."""
-    port, other = _free_port("127.0.0.1"), _free_port("127.0.0.1")
+    port, other = free_port("127.0.0.1"), free_port("127.0.0.1")
     if older:
         fake.start("httpd", pidfile=False, target=sys.executable, args=("-c", LISTENER, "127.0.0.1", str(other)))
     first = fake.start("httpd", pidfile=False, target=sys.executable, args=("-c", LISTENER, "127.0.0.1", str(port)))
@@ -119,7 +111,7 @@ def test_a_restarted_service_is_not_a_squatter(tmp_path, fake, older):
         squatter.wait()
 
 
-# HTTP interim answers and impossible status codes: test_status.py, test_http_probe_reads_the_status_line
+# HTTP interim answers and impossible status codes: test_status_cli.py, test_http_probe_reads_the_status_line
 
 
 @pytest.mark.parametrize("owner,mode", [(65534, 0o644), (0, 0o666), (0, 0o620)])
@@ -288,7 +280,7 @@ def test_outside_text_cannot_forge_lines(tmp_path, fake, syslog, ocf_link):
     """A squatter's process name (anybody sets their own), HA_LOGTAG and OCF_EXIT_REASON_PREFIX with
     a newline and an escape sequence: the LSB one-line status stays one line, the exit reason one
     line, each syslog line one line -- no forged 'mdlp: RUNNING'."""
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     fake.start("httpd", pidfile=False)
     squatter = subprocess.Popen([sys.executable, "-c", SQUATTER_NAMED, "127.0.0.1", str(port), "\nmdlp: RUNNING\x1b"])
     try:

@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import AGENT, BIN_DIR, FENCE, PLATFORM, PYTHON, fence_conf, write_config
+from helpers import AGENT, BIN_DIR, FENCE, PLATFORM, PYTHON, fence_conf, write_config
 
 JOURNALD = "/lib/systemd/systemd-journald"
 SECRET = "journal-must-not-see-%d" % os.getpid()

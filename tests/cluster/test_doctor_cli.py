@@ -7,8 +7,7 @@ import socket
 import subprocess
 
 import pytest
-
-from conftest import BIN_DIR, REPO
+from helpers import BIN_DIR, REPO
 
 TOOL = str(BIN_DIR / "mdlp-cluster")
 INI = str(REPO / "examples" / "cluster-2node.ini")

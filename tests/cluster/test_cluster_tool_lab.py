@@ -5,9 +5,9 @@ and `mdlp-cluster status` reads the real crm_mon XML."""
 import json
 
 import pytest
+from helpers import BIN_DIR
 
 from clusterlab import SINGLE_VIP, wait_until
-from conftest import BIN_DIR
 
 pytestmark = pytest.mark.cluster
 TOOL = BIN_DIR / "mdlp-cluster"

@@ -6,8 +6,7 @@ import signal
 import subprocess
 
 import pytest
-
-from conftest import fence_conf, run_fence, wait_for
+from helpers import fence_conf, run_fence, wait_for
 
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 

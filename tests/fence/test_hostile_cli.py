@@ -6,8 +6,7 @@ import os
 import subprocess
 
 import pytest
-
-from conftest import FENCE, c_locale, fence_conf, run_fence
+from helpers import FENCE, c_locale, fence_conf, run_fence
 
 
 def test_fence_answers_reach_a_pipe_under_the_c_locale(tmp_path):

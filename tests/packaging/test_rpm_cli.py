@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-from conftest import REPO
 from platform_under_test import PLATFORM, PYTHON
 
 # The row's interpreter builds the RPM (its sitelib and python(abi)) and runs what it installed;

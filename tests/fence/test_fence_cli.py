@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import FENCE, IpmiSim, fence_conf, run_fence
+from devices import IpmiSim
+from helpers import FENCE, fence_conf, run_fence
 
 RNG = "/usr/share/cluster/relaxng/metadata.rng"
 NOOP_WARNING = "NOTHING WAS FENCED"
@@ -222,37 +222,6 @@ def test_delay_applies_to_off_and_reboot_only(tmp_path):
     assert result.returncode == 0 and result.elapsed >= 10, result
     result = run_fence(stdin="nodename=node2\ndelay=10\naction=status\n", conf=conf)
     assert result.returncode == 0 and result.elapsed < 5, result
-
-
-@pytest.fixture
-def plugin_path(tmp_path):
-    """A site backend registered through the entry-point group, as a separate package."""
-    root = tmp_path / "plugins"
-    dist = root / "mdlp_test_backend-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mdlp-test-backend\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[mdlp_agents.fence_backends]\nslow = mdlp_test_backend:SlowBackend\n")
-    (root / "mdlp_test_backend.py").write_text('''
-import os, time
-from mdlp_agents.fence.backends import FenceBackend
-
-class SlowBackend(FenceBackend):
-    name = "slow"
-    def _work(self, what):
-        log = os.environ["SLOW_LOG"]
-        with open(log, "a") as f:
-            f.write("begin %s %s %.3f\\n" % (what, self.options["victim"], time.time()))
-        time.sleep(float(os.environ.get("SLOW_SECONDS", "1")))
-        with open(log, "a") as f:
-            f.write("end %s %s %.3f\\n" % (what, self.options["victim"], time.time()))
-    def power_off(self):
-        self._work("off")
-    def power_on(self):
-        pass
-    def status(self):
-        return "on"
-''')
-    return root
 
 
 def test_site_backend_from_entry_point(tmp_path, plugin_path):
@@ -564,7 +533,7 @@ def test_password_never_in_proc_cmdline_while_fencing(tmp_path, bmc, agent, expe
 
 
 def test_shipped_site_config_is_the_guides_noop(tmp_path):
-    from conftest import REPO
+    from helpers import REPO
     result = run_fence("-o", "reboot", "-n", "node2", conf=REPO / "etc" / "fence_mdlp.conf")
     assert result.returncode == 0 and "NOTHING WAS FENCED" in result.stderr, result
 

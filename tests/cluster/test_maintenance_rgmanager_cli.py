@@ -12,8 +12,9 @@ import subprocess
 import time
 
 import pytest
+from helpers import BIN_DIR, SyslogReceiver, comm, wait_for
+from services import service_pid
 
-from conftest import BIN_DIR, SyslogReceiver, _comm, service_pid, wait_for
 from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager
 
 # root's PATH on an EL node (sbin first): where an admin runs mdlp-cluster, and the at job runs
@@ -124,7 +125,7 @@ def atd():
     """The system's atd: root's /usr/sbin/atd, in the foreground (its queue stays empty: `at` here is
     the recording stand-in)."""
     proc = subprocess.Popen(["/usr/sbin/atd", "-f"])
-    assert wait_for(lambda: "atd" in (_comm(proc.pid) or ""), 5)
+    assert wait_for(lambda: "atd" in (comm(proc.pid) or ""), 5)
     yield proc
     proc.terminate()
     proc.wait()
@@ -138,7 +139,7 @@ def test_for_trusts_only_the_system_s_atd(node, fake, owner):
     prefix = [] if owner == 0 else ["setpriv", "--reuid=%d" % owner, "--regid=%d" % owner, "--clear-groups"]
     impostor = subprocess.Popen(prefix + [str(program), "1000"])
     try:
-        assert wait_for(lambda: _comm(impostor.pid) == "atd", 5)
+        assert wait_for(lambda: comm(impostor.pid) == "atd", 5)
         refused = node.tool("maintenance", "on", "--for", "10m")
         assert refused.returncode == 2 and "not root's /usr/sbin/atd" in refused.output, refused
         assert node.calls() == [] and not node.frozen

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from conftest import AGENT, NAMES, alive, run_agent, service_pid, wait_for, write_config
+from helpers import AGENT, alive, run_agent, wait_for, write_config
+from services import NAMES, service_pid
 
 
 def test_start_in_order_then_idempotent(managed, fake):

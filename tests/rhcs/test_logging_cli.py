@@ -5,7 +5,7 @@ import os
 import re
 import signal
 
-from conftest import run_agent
+from helpers import run_agent
 
 # facility daemon (3): <3*8 + severity>
 WARNING, NOTICE, INFO, ERROR = "<28>", "<29>", "<30>", "<27>"
@@ -85,7 +85,7 @@ def test_state_dir_falls_back_for_other_users_only(tmp_path):
             handle.write("[agent]\nstate_dir = /run/mdlp-not-for-nobody\n[service %s]\nprocess = %s\n"
                          % (name, name))
         os.chmod(config, 0o644)
-        from conftest import AGENT
+        from helpers import AGENT
         result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(AGENT),
                                  "status", "--config", config], capture_output=True, text=True, timeout=60)
         assert result.returncode == 3, result

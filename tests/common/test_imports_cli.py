@@ -7,8 +7,7 @@ import subprocess
 import time
 
 import pytest
-
-from conftest import AGENT, FENCE, PYTHON, fence_conf, write_config
+from helpers import AGENT, FENCE, PYTHON, fence_conf, write_config
 
 PYTHON_HAS_POSIX_SPAWN = subprocess.run([str(PYTHON), "-c", "import os; os.posix_spawn"]).returncode == 0
 HEAVY_FOR_STATUS = {"click", "threading", "socket", "subprocess", "psutil", "http.client", "configparser"}

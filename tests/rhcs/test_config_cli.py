@@ -5,10 +5,9 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from helpers import AGENT, PYTHON, REPO, run_agent, write_config
 
 from mdlp_agents.rhcs.cli import build_command
-
-from conftest import AGENT, PYTHON, REPO, run_agent, write_config
 
 GOOD_SERVICE = "[service httpd]\nprocess = httpd\n"
 

@@ -9,17 +9,14 @@ import time
 import xml.parsers.expat
 
 import pytest
-
-from conftest import BIN_DIR, REPO
+from helpers import BIN_DIR, REPO, free_port, port_open, run_cluster
 
 TOOL = BIN_DIR / "mdlp-cluster"
 
 
 # -- mdlp-cluster: nothing from the answer file runs, nothing is written where it should not be
 def tool(*args, cwd=REPO, env=None):
-    environ = dict(os.environ, **(env or {}))
-    return subprocess.run([str(TOOL)] + [str(a) for a in args], capture_output=True, cwd=str(cwd), env=environ,
-                          timeout=60)
+    return run_cluster(*args, cwd=cwd, env=env, text=False)
 
 
 INI = (REPO / "examples" / "cluster-2node.ini").read_text()
@@ -151,7 +148,7 @@ class FakePartner:
 
     def __init__(self, root):
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.answer = root / "answer"
         for name in ("host_key", "client_key"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
@@ -172,7 +169,7 @@ class FakePartner:
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(root / "sshd.log", "a"))
         end = time.monotonic() + 10
-        while not _port_open(self.port) and time.monotonic() < end:
+        while not port_open(self.port) and time.monotonic() < end:
             time.sleep(0.05)
 
     def says(self, text):
@@ -191,22 +188,6 @@ class FakePartner:
     def stop(self):
         self.sshd.kill()
         self.sshd.wait()
-
-
-def _free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_open(port):
-    import socket
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -252,16 +233,19 @@ def test_a_partner_answering_hundreds_of_mb_is_not_read_whole(partner):
     (partner.root / "answer.sh").write_text("#!/bin/sh\nexec head -c 300000000 /dev/zero\n")
     script = ('mount -t tmpfs -o mode=0700 tmpfs /root && mkdir -m 700 /root/.ssh && cp "$1" /root/.ssh/config && '
               'shift && exec "$@"')
-    doctor = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                               str(partner.root / "ssh_config"), str(TOOL), "doctor", "--peer", "peer-node",
-                               "--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = doctor.stdout.read(), doctor.stderr.read()
-    _, status, usage = os.wait4(doctor.pid, 0)
-    doctor.returncode = os.waitstatus_to_exitcode(status)
-    lines = out.decode().splitlines()
-    assert doctor.returncode == 1 and b"internal error" not in err, (out, err)
+    # measured from a small launcher: a child's peak RSS counts the memory of whoever forked it
+    # (pytest's own, late in a run), so the doctor is forked from a fresh interpreter that reports it
+    measure = ("import resource, subprocess, sys\nproc = subprocess.run(sys.argv[2:])\n"
+               "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+               "sys.exit(proc.returncode)\n")
+    peak = partner.root / "peak-kib"
+    doctor = subprocess.run(["python3", "-c", measure, str(peak), "unshare", "--mount", "--propagation", "private",
+                             "sh", "-c", script, "sh", str(partner.root / "ssh_config"), str(TOOL), "doctor", "--peer",
+                             "peer-node", "--timeout", "20"], capture_output=True, timeout=120)
+    lines = doctor.stdout.decode().splitlines()
+    assert doctor.returncode == 1 and b"internal error" not in doctor.stderr, doctor
     assert any(line.startswith("FAIL") and "printed more than" in line for line in lines), lines
-    assert usage.ru_maxrss < 150 * 1024, usage.ru_maxrss       # KiB
+    assert int(peak.read_text()) < 150 * 1024, peak.read_text()       # KiB
 
 
 @pytest.mark.parametrize("peer", ["fe80::1%eth0", "fe80::1%$(reboot)", "10.0.0.1 -oProxyCommand=x", "-oProxyCommand=x",
@@ -270,3 +254,37 @@ def test_peers_are_names_or_addresses_by_their_grammar(peer):
     result = tool("doctor", "--peer", peer)
     assert result.returncode == 2 and result.stderr.count(b"\n") == 1, result
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("rules,verdict", [
+    (["-N DROPPER", "-A INPUT -s 10.0.32.12/32 -g DROPPER", "-A DROPPER -j DROP"], "DROP"),
+    (["-A INPUT -s 10.0.32.12/32 -m comment --comment -j -j DROP"], "DROP"),
+    (["-A INPUT -s 10.0.32.12/32 -m comment --comment \"-s 10.0.32.99 -j ACCEPT\" -j REJECT"], "REJECT"),
+    (["-A INPUT -m mark --mark 0x1 -j DROP"], "ACCEPT"),
+])
+def test_the_firewall_fact_of_a_node_is_what_its_iptables_does(rules, verdict):
+    """doctor --facts in a network namespace of the test's own, whose real iptables holds RULES: the
+    verdict for the partner's corosync port, and a rule it cannot evaluate named as a doubt."""
+    import json
+    import uuid
+    ns = "mdlp-hf-%s" % uuid.uuid4().hex[:6]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for rule in rules:
+            subprocess.run(["ip", "netns", "exec", ns, "iptables"] + _words(rule), check=True)
+        proc = subprocess.run(["ip", "netns", "exec", ns, str(TOOL), "doctor", "--facts", "--names", "node1",
+                               "--partner", "node2", "--partner-address", "10.0.32.12", "--timeout", "6"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc
+        wall = json.loads(proc.stdout)["firewall"]
+        corosync = [r for r in wall["results"] if r[:2] == ["udp", 5405]][0]
+        assert wall["tool"] == "iptables" and corosync[2] == verdict, wall
+        if "mark" in rules[0]:
+            assert corosync[4] == ["-A INPUT -m mark --mark 0x1 -j DROP"], corosync
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)
+
+
+def _words(rule):
+    import shlex
+    return shlex.split(rule)

@@ -1,12 +1,13 @@
 """mdlp_rhcs through its OCF link speaks resource-agents' dialect: the exit reason Pacemaker
 records (ocf-exit-reason:, as ocf_exit_reason writes it), quiet probes, and ocf_log's tag and
-facility.  Read back by a real Pacemaker: cluster/test_cluster_single.py."""
+facility.  Read back by a real Pacemaker: cluster/test_cluster_single_lab.py."""
 
 import os
 import re
 import signal
 
-from conftest import NAMES, run_agent, service_pid, write_config
+from helpers import run_agent, write_config
+from services import NAMES, service_pid
 
 INTERVAL = {"OCF_RESKEY_CRM_meta_interval": "10000"}   # a recurring monitor, not a probe
 

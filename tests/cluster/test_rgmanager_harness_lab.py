@@ -7,8 +7,10 @@ import subprocess
 import time
 
 import pytest
+from devices import IpmiSim
+from helpers import BIN_DIR, alive, free_udp_port, wait_for
+from services import service_pid
 
-from conftest import BIN_DIR, IpmiSim, alive, free_udp_port, service_pid, wait_for
 from rhcs_harness import CLUSTER_CONF, SCRIPT, Fenced, Rgmanager, libfence_blocks
 
 pytestmark = pytest.mark.cluster
