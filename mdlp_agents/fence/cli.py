@@ -214,11 +214,14 @@ class FenceRun:
         return None
 
 
+_LOCK_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
 def lock_name(victim):
     """The lock file of VICTIM: fence-NAME.lock for a plain name, else a readable part and a
     digest of the whole (a name too long for a file name, or with characters a file name
     cannot hold, still gets a lock of its own)."""
-    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in victim)
+    safe = "".join(c if c in _LOCK_CHARS else "_" for c in victim)
     if safe == victim and len(victim) <= 64 and not victim.startswith("."):
         return "fence-%s.lock" % victim
     import hashlib

@@ -129,6 +129,8 @@ def test_report_json_and_exit_code():
     ("firewall", {"results": "ACCEPT"}, "firewall"),
     ("fence", ["fence-x"], "fencing"), ("fence", [{"device": "x", "rc": 10 ** 100}], "fencing"),
     ("fence", {"device": "x"}, "fencing"),
+    ("time", 10 ** 400, "time"), ("fence", [{"device": "x", "seconds": 10 ** 400}], "fencing"),
+    ("tls", {"not_after": 100.0}, "certificate"), ("firewall", {"tool": "iptables"}, "firewall"),
 ])
 def test_partner_facts_of_another_shape_are_one_fail_line(key, value, check):
     """Each malformed fact is one FAIL for the check it feeds (with the partner's name, not its word
@@ -153,4 +155,16 @@ def test_partner_facts_that_are_whole_are_taken_as_they_are():
     sent = _facts("node2")
     del sent["received"]
     assert "_malformed" not in checked_facts(sent, "node2")
+
+
+def test_what_facts_py_really_sends_is_never_called_malformed():
+    """A certificate valid until 9999, many addresses, services down, an old file: real, not malformed."""
+    from mdlp_agents.cluster.doctor.peer import checked_facts
+    sent = _facts("node2", tls={"subject": "CN=mobile", "not_after": 253402300799},
+                  addresses=[{"interface": "veth%d" % i, "address": "10.1.%d.%d" % (i // 250, i % 250 + 1),
+                              "prefix": 24} for i in range(1000)])
+    sent["agent"]["status"].update(rc=3, down=["svc%d" % i for i in range(40)])
+    sent["files"]["mdlp_rhcs.conf"]["mtime"] = -5
+    del sent["received"]
+    assert "_malformed" not in checked_facts(sent, "node2"), checked_facts(sent, "node2").get("_malformed")
 

@@ -63,6 +63,16 @@ def test_maintenance_state_of_a_frozen_service_set_elsewhere(fp, stack, tmp_path
     assert "not from this node" in state["note"]
 
 
+@pytest.mark.parametrize("flags,restarts", [("\u00b2", "\u00b3"), ("\u0661", "x"), ("-1", "99999999999999999999")])
+def test_numbers_in_clustat_are_ascii_digits_or_nothing(fp, stack, flags, restarts):
+    """'²' passes str.isdigit() and fails int(): recorded output with it is read, never a crash."""
+    text = (DATA / "clustat-started.xml").read_text().replace('flags="0"', 'flags="%s"' % flags).replace(
+        'restarts="0"', 'restarts="%s"' % restarts)
+    fp.register(["clustat", "-x"], stdout=text)
+    status = stack.status()
+    assert status["state"] == "started" and status["maintenance"] is None and status["restarts"] is None
+
+
 def test_move_is_clusvcadm_relocate(fp, stack):
     fp.register(["clustat", "-x"], stdout=(DATA / "clustat-started.xml").read_text(), occurrences=2)
     fp.register(["clusvcadm", "-r", "service:mdlp", "-m", "node1"],
@@ -98,6 +108,7 @@ def test_a_cluster_conf_others_could_write_is_not_trusted_to_say_what_root_runs(
     ("<cluster>", 1, "malformed XML: no element found"),
     ('<?xml version="1.0"?>\n<!DOCTYPE c [<!ENTITY a "x">]>\n<cluster/>', 2, "a DOCTYPE"),
     ("", 1, "malformed XML: no element found"),
+    ("<cluster>" + "<rm>" * 5000 + "</rm>" * 5000 + "</cluster>", 1, "nested more than 64 deep"),
 ])
 def test_cluster_conf_that_is_not_one(text, line, words):
     with pytest.raises(cluster_conf.Malformed) as caught:

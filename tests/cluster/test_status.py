@@ -137,6 +137,17 @@ def test_when_both_are_installed_the_one_that_answers_wins(fp, stack, tmp_path):
     assert (status["stack"], status["state"], status["floating_ip"]) == ("rgmanager", "started", None)
 
 
+def test_when_both_are_installed_and_crm_mon_cannot_run_rgmanager_answers(fp, stack, tmp_path):
+    stack("crm_mon", "clustat")
+
+    def refuse(process):
+        raise PermissionError(13, "Permission denied")
+    fp.register(["crm_mon", "--output-as=xml"], callback=refuse)
+    fp.register(["clustat", "-x"], stdout=(DATA / "clustat-started.xml").read_text())
+    status = live(5, str(tmp_path / "no-cluster.conf"))
+    assert (status["stack"], status["state"]) == ("rgmanager", "started")
+
+
 def test_no_stack_at_all(stack):
     stack()
     with pytest.raises(StatusError, match="^no cluster manager here: neither crm_mon"):

@@ -244,7 +244,8 @@ def test_deadline_bounds_a_hung_backend(tmp_path, plugin_path):
 @pytest.mark.parametrize("node2,node3", [("node2", "node3"),
                                          # too long for a file name (255 bytes), alike in their first 64
                                          ("n" * 300 + "2", "n" * 300 + "3"),
-                                         ("node/2", "node_2")])    # alike once made a file name
+                                         ("node/2", "node_2"),     # alike once made a file name
+                                         ("\U00020000" * 64 + "2", "\U00020000" * 64 + "3")])   # 4 bytes a character
 def test_one_fencing_of_a_node_at_a_time(tmp_path, plugin_path, node2, node3):
     conf = fence_conf(tmp_path, "backend = slow\n")
     log = tmp_path / "slow.log"

@@ -131,6 +131,8 @@ def _firewall_line(where, wall, other):
     if wall.get("error") and not wall.get("results"):
         return Check("firewall", SKIPPED, "on %s: %s" % (where, wall["error"]))
     results = wall.get("results", [])
+    if not results:
+        return Check("firewall", SKIPPED, "on %s: no port was evaluated" % where)
     ports = ", ".join(sorted({"%s/%d" % (r[0], r[1]) for r in results}))
     unknown = ["%s/%d (%s)" % (p, n, rule) for p, n, verdict, rule, _ in results if verdict == "UNKNOWN"]
     blocked = [(p, n, verdict, rule, doubts) for p, n, verdict, rule, doubts in results

@@ -29,6 +29,9 @@ def firewall(source, ports, budget, interface=None):
     of the partner's cluster traffic, what this node's firewall does to it."""
     if not source:
         return {"error": "the partner's address is not known"}
+    if ":" in source:
+        return {"error": "the partner's address %s is IPv6: ip6tables and firewalld's IPv6 rules are not "
+                         "checked" % source}
     try:
         firewall_cmd = find_program("firewall-cmd")
         if firewall_cmd and LOCAL([firewall_cmd, "--state"], budget(), FirewallError).returncode == 0:
@@ -45,9 +48,13 @@ def firewall(source, ports, budget, interface=None):
 
 
 def evaluate_all(saved, source, ports, interface=None, seconds=10.0):
-    """iptables' verdict for each port, parsed once, all within SECONDS."""
+    """iptables' verdict for each port, parsed once, parsing and walking all within SECONDS."""
     deadline = time.monotonic() + seconds
-    parsed = iptables.parse(saved)
+    try:
+        parsed = iptables.parse(saved, deadline)
+    except iptables.Exhausted:
+        return [[proto, port, UNKNOWN, "not read within %gs (%d lines)" % (seconds, saved.count("\n")), []]
+                for proto, port in ports]
     results = []
     for proto, port in ports:
         try:
@@ -61,14 +68,46 @@ def evaluate_all(saved, source, ports, interface=None, seconds=10.0):
 
 # -- firewalld ----------------------------------------------------------------------------------
 def _zone(firewall_cmd, source, interface, budget):
-    for query in (["--get-zone-of-source=%s" % source], ["--get-zone-of-interface=%s" % interface] if interface
-                  else None, ["--get-default-zone"]):
+    """The zone that judges the partner's packets, as firewalld picks it: a zone holding its source
+    (the address, or a network containing it), else the zone of the cluster interface, else the
+    default zone."""
+    proc = LOCAL([firewall_cmd, "--get-zone-of-source=%s" % source], budget(), FirewallError)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return _zone_name(proc.stdout)
+    proc = LOCAL([firewall_cmd, "--get-active-zones"], budget(), FirewallError)
+    if proc.returncode == 0:
+        holding = _zones_holding(proc.stdout, source)
+        if holding:
+            return holding
+    for query in (["--get-zone-of-interface=%s" % interface] if interface else None, ["--get-default-zone"]):
         if query:
             proc = LOCAL([firewall_cmd] + query, budget(), FirewallError)
             if proc.returncode == 0 and proc.stdout.strip():
-                zone = proc.stdout.strip().split()[0]
-                return zone if re.fullmatch(r"[\w.-]+", zone) else None
+                return _zone_name(proc.stdout)
     return None
+
+
+def _zone_name(text):
+    zone = text.strip().split()[0]
+    return zone if re.fullmatch(r"[\w.-]+", zone) else None
+
+
+def _zones_holding(active, source):
+    """The active zone whose sources hold SOURCE (the longest network wins), from --get-active-zones."""
+    import ipaddress
+    best, zone = None, None
+    for line in active.splitlines():
+        if line and not line[0].isspace():
+            zone = _zone_name(line)
+        elif zone and line.strip().startswith("sources:"):
+            for entry in line.split(":", 1)[1].split():
+                try:
+                    network = ipaddress.ip_network(entry, strict=False)
+                    if ipaddress.ip_address(source) in network and (best is None or network.prefixlen > best[0]):
+                        best = (network.prefixlen, zone)
+                except ValueError:
+                    continue
+    return best[1] if best else None
 
 
 def list_all(text):
@@ -147,15 +186,20 @@ def _rich_applies(rule, source, proto, port):
             return False
     element, values = rule["element"], rule["values"]
     if element is None:
-        return True                             # the source alone: all its traffic
-    if element == "service":
-        return values.get(("service", "name")) == SERVICE and _in_service(proto, port)
-    if element == "port":
+        hit = True                              # the source alone: all its traffic
+    elif element == "service":
+        name = values.get(("service", "name"))
+        hit = _in_service(proto, port) if name == SERVICE else None   # another service: its ports unknown here
+    elif element == "port":
         spec = values.get(("port", "port"), "").replace("-", ":")
-        return values.get(("port", "protocol")) == proto and bool(iptables.in_ranges(spec, port, proto))
-    if element == "protocol":
-        return values.get(("protocol", "value")) == proto
-    return None                                 # another element: not the cluster's traffic, or not known
+        hit = values.get(("port", "protocol")) == proto and bool(iptables.in_ranges(spec, port, proto))
+    elif element == "protocol":
+        hit = values.get(("protocol", "value")) == proto
+    else:
+        hit = None                              # another element: not known here
+    if hit and any(block == "limit" for block, _ in values):
+        return None                             # rate limited: it applies to some packets only
+    return hit
 
 
 def _in_service(proto, port):
@@ -163,41 +207,51 @@ def _in_service(proto, port):
 
 
 def _zone_verdict(zone, settings, source, proto, port):
-    """(verdict, where, [doubts]) of firewalld's ZONE (--list-all SETTINGS) for one port: rich rules
-    that deny first (firewalld orders deny before allow), then the zone's target, service, ports and
-    protocols, then rich rules that accept."""
-    doubts = []
-    rules = [(text, rich_rule(text)) for text in settings.get("rich rules", [])]
-    for text, rule in rules:
-        if rule is None:
+    """(verdict, where, [doubts]) of firewalld's ZONE (--list-all SETTINGS) for one port, in firewalld's
+    order: rich rules of negative priority; of priority 0 those that deny, then the zone's own target,
+    service, ports and protocols with the rich rules that accept; rich rules of positive priority --
+    the first that applies decides; else the zone rejects."""
+    doubts, rules = [], []
+    for text in settings.get("rich rules", []):
+        rule = rich_rule(text)
+        try:
+            priority = int(rule["values"].get((None, "priority"), "0")) if rule else None
+        except ValueError:
+            priority = None
+        if priority is None:
             doubts.append(text)
-        elif rule["action"] in ("reject", "drop"):
+        elif rule["action"] in ("accept", "reject", "drop"):     # log, audit, mark decide nothing
+            rules.append((priority, rule["action"] == "accept", text, rule))
+    rules.sort(key=lambda item: item[:2])
+    stages = [[r for r in rules if r[0] < 0], [r for r in rules if r[0] == 0 and not r[1]], "zone",
+              [r for r in rules if r[0] == 0 and r[1]], [r for r in rules if r[0] > 0]]
+    for stage in stages:
+        if stage == "zone":
+            admitted_by = _zone_admits(settings, proto, port)
+            if admitted_by:
+                return ACCEPT, "firewalld zone %s: %s" % (zone, admitted_by), doubts
+            continue
+        for _, allow, text, rule in stage:
             hit = _rich_applies(rule, source, proto, port)
-            if hit:
-                return DROP, "firewalld zone %s: a rich rule denies it: %s" % (zone, text), []
             if hit is None:
                 doubts.append(text)
-    admitted_by = None
-    if settings.get("target", "default").upper() == "ACCEPT":
-        admitted_by = "target ACCEPT"
-    elif SERVICE in settings.get("services", "").split() and _in_service(proto, port):
-        admitted_by = "service high-availability"
-    elif any(_port_entry(entry, proto, port) for entry in settings.get("ports", "").split()):
-        admitted_by = "port %d/%s" % (port, proto)
-    elif proto in settings.get("protocols", "").split():
-        admitted_by = "protocol %s" % proto
-    for text, rule in rules:
-        if admitted_by:
-            break
-        if rule is not None and rule["action"] == "accept":
-            hit = _rich_applies(rule, source, proto, port)
-            if hit:
-                admitted_by = "a rich rule for %s" % source
-            elif hit is None:
-                doubts.append(text)
-    if admitted_by:
-        return ACCEPT, "firewalld zone %s: %s" % (zone, admitted_by), doubts
+            elif hit:
+                return (ACCEPT, "firewalld zone %s: a rich rule for %s" % (zone, source), doubts) if allow else \
+                    (DROP, "firewalld zone %s: a rich rule denies it: %s" % (zone, text), doubts)
     return DROP, "firewalld zone %s: no high-availability service" % zone, doubts
+
+
+def _zone_admits(settings, proto, port):
+    """What in the zone itself admits the port (target ACCEPT, the service, a port, a protocol), or None."""
+    if settings.get("target", "default").upper() == "ACCEPT":
+        return "target ACCEPT"
+    if SERVICE in settings.get("services", "").split() and _in_service(proto, port):
+        return "service high-availability"
+    if any(_port_entry(entry, proto, port) for entry in settings.get("ports", "").split()):
+        return "port %d/%s" % (port, proto)
+    if proto in settings.get("protocols", "").split():
+        return "protocol %s" % proto
+    return None
 
 
 def _port_entry(entry, proto, port):

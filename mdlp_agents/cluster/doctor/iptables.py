@@ -67,13 +67,21 @@ def tokens(line):
     return found
 
 
-def parse(saved):
-    """({chain: [Rule]}, {built-in chain: policy}) of the filter table of SAVED."""
-    chains, policies, table = {}, {}, None
-    for raw in saved.splitlines():
+def parse(saved, deadline=None):
+    """({chain: [Rule]}, {built-in chain: policy}, [why the verdict cannot be trusted]) of the filter
+    table of SAVED.  No filter table, or iptables-save saying the rules live elsewhere (nft, the
+    legacy tables), is a reason: an empty table is not a firewall that admits everything.
+    Exhausted when DEADLINE (monotonic) passes first."""
+    chains, policies, table, seen, unsure = {}, {}, None, False, []
+    for number, raw in enumerate(saved.splitlines()):
+        if deadline is not None and number % 1024 == 0 and time.monotonic() > deadline:
+            raise Exhausted()
         line = raw.strip()
+        if line.startswith("#") and ("incompatible" in line or "tables present" in line):
+            unsure.append(line.lstrip("# "))
         if line.startswith("*"):
             table = line[1:].strip()
+            seen = seen or table == "filter"
         elif table != "filter" or not line or line.startswith("#"):
             continue
         elif line.startswith(":"):
@@ -85,10 +93,17 @@ def parse(saved):
         elif line.startswith("-A ") or line.startswith("--append "):
             rule = _rule(line)
             chains.setdefault(rule.chain, []).append(rule)
-    return chains, policies
+    if not seen:
+        unsure.append("iptables-save shows no filter table")
+    return chains, policies, unsure
+
+
+TWO_VALUES = {"--match-set", "--tcp-flags", "--set-mark", "--hashlimit-name", "--sport-set", "--dport-set"}
 
 
 def _rule(line):
+    """A Rule: its matches read by arity up to the target.  A rule whose matches cannot be read is
+    not parsed (UNKNOWN), but keeps the target after its last -j/-g (what it would do, as a doubt)."""
     try:
         words = tokens(line[:MAX_LINE]) if len(line) <= MAX_LINE else None
     except ValueError:
@@ -105,20 +120,38 @@ def _rule(line):
             negate, i = True, i + 1
             continue
         if quoted or not word.startswith("-"):
-            rule.parsed = False         # a value where an option belongs
+            rule.parsed = False         # a value where an option belongs: the matches are not known
             break
         if word in ("-j", "--jump", "-g", "--goto"):
             rule.target = words[i + 1][0] if i + 1 < len(words) else None
             rule.goto = word in ("-g", "--goto")
-            break
-        if word in NO_VALUE:
-            rule.matches.append((negate, word, None))
-            i += 1
-        else:
-            rule.matches.append((negate, word, words[i + 1][0] if i + 1 < len(words) else None))
-            i += 2
+            return rule
+        arity = 0 if word in NO_VALUE else 2 if word in TWO_VALUES else 1
+        if arity == 1 and word not in KNOWN and _is_option(words, i + 1):
+            arity = 0                   # an option we do not know, followed by an option: a flag
+        values = [w for w, _ in words[i + 1:i + 1 + arity]]
+        rule.matches.append((negate, word, values[0] if arity == 1 and values else (values or None)))
+        i += 1 + arity
         negate = False
+    rule.parsed = False
+    for at in range(len(words) - 2, 1, -1):        # the target after the last unquoted -j/-g
+        if words[at][0] in ("-j", "--jump", "-g", "--goto") and not words[at][1]:
+            rule.target, rule.goto = words[at + 1][0], words[at][0] in ("-g", "--goto")
+            break
     return rule
+
+
+def _is_option(words, at):
+    return at < len(words) and not words[at][1] and words[at][0].startswith("-") and \
+        not words[at][0][1:2].isdigit()
+
+
+# options whose one value we know (the rest: a value if one follows, else a flag)
+KNOWN = {"-s", "--source", "--src", "-d", "--destination", "--dst", "-p", "--protocol", "-i", "--in-interface",
+         "-o", "--out-interface", "-m", "--match", "--dport", "--destination-port", "--dports",
+         "--destination-ports", "--sport", "--source-port", "--sports", "--source-ports", "--state", "--ctstate",
+         "--comment", "--mark", "--limit", "--limit-burst", "--icmp-type", "--uid-owner", "--src-range",
+         "--dst-range", "--dst-type", "--src-type", "--ctstatus", "--reject-with", "--log-prefix", "--log-level"}
 
 
 def in_ranges(spec, port, proto):
@@ -233,8 +266,8 @@ class Walk:
                 continue
             kind, value, decider = self._target(rule)
             if hit is None:             # it may or may not apply: what it would do, for evaluate()
-                if kind != "pass":
-                    self.doubts.append((rule.text, value if kind == "verdict" else "RETURN"))
+                if kind != "pass" or not rule.parsed:
+                    self.doubts.append((rule.text, value if kind == "verdict" else kind.upper()))
                 continue
             if kind == "verdict":
                 return value, decider
@@ -265,9 +298,14 @@ def evaluate(parsed, source, proto, port, interface=None, deadline=None):
     matches we could not evaluate and that could have decided otherwise]) for a new PROTO packet
     from SOURCE to PORT coming in on INTERFACE (None: not known).  PARSED: parse()'s result.
     Exhausted when DEADLINE (monotonic) passes first."""
-    chains, policies = parsed
+    chains, policies, unsure = parsed
+    if unsure:
+        return UNKNOWN, "; ".join(unsure), []
     walk = Walk(chains, policies, (source, proto, port, interface), deadline or float("inf"))
-    verdict, rule = walk.chain("INPUT")
+    try:
+        verdict, rule = walk.chain("INPUT")
+    except RecursionError:
+        return UNKNOWN, "chains nested deeper than can be followed", []
     if verdict is None:
         verdict, rule = policies.get("INPUT", ACCEPT), "policy of INPUT"
     if verdict not in (ACCEPT, DROP, REJECT, UNKNOWN):

@@ -69,8 +69,8 @@ def text(limit=1000):
 
 def number(low, high):
     def check(value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not low <= value <= high:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or isinstance(value, float) and not math.isfinite(value) or not low <= value <= high:
             raise Bad("%r is not a number from %g to %g" % (str(value)[:40], low, high))
         return value
     return check
@@ -138,6 +138,15 @@ def mapping(key, inner, limit):
     return check
 
 
+def either(key, inner):
+    """An object holding KEY (text: what went wrong; only that is kept), else one INNER accepts."""
+    def check(value):
+        if isinstance(value, dict) and key in value:
+            return {key: LINE(value[key])}
+        return inner(value)
+    return check
+
+
 def resolution(value):
     value = record({"result": one_of("ok", "error"), "value": lambda v: v}, ("result", "value"))(value)
     value["value"] = items(address, 64)(value["value"]) if value["result"] == "ok" else text(300)(value["value"])
@@ -152,16 +161,16 @@ def firewall_result(value):
             items(text(2000), 20)(value[4])]
 
 
-EPOCH = number(0, 2 ** 33)            # to the year 2242: time.localtime takes it
+EPOCH = number(-2 ** 31, 253402300799)     # to the end of 9999: time.localtime takes it
 WORD, LINE = text(200), text(2000)
 HEX = text(128)
 SHAPE = {
     "hostname": lambda v: host_name(text(253)(v)),
     "time": EPOCH,
-    "nameservers": items(text(100), 16),
+    "nameservers": items(text(100), 64),
     "resolve": mapping(text(253), resolution, 16),
     "addresses": items(record({"interface": text(64), "address": address, "prefix": integer(0, 128)},
-                              ("interface", "address", "prefix")), 256),
+                              ("interface", "address", "prefix")), 65536),
     "files": mapping(text(64), record({"sha256": HEX, "hmac": HEX, "size": integer(0, 2 ** 50), "mtime": EPOCH,
                                        "error": LINE, "config_version": optional(WORD), "name": optional(WORD),
                                        "parse_error": LINE}), 8),
@@ -170,12 +179,13 @@ SHAPE = {
     "agent": record({"program": LINE, "error": LINE,
                      "validate": record({"rc": optional(integer(-255, 255)), "line": LINE}),
                      "status": record({"rc": optional(integer(-255, 255)), "role": optional(WORD),
-                                       "summary": optional(LINE), "down": items(WORD, 16), "line": LINE})}),
-    "tls": record({"subject": LINE, "not_after": optional(EPOCH), "error": LINE}),
-    "firewall": record({"tool": optional(WORD), "error": LINE, "results": items(firewall_result, 64)}),
+                                       "summary": optional(LINE), "down": items(WORD, 1024), "line": LINE})}),
+    "tls": either("error", record({"subject": LINE, "not_after": optional(EPOCH)}, ("subject",))),
+    "firewall": either("error", record({"tool": optional(WORD), "results": items(firewall_result, 256)},
+                                       ("results",))),
     "fence": items(record({"device": optional(WORD), "agent": optional(WORD), "backend": optional(WORD),
                            "address": optional(WORD), "rc": optional(integer(-255, 255)), "answer": LINE,
-                           "seconds": number(0, 86400), "error": LINE}), 16),
+                           "seconds": number(0, 86400), "error": LINE}), 64),
 }
 EMPTY = {"nameservers": [], "resolve": {}, "addresses": [], "files": {}, "agent": {}, "tls": {}, "firewall": {},
          "fence": [], "manager": {"name": None, "running": False, "why": "its facts were not read"}}
@@ -191,7 +201,7 @@ def checked_facts(facts, partner):
             continue
         try:
             checked[key] = check(facts[key])
-        except (Bad, ValueError, TypeError, RecursionError) as exc:
+        except (Bad, ValueError, TypeError, OverflowError, RecursionError) as exc:
             bad[key] = str(exc)[:200] or type(exc).__name__
     for name, fact in (checked.get("files") or {}).items():
         if "error" not in fact and not all(k in fact for k in FILES_NEED):

@@ -3,6 +3,7 @@ or will fail at run time, each with its line number."""
 
 import os
 
+from ...common.convert import whole_number
 from ...common.files import find_program
 from ...common.paths import SBIN_FIRST_PATH
 from ..stacks.cluster_conf import Malformed, parse
@@ -44,7 +45,9 @@ def check(data):
 def _check_cluster(root, found):
     if not root.get("name"):
         found.add(root, "<cluster> has no name")
-    if not (root.get("config_version") or "").isdigit():
+    try:
+        whole_number(root.get("config_version") or "")
+    except ValueError:
         found.add(root, "<cluster> has no numeric config_version (ccs_tool/cman refuse to load it)")
 
 

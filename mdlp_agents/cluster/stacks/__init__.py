@@ -23,13 +23,20 @@ def installed():
     return [name for name, tool in (("pacemaker", "crm_mon"), ("rgmanager", "clustat")) if find_program(tool)]
 
 
+def _answers(pacemaker):
+    try:
+        return pacemaker.answers()
+    except NotAnswering:        # crm_mon hung or cannot run: rgmanager may answer
+        return False
+
+
 def detect(runner, timeout, service=None, conf_path=CLUSTER_CONF, program=None):
     """The manager that runs here: Pacemaker where only it is installed, rgmanager where only it is;
     with both, Pacemaker if it answers.  NotAnswering when neither is installed."""
     found = installed()
     if "pacemaker" in found:
         pacemaker = Pacemaker(runner, timeout, service)
-        if "rgmanager" not in found or pacemaker.answers():
+        if "rgmanager" not in found or _answers(pacemaker):
             return pacemaker
     if "rgmanager" in found:
         return Rgmanager(runner, timeout, service, conf_path, program)

@@ -14,6 +14,7 @@ from ...common.paths import CLUSTER_CONF, GUIDE_SCRIPT
 from .base import SERVICE
 
 MAX_BYTES = 4 << 20
+MAX_DEPTH = 64          # cluster.conf is 5 levels deep; no reader of ours needs more
 
 
 class Element:
@@ -34,10 +35,13 @@ class Element:
         return found[0] if found else None
 
     def iter(self, tag):
-        for child in self.children:
-            if child.tag == tag:
-                yield child
-            yield from child.iter(tag)
+        """Every descendant element named TAG, in document order (no recursion: any depth)."""
+        stack = list(reversed(self.children))
+        while stack:
+            element = stack.pop()
+            if element.tag == tag:
+                yield element
+            stack.extend(reversed(element.children))
 
 
 class Malformed(AgentError):
@@ -57,6 +61,8 @@ def parse(data):
     stack = []
 
     def start(tag, attrib):
+        if len(stack) >= MAX_DEPTH:
+            raise ValueError("elements nested more than %d deep" % MAX_DEPTH)
         element = Element(tag, attrib, parser.CurrentLineNumber, stack[-1] if stack else None)
         if stack:
             stack[-1].children.append(element)

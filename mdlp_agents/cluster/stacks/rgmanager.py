@@ -16,6 +16,7 @@ import sys
 import time
 
 from ...common import maintenance_record as record
+from ...common.convert import whole_number
 from ...common.errors import AgentError
 from ...common.files import find_program
 from ...common.paths import CLUSTER_CONF
@@ -31,8 +32,11 @@ ATD = "/usr/sbin/atd"
 # -- clustat -x, read ------------------------------------------------------------------------------
 def is_frozen(group):
     """A clustat -x <group> that clusvcadm -Z froze (flags bit 1, flags_str "frozen")."""
-    flags = group.get("flags") or "0"
-    return "frozen" in (group.get("flags_str") or "") or (flags.isdigit() and int(flags) & 1 == 1)
+    try:
+        flags = whole_number(group.get("flags") or "0")
+    except ValueError:
+        flags = 0
+    return "frozen" in (group.get("flags_str") or "") or flags & 1 == 1
 
 
 def local_node(root):
@@ -80,8 +84,10 @@ def _group_state(found, group):
     found["last_owner"] = group.get("last_owner")
     if is_frozen(group):
         found["maintenance"] = {"on": True, "how": "frozen (clusvcadm -Z)"}
-    restarts = group.get("restarts") or "0"
-    found["restarts"] = int(restarts) if restarts.isdigit() else None
+    try:
+        found["restarts"] = whole_number(group.get("restarts") or "0")
+    except ValueError:
+        found["restarts"] = None
 
 
 def read_conf(path, trusted=False):

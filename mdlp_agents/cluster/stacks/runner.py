@@ -28,8 +28,10 @@ def run(argv, timeout, error, input=None, env=None, limit=DEFAULT_LIMIT):
     except OSError as exc:
         raise error("cannot run %s: %s" % (argv[0], exc.strerror or exc)) from None
     name = os.path.basename(argv[0])
+    end = time.monotonic() + timeout
     try:
-        out, err = _collect(proc, input, time.monotonic() + timeout, limit)
+        out, err = _collect(proc, input, end, limit)
+        _wait(proc, end)    # a program that closed its output may still be running
     except TimeoutError:    # an OSError too: first
         _kill(proc)
         raise error("%s did not answer within %gs" % (name, timeout)) from None
@@ -39,8 +41,14 @@ def run(argv, timeout, error, input=None, env=None, limit=DEFAULT_LIMIT):
     except OverflowError:
         _kill(proc)
         raise error("%s printed more than %d bytes: not read" % (name, limit)) from None
-    proc.wait()
     return subprocess.CompletedProcess(argv, proc.returncode, _text(out), _text(err))
+
+
+def _wait(proc, end):
+    try:
+        proc.wait(timeout=max(0.0, end - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise TimeoutError() from None
 
 
 def _text(data):
