@@ -28,13 +28,10 @@ def reap_orphans():
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
-    """PREDICATE()'s first true value within TIMEOUT seconds, else its last (false) one."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= end:
-            return value
-        time.sleep(interval)
+    """PREDICATE()'s first true value within TIMEOUT seconds, else its last (false) one (the package's
+    own wait: one loop for both)."""
+    from mdlp_agents.cluster.stacks.base import wait
+    return wait(predicate, timeout, interval)
 
 
 def wait_until(what, predicate, timeout, interval=0.2, error=AssertionError):
