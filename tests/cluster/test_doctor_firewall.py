@@ -4,7 +4,9 @@ iptables would print (hostile or careless), firewalld's answers as firewall-cmd 
 (firewalld needs D-Bus and systemd: shaped with pytest-subprocess), a firewall-cmd that hangs (a
 real process)."""
 
+import json
 import subprocess
+import sys
 import time
 import uuid
 
@@ -147,11 +149,45 @@ def test_tcp_flags_take_two_values():
     "# Table `filter' is incompatible, use 'nft' tool.\n",
     "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n*filter\n:INPUT ACCEPT [0:0]\n"
     "COMMIT\n",
-    "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n",
-    "",
+    "# Warning: nftables table inet t filters input: incompatible with iptables-save, not evaluated\n",
 ])
 def test_a_rule_set_we_cannot_see_is_unknown_not_admitting(saved):
     assert _verdict(saved)[0] == "UNKNOWN"
+
+
+@pytest.mark.parametrize("saved", ["*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", ""])
+def test_no_filter_table_is_an_empty_one(saved):
+    """What iptables-save prints in a namespace nobody filtered: nothing stands in the way."""
+    assert _verdict(saved) == ("ACCEPT", "policy of INPUT", [])
+
+
+def _firewall_in(netns, *nft_commands):
+    """firewall.firewall() run inside NETNS (its iptables-save and nft are the namespace's) after NFT_COMMANDS."""
+    for command in nft_commands:
+        subprocess.run(["ip", "netns", "exec", netns, "nft"] + command, check=True)
+    code = ("import json; from mdlp_agents.cluster.doctor import facts, firewall; "
+            "print(json.dumps(firewall.firewall(%r, [('udp', 5405)], facts.Budget(5))))" % PARTNER)
+    proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code], capture_output=True,
+                          text=True, check=True, cwd=str(REPO))
+    return json.loads(proc.stdout)["results"][0]
+
+
+def test_native_nftables_input_rules_are_a_doubt_not_admitted(netns):
+    """A table of nft's own (written with nft, as firewalld or nftables.service do): iptables-save shows
+    nothing, yet it drops the partner.  Real nft and iptables-save in a namespace of the test's."""
+    assert _firewall_in(netns)[2] == "ACCEPT"                     # nothing anywhere: an empty namespace
+    drop = "{ type filter hook input priority 0; policy drop; }"
+    verdict = _firewall_in(netns, ["add", "table", "ip6", "v6"], ["add", "chain", "ip6", "v6", "input", drop])
+    assert verdict[2] == "ACCEPT", verdict                        # IPv6 only: not the partner's traffic
+    verdict = _firewall_in(netns, ["add", "table", "inet", "site"], ["add", "chain", "inet", "site", "input", drop])
+    assert verdict[2] == "UNKNOWN" and "inet site" in verdict[3], verdict
+
+
+def test_iptables_nft_own_table_is_evaluated_not_doubted(netns):
+    """iptables-nft's rules are nft's `ip filter` table: read through iptables-save, not a doubt."""
+    _saved(netns, ["-A INPUT -s 10.0.32.12/32 -p udp -j DROP"])
+    verdict = _firewall_in(netns)
+    assert verdict[2] == "DROP" and verdict[4] == [], verdict
 
 
 def test_chains_nested_deeper_than_python_recurses_are_unknown():

@@ -69,19 +69,18 @@ def tokens(line):
 
 def parse(saved, deadline=None):
     """({chain: [Rule]}, {built-in chain: policy}, [why the verdict cannot be trusted]) of the filter
-    table of SAVED.  No filter table, or iptables-save saying the rules live elsewhere (nft, the
-    legacy tables), is a reason: an empty table is not a firewall that admits everything.
-    Exhausted when DEADLINE (monotonic) passes first."""
-    chains, policies, table, seen, unsure = {}, {}, None, False, []
+    table of SAVED.  iptables-save saying the rules live elsewhere (an nft table it cannot show, the
+    legacy tables) is a reason.  No filter table at all is an empty one (firewall.py asks nft
+    whether rules of its own stand in the way).  Exhausted when DEADLINE (monotonic) passes first."""
+    chains, policies, table, unsure = {}, {}, None, []
     for number, raw in enumerate(saved.splitlines()):
         if deadline is not None and number % 1024 == 0 and time.monotonic() > deadline:
             raise Exhausted()
         line = raw.strip()
-        if line.startswith("#") and ("incompatible" in line or "tables present" in line):
+        if line.startswith("#") and ("incompatible" in line or line.startswith("# Warning")):
             unsure.append(line.lstrip("# "))
         if line.startswith("*"):
             table = line[1:].strip()
-            seen = seen or table == "filter"
         elif table != "filter" or not line or line.startswith("#"):
             continue
         elif line.startswith(":"):
@@ -93,8 +92,6 @@ def parse(saved, deadline=None):
         elif line.startswith("-A ") or line.startswith("--append "):
             rule = _rule(line)
             chains.setdefault(rule.chain, []).append(rule)
-    if not seen:
-        unsure.append("iptables-save shows no filter table")
     return chains, policies, unsure
 
 
