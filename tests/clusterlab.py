@@ -14,6 +14,7 @@ Addresses (all inside namespaces this module creates):
 """
 
 import contextlib
+import copy
 import os
 import secrets
 import shutil
@@ -605,6 +606,28 @@ class Config:
         return ET.tostring(cib, encoding="unicode")
 
 
+class RenderedConfig:
+    """A CIB whose configuration is what `mdlp-cluster render pacemaker -f cib` wrote (the test proves
+    what users get), with the lab's own speed-ups added to its property set (PROPERTIES)."""
+
+    def __init__(self, configuration, properties=None):
+        self.configuration = ET.fromstring(configuration)
+        self.properties = {"dc-deadtime": "2s", "cluster-recheck-interval": "5s"}
+        self.properties.update(properties or {})
+
+    def xml(self):
+        cib = ET.Element("cib", {"validate-with": "pacemaker-3.9", "epoch": "1", "num_updates": "0",
+                                 "admin_epoch": "0"})
+        configuration = cib.makeelement("configuration", {})
+        configuration.extend(copy.deepcopy(list(self.configuration)))    # xml() is called once a node
+        cib.append(configuration)
+        props = configuration.find("crm_config/cluster_property_set")
+        for key, value in self.properties.items():
+            ET.SubElement(props, "nvpair", id="lab-" + key, name=key, value=value)
+        ET.SubElement(cib, "status")
+        return ET.tostring(cib, encoding="unicode")
+
+
 class Cluster:
     def __init__(self, lab, name, nodes, ring, config):
         self.lab = lab
@@ -784,16 +807,21 @@ def single_node(tmp_path_factory):
         lab.remove()
 
 
-def pair_config(lab, first, second, vip, password_in_cib=True):
+def pair_config(lab, first, second, vip, password_in_cib=True, priority_fencing_delay=None):
     """The guide's pair in Pacemaker terms: a fence_mdlp device per node (ipmi, never run on
     the node it fences, a delay on the one that fences the preferred node), the group with
-    migration-threshold=1 (rgmanager's recovery="relocate"), preferring FIRST, sticky."""
-    config = Config()
+    migration-threshold=1 (rgmanager's recovery="relocate"), preferring FIRST, sticky.
+    PRIORITY_FENCING_DELAY: as the renders do, the node running the group wins a split (and a
+    crashed node running it is fenced that much later)."""
+    config = Config({"priority-fencing-delay": priority_fencing_delay} if priority_fencing_delay else None)
     config.add_fence_device("fence-" + first, lab.bmcs[first], avoid=first, delay="1",
                             login_timeout="2", shell_timeout="1", password_in_cib=password_in_cib)
     config.add_fence_device("fence-" + second, lab.bmcs[second], avoid=second,
                             login_timeout="2", shell_timeout="1", password_in_cib=password_in_cib)
-    config.add_mdlp_group(vip, lab.agent_config, meta={"migration-threshold": "1"})
+    meta = {"migration-threshold": "1"}
+    if priority_fencing_delay:
+        meta["priority"] = "10"
+    config.add_mdlp_group(vip, lab.agent_config, meta=meta)
     config.prefer("mdlp", first)
     config.rsc_defaults = {"resource-stickiness": "200"}
     return config

@@ -148,7 +148,8 @@ def _clusters(site, name):
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False), default=CLUSTER_CONF_PATH)
 def validate(path):
-    """Check a cluster.conf against the guide's rules and this node (0 clean, 1 problems, 2 unreadable)."""
+    """Check a cluster.conf against the guide's rules and this node, or a CIB (render pacemaker -f cib,
+    cibadmin --query) for settings that cannot win a split (0 clean, 1 problems, 2 unreadable)."""
     try:
         data = read_regular(path)
     except OSError as exc:

@@ -19,7 +19,7 @@ def cluster_manpage():
     walk(command, "mdlp-cluster")
     lines = heading("mdlp-cluster", "render, validate and watch the mdlp cluster configuration") + [
              ".SH SYNOPSIS", ".B mdlp\\-cluster", "render rhcs|pacemaker|firewall|hosts|dns \\fIANSWERS\\fR",
-             ".br", ".B mdlp\\-cluster", "validate [\\fICLUSTER.CONF\\fR]", ".br", ".B mdlp\\-cluster",
+             ".br", ".B mdlp\\-cluster", "validate [\\fICLUSTER.CONF\\fR|\\fICIB.XML\\fR]", ".br", ".B mdlp\\-cluster",
              "status [\\fB\\-\\-json\\fR|\\fB\\-\\-table\\fR] [\\fB\\-\\-from\\fR \\fIFILE\\fR]", ".br",
              ".B mdlp\\-cluster", "maintenance on [\\fB\\-\\-for\\fR \\fIDURATION\\fR] [\\fB\\-\\-reason\\fR "
              "\\fITEXT\\fR]|off [\\fB\\-\\-force\\fR]|status", ".br",

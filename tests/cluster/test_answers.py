@@ -51,7 +51,8 @@ BROKEN_TOML = {
                               "/etc/mdlp_agents/fence_mdlp.conf ([fence] password = ...)"),
     "unknown site key": (TOML.replace('[site]\n', '[site]\ncolour = "blue"\n'),
                          "[site]: unknown key 'colour' (known: dns_name, dns_ttl, fence_backend, fence_cipher, "
-                         "fence_delay, fence_identity_file, fence_lanplus, fence_username, ip_monitor_interval, "
+                         "fence_delay, fence_identity_file, fence_lanplus, fence_timeout, fence_username, "
+                         "ip_monitor_interval, "
                          "monitor_interval, script, service_config, stickiness)"),
     "backend": (TOML.replace('"ipmi"', '"ilo"'), "[site] fence_backend: 'ilo' is not one of ipmi, ssh, noop"),
     "interval": (TOML.replace("monitor_interval = 30", "monitor_interval = 0"),
@@ -94,6 +95,15 @@ BROKEN_TOML = {
                                                 '    "node2",\n'),
                                    "cluster mobile-cs node 2: must be a table with name and address"),
     "not toml": ("[site\n", "not valid TOML: "),
+    "a delay the fencer cannot wait": (TOML.replace("[site]\n", "[site]\nfence_delay = 90\n"),
+                                       "[site] fence_delay: 90 (with the static delay of a third, 120 s in all) is "
+                                       "not below fence_timeout = 60 (the fencer's stonith-timeout)"),
+    "a fencer timeout below a delay": (TOML.replace("[site]\n", "[site]\nfence_delay = 20\nfence_timeout = 20\n"),
+                                       "[site] fence_delay: 20 (with the static delay of a third, 26 s in all) is "
+                                       "not below fence_timeout = 20 (the fencer's stonith-timeout)"),
+    "delays that add up past the timeout": (TOML.replace("[site]\n", "[site]\nfence_delay = 45\n"),
+                                            "[site] fence_delay: 45 (with the static delay of a third, 60 s in all) "
+                                            "is not below fence_timeout = 60 (the fencer's stonith-timeout)"),
 }
 
 

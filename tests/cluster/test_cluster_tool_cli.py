@@ -340,7 +340,7 @@ def test_ssh_and_noop_backends(tmp_path):
     assert '<device name="MdlpFencing" ipaddr="10.1.0.2" />' in conf.stdout      # the victim itself
     pcs = tool("render", "pacemaker", answers).stdout
     assert ("pcs stonith create fence-a fence_mdlp backend=ssh ip=10.1.0.1 username=root vip=10.1.0.100 "
-            "identity_file=/root/.ssh/fence_key pcmk_host_list=a pcmk_delay_base=15s") in pcs
+            "identity_file=/root/.ssh/fence_key pcmk_host_list=a pcmk_delay_base=5s") in pcs
     noop = tmp_path / "noop.ini"
     noop.write_text("[site]\nfence_backend = noop\n[cluster c]\nfloating_ip = 10.1.0.100\n"
                     "[node a]\naddress = 10.1.0.1\n")
@@ -371,9 +371,9 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
     # (splitlines would split at \x1e)
     calls = [line.rstrip("\x1e").split("\x1e") for line in log.read_text().split("\n") if line]
     assert calls[0] == ["cluster", "setup", "mobile-cs", "node1", "addr=10.0.32.11", "node2", "addr=10.0.32.12",
-                        "--start", "--wait"]
+                        "--start", "--enable", "--wait"]
     assert ["stonith", "create", "fence-node1", "fence_mdlp", "backend=ipmi", "ip=10.0.33.11", "username=admin",
-            "lanplus=1", "cipher=3", "pcmk_host_list=node1", "pcmk_delay_base=15s", "op", "monitor",
+            "lanplus=1", "cipher=3", "pcmk_host_list=node1", "pcmk_delay_base=5s", "op", "monitor",
             "interval=60s"] in calls
-    assert ["resource", "meta", "mdlp", "migration-threshold=1"] in calls
+    assert ["resource", "meta", "mdlp", "migration-threshold=1", "priority=10"] in calls
     assert len(calls) == len([line for line in script.read_text().splitlines() if line.startswith("pcs ")])

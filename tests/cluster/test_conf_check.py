@@ -67,6 +67,48 @@ def test_each_rule_names_its_line(old, new, expected):
 
 
 def test_not_a_cluster_and_not_xml():
-    assert check("<other/>") == [(1, "the root element is <other>, not <cluster>")]
+    assert check("<other/>") == [(1, "the root element is <other>, not <cluster> (or a CIB)")]
     assert check("") == [(1, "malformed XML: no element found")]
     assert check(b"\xff\xfe<")[0][1].startswith("malformed XML")
+
+
+# -- a CIB (render pacemaker -f cib, cibadmin --query): the settings of a split ---------------------
+CIB = (REPO / "tests" / "golden" / "2node-cib.xml").read_text()
+
+
+def test_the_rendered_cib_is_clean():
+    assert check(CIB) == []
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ('name="priority-fencing-delay" value="15s"', 'name="priority-fencing-delay" value="60s"',
+     [(8, "priority-fencing-delay 60 s is not below stonith-timeout 60 s")]),
+    ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="61s"',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 61 s + priority-fencing-delay 15 s is not below "
+           "stonith-timeout 60 s")]),
+    ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="10s"',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 10 s is more than half of priority-fencing-delay "
+           "15 s: the node running the service may lose a split")]),
+    # neither alone, but Pacemaker waits both, one after the other
+    ('name="priority-fencing-delay" value="15s"', 'name="priority-fencing-delay" value="56s"',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 5 s + priority-fencing-delay 56 s is not below "
+           "stonith-timeout 60 s")]),
+    # the agent's own delay (fence-agents' option) waits as well as the fencer's
+    ('id="fence-node1-instance-cipher" name="cipher" value="3" />',
+     'id="fence-node1-instance-cipher" name="cipher" value="3" /><nvpair id="x" name="delay" value="61" />',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 61 s + priority-fencing-delay 15 s is not below "
+           "stonith-timeout 60 s")]),
+    # Pacemaker 2.1's per-node map: the largest of its delays counts
+    ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="node1:2s;node2:9s"',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 9 s is more than half of priority-fencing-delay "
+           "15 s: the node running the service may lose a split")]),
+    ('<nvpair id="mdlp-meta-priority" name="priority" value="10" />', '',
+     [(8, "priority-fencing-delay 15 s, but no resource has a priority (meta priority): it protects nobody")]),
+    ('<nvpair id="mdlp-meta-priority" name="priority" value="10" />',
+     '<nvpair id="mdlp-meta-priority" name="priority" value="\u00b2" />',
+     [(8, "priority-fencing-delay 15 s, but no resource has a priority (meta priority): it protects nobody")]),
+])
+def test_split_settings_that_cannot_work_are_refused_with_their_line(old, new, expected):
+    assert old in CIB
+    assert check(CIB.replace(old, new)) == expected
+

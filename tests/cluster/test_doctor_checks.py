@@ -27,7 +27,9 @@ def _facts(name, **changes):
             "tls": {"subject": "CN=mobile", "not_after": NOW + 90 * 86400},
             "firewall": {"tool": "iptables", "results": [["udp", 5405, "ACCEPT", "policy of INPUT", []]]},
             "fence": [{"device": "fence-x", "agent": "fence_mdlp", "backend": "ipmi", "address": "10.0.33.1",
-                       "rc": 0, "answer": "Status: ON", "seconds": 0.2}]}
+                       "rc": 0, "answer": "Status: ON", "seconds": 0.2}],
+            "race": {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 60,
+                     "delays": {"fence-node1": 5, "fence-node2": 0}, "priorities": {"mdlp": 10}}}
     base.update(changes)
     return base
 
@@ -43,6 +45,7 @@ def _lines(mine, theirs):
     doctor_checks.check_service(mine, theirs, checks, NOW)
     doctor_checks.check_settings(mine, theirs, checks)
     doctor_checks.check_fencing(mine, theirs, checks)
+    doctor_checks.check_split(mine, checks)
     doctor_checks.check_unread(theirs, checks)
     return [c.line() for c in checks]
 
@@ -167,4 +170,32 @@ def test_what_facts_py_really_sends_is_never_called_malformed():
     sent["files"]["mdlp_rhcs.conf"]["mtime"] = -5
     del sent["received"]
     assert "_malformed" not in checked_facts(sent, "node2"), checked_facts(sent, "node2").get("_malformed")
+
+
+@pytest.mark.parametrize("race,status,words", [
+    ({}, "OK", "in a split the node running mdlp wins: priority-fencing-delay 15 s (priority of mdlp), static 5 s "
+     "where it runs nowhere, stonith-timeout 60 s; the price: a node lost while running it is fenced up to 20 s later"),
+    ({"priority_fencing_delay": 0, "delays": {"fence-node1": 0, "fence-node2": 0}}, "WARN",
+     "no fencing delay (neither priority-fencing-delay nor a device's pcmk_delay_base/max or delay): in a split both "
+     "nodes fence each other at once and both may die"),
+    ({"priorities": {}}, "WARN", "priority-fencing-delay is 15 s, but no resource has a priority: it protects nobody"),
+    ({"delays": {"fence-node1": 10}}, "WARN", "priority-fencing-delay 15 s is less than twice the static delay 10 s"),
+    ({"priority_fencing_delay": 70}, "WARN", "fencing delays of 75 s in all are not below stonith-timeout 60 s"),
+    ({"priority_fencing_delay": 0}, "WARN", "only a static delay (5 s on fence-node1): in a split that node wins "
+     "wherever mdlp runs"),
+    ({"stack": "rgmanager", "delays": {"node1": 15, "node2": 0}}, "OK",
+     "node1's fence device waits 15 s: node1 wins a split, wherever mdlp runs"),
+    ({"stack": "rgmanager", "delays": {"node1": 0, "node2": 0}}, "WARN", "no fence device waits: in a split both "
+     "nodes fence each other at once"),
+    ({"stack": "rgmanager", "delays": {"node1": 5, "node2": 5}}, "WARN", "no fence device waits longer than the "
+     "other"),
+    ({"error": "cannot read the fence configuration: x"}, "SKIPPED", "cannot read the fence configuration: x"),
+])
+def test_who_wins_a_split(race, status, words):
+    mine = _facts("node1")
+    mine["race"] = race if "error" in race else dict(mine["race"], **race)
+    if race.get("stack") == "rgmanager":
+        mine["race"] = {"stack": "rgmanager", "delays": race["delays"]}
+    lines = [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "split"]
+    assert len(lines) == 1 and lines[0].startswith(status + " ") and words in lines[0], lines
 

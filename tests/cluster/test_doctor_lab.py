@@ -153,7 +153,8 @@ def pair(tmp_path_factory):
         for name in ("node1", "node2"):
             lab.add_bmc(name)
         cluster = lab.add_cluster("pairA", ["node1", "node2"],
-                                  pair_config(lab, "node1", "node2", PAIR_VIPS["pairA"], password_in_cib=False))
+                                  pair_config(lab, "node1", "node2", PAIR_VIPS["pairA"], password_in_cib=False,
+                                              priority_fencing_delay="3s"))
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", root / "root_key")
         host_keys = {}
         for name in ("node1", "node2"):
@@ -200,11 +201,13 @@ def test_a_clean_pair_is_all_ok_within_five_seconds(pair):
         assert result.elapsed < 5, result.elapsed
     checks = {line.split()[1] for line in body}
     assert checks >= {"names", "subnet", "peer", "firewall", "time", "validate-all", "status", "certificate",
-                      "settings", "cluster", "fencing"}, checks
+                      "settings", "cluster", "fencing", "split"}, checks
     assert PASSWORD not in result.stdout
     report = json.loads(pair.doctor("node1", "--json").stdout)
     assert report["counts"] == {"OK": len(body), "WARN": 0, "FAIL": 0, "SKIPPED": 0}
     assert _status(result, "fencing", "from node2, fence-node1 (fence_mdlp ipmi at 198.18.10.201) answers status")
+    assert _status(result, "split", "in a split the node running mdlp wins: priority-fencing-delay 3 s (priority of "
+                   "mdlp), static 1 s where it runs nowhere, stonith-timeout 40 s") == "OK"
 
 
 def _hosts(pair, node, text):

@@ -192,3 +192,18 @@ def test_a_doctype_is_refused_before_any_entity_expands(fp, pacemaker):
     fp.register(["cibadmin", "--query", "--local", "--scope", "resources"], stdout=laughs)
     with pytest.raises(Refused, match="a DOCTYPE"):
         pacemaker.fence_devices("node2")
+
+
+def test_race_settings_from_the_rendered_configuration(fp, pacemaker):
+    """race(): what the doctor's split check reads, from the render's own CIB as cibadmin gives it."""
+    rendered = open(os.path.join(DATA, "..", "golden", "2node-cib.xml")).read().split("-->", 1)[1]
+    fp.register(["cibadmin", "--query", "--local", "--scope", "configuration"], stdout=rendered)
+    assert pacemaker.race() == {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 60,
+                                "delays": {"fence-node1": 5, "fence-node2": 0}, "priorities": {"mdlp": 10}}
+
+
+@pytest.mark.parametrize("value,seconds", [("15s", 15), ("15", 15), ("500ms", 0.5), ("2min", 120), ("1h", 3600),
+                                           ("15 s", 15), ("", None), ("s", None), ("\u00b2s", None),
+                                           ("15x", None), ("1" * 10, None)])
+def test_pacemaker_durations(value, seconds):
+    assert cib.pacemaker_seconds(value) == seconds

@@ -129,3 +129,11 @@ def test_atd_is_the_system_s_or_none():
     """This machine's: no atd running (the tests start it where they need it), or root's."""
     problem = rgmanager.atd_problem()
     assert problem in (None, "start atd") or "not root's" in problem
+
+
+def test_race_is_the_fence_delays_of_each_node(stack, conf):
+    """fenced knows no service: what decides a split is each node's device delay (render rhcs: the
+    preferred node's)."""
+    assert stack.race() == {"stack": "rgmanager", "delays": {"node1": 15, "node2": 0}}
+    conf.write_text(GOLDEN.read_text().replace('delay="15"', 'delay="\u00b2"'))
+    assert stack.race() == {"stack": "rgmanager", "delays": {"node1": 0, "node2": 0}}

@@ -3,16 +3,23 @@
 # Run once, as root, on one node, after `pcs host auth node3 node4`.
 # fence_mdlp reads the fencing password from /etc/mdlp_agents/fence_mdlp.conf ([fence] password = ...) on each node.
 set -e
-# corosync: a 2-node cluster gets two_node: 1 (quorum with one node) from pcs itself
-pcs cluster setup mobile-cs-b node3 addr=10.0.32.13 node4 addr=10.0.32.14 --start --wait
-pcs property set stonith-enabled=true
+# corosync: a 2-node cluster gets two_node: 1 (quorum with one node) from pcs itself, which implies
+# wait_for_all: a node that boots alone waits to see its peer before it acts, so a fenced node that
+# comes back while the heartbeat is still cut fences nobody (no fence loop), and --enable starts
+# the cluster at boot: it rejoins as the passive node once the link is back
+pcs cluster setup mobile-cs-b node3 addr=10.0.32.13 node4 addr=10.0.32.14 --start --enable --wait
+pcs property set stonith-enabled=true stonith-timeout=60s priority-fencing-delay=15s
 pcs resource defaults update resource-stickiness=100
-pcs stonith create fence-node3 fence_mdlp backend=ipmi ip=10.0.33.13 username=admin lanplus=1 cipher=3 pcmk_host_list=node3 pcmk_delay_base=15s op monitor interval=60s
+# a split (heartbeat lost, both alive): the node running mdlp wins -- fencing a node that runs
+# it waits priority-fencing-delay=15s (the group's priority=10); with mdlp running nowhere,
+# fence-node3's pcmk_delay_base=5s protects node3 (the preferred node)
+# the price: a node lost while running mdlp is fenced up to 20s later (Pacemaker adds both delays)
+pcs stonith create fence-node3 fence_mdlp backend=ipmi ip=10.0.33.13 username=admin lanplus=1 cipher=3 pcmk_host_list=node3 pcmk_delay_base=5s op monitor interval=60s
 pcs constraint location fence-node3 avoids node3
 pcs stonith create fence-node4 fence_mdlp backend=ipmi ip=10.0.33.14 username=admin lanplus=1 cipher=3 pcmk_host_list=node4 op monitor interval=60s
 pcs constraint location fence-node4 avoids node4
 pcs resource create mdlp-ip ocf:heartbeat:IPaddr2 ip=10.0.32.202 cidr_netmask=24 nic=eth0 op monitor interval=10s timeout=20s --group mdlp
 pcs resource create mdlp-rhcs ocf:websense:mdlp config=/etc/mdlp_agents/mdlp_rhcs.conf op monitor interval=30s timeout=20s op start interval=0s timeout=60s op stop interval=0s timeout=60s --group mdlp
 # rgmanager's recovery="relocate": one failure moves the service to the other node
-pcs resource meta mdlp migration-threshold=1
+pcs resource meta mdlp migration-threshold=1 priority=10
 pcs constraint location mdlp prefers node3=50

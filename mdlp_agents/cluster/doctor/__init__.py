@@ -25,6 +25,7 @@ from .checks import (
     check_names,
     check_service,
     check_settings,
+    check_split,
     check_time,
     check_traffic,
     check_unread,
@@ -67,6 +68,7 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
     if pair.partner:
         check_settings(mine, theirs, checks)
     check_fencing(mine, theirs, checks)
+    check_split(mine, checks)
     check_unread(theirs, checks)
     return checks, time.time() - started
 

@@ -312,3 +312,62 @@ def check_fencing(mine, theirs, checks):
                 checks.append(Check("fencing", FAIL, "%s (%s) does not answer status (exit %s): %s" % (
                     label, what, device.get("rc"), device.get("answer")),
                     "check the BMC address, user and password (fence_mdlp.conf); test with fence_mdlp -o status"))
+
+
+def check_split(mine, checks):
+    """Who wins a split (the heartbeat lost, both nodes alive and fencing each other): the cluster's
+    own settings, read on this node (they are the cluster's, the same on both)."""
+    race = mine.get("race")
+    if not race:
+        return
+    if race.get("error"):
+        checks.append(Check("split", SKIPPED, race["error"]))
+        return
+    if race.get("stack") == "rgmanager":
+        checks.append(_split_rgmanager(race.get("delays") or {}))
+        return
+    checks.append(_split_pacemaker(race))
+
+
+def _split_rgmanager(delays):
+    delayed = sorted(node for node, delay in delays.items() if delay > 0)
+    if len(delayed) == 1:
+        return Check("split", OK, "%s's fence device waits %g s: %s wins a split, wherever mdlp runs (fenced knows no "
+                     "service: a split while mdlp runs on the other node moves it)" % (delayed[0], delays[delayed[0]],
+                                                                                        delayed[0]))
+    if not delayed or len({delays[n] for n in delayed}) == 1:
+        return Check("split", WARN, "no fence device waits%s: in a split both nodes fence each other at once and both "
+                     "may die" % (" longer than the other" if delayed else ""),
+                     "give the preferred node's <device> a delay (mdlp-cluster render rhcs)")
+    return Check("split", OK, "fence delays %s: the longest wins a split" % ", ".join(
+        "%s %g s" % (n, delays[n]) for n in delayed))
+
+
+def _split_pacemaker(race):
+    priority_delay, timeout = race.get("priority_fencing_delay") or 0, race.get("stonith_timeout") or 60
+    delays = race.get("delays") or {}
+    static = max(delays.values()) if delays else 0
+    fix = "mdlp-cluster render pacemaker: priority-fencing-delay, the group's priority, a smaller pcmk_delay_base"
+    if not priority_delay and not static:
+        return Check("split", WARN, "no fencing delay (neither priority-fencing-delay nor a device's "
+                     "pcmk_delay_base/max or delay): in a split both nodes fence each other at once and both may die",
+                     fix)
+    if priority_delay and not race.get("priorities"):
+        return Check("split", WARN, "priority-fencing-delay is %g s, but no resource has a priority: it protects "
+                     "nobody" % priority_delay, fix)
+    if priority_delay and static and priority_delay < 2 * static:
+        return Check("split", WARN, "priority-fencing-delay %g s is less than twice the static delay %g s: the node "
+                     "running the service may lose the race" % (priority_delay, static), fix)
+    if priority_delay + static >= timeout:      # Pacemaker waits both, one after the other
+        return Check("split", WARN, "fencing delays of %g s in all are not below stonith-timeout %g s: a fencer that "
+                     "counts the delay in its timeout gives up before it fences" % (priority_delay + static, timeout),
+                     fix)
+    if not priority_delay:
+        return Check("split", WARN, "only a static delay (%g s on %s): in a split that node wins wherever mdlp runs -- "
+                     "a split while mdlp runs on the other node costs a failover" % (
+                         static, ", ".join(d for d, v in sorted(delays.items()) if v == static)), fix)
+    return Check("split", OK, "in a split the node running mdlp wins: priority-fencing-delay %g s (priority of %s)%s, "
+                 "stonith-timeout %g s; the price: a node lost while running it is fenced up to %g s later"
+                 % (priority_delay, ", ".join(sorted(race["priorities"])),
+                    ", static %g s where it runs nowhere" % static if static else "", timeout, priority_delay + static))
+

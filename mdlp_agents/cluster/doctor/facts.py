@@ -239,6 +239,15 @@ def fence(partner, manager_name, budget):
     return [_device_status(name, agent_name, params, budget) for name, agent_name, params in devices]
 
 
+def race(manager_name, budget):
+    """What decides a split (stacks' race()), or {error}."""
+    stack = (stacks.Pacemaker if manager_name == "pacemaker" else stacks.Rgmanager)(LOCAL, budget())
+    try:
+        return stack.race()
+    except (OSError, AgentError) as exc:
+        return {"error": "cannot read the fence configuration: %s" % (getattr(exc, "strerror", None) or exc)}
+
+
 def _device_status(name, agent_name, params, budget):
     """{device, agent, address, backend, rc, answer, seconds} or {..., error}: the device's agent asked
     for `status` with the parameters on its stdin, as the fencer or fenced would give them."""
@@ -296,8 +305,9 @@ def collect(names, partner=None, partner_address=None, ports=(), tls_port=443, s
             [r["value"] for r in facts["resolve"].values() if r["result"] == "ok"], [])), None)
         facts["firewall"] = firewall(partner_address, list(ports), budget, mine)
         facts["manager"] = jobs["manager"].result()
-        facts["fence"] = fence(partner, facts["manager"]["name"], budget) if partner and facts["manager"]["running"] \
-            else []
+        running = facts["manager"]["running"]
+        facts["fence"] = fence(partner, facts["manager"]["name"], budget) if partner and running else []
+        facts["race"] = race(facts["manager"]["name"], budget) if running else None
         for key in ("agent", "tls"):
             facts[key] = jobs[key].result()
     finally:

@@ -6,6 +6,7 @@ import os
 from ...common.convert import whole_number
 from ...common.files import find_program
 from ...common.paths import SBIN_FIRST_PATH
+from ..stacks.cib import race_settings
 from ..stacks.cluster_conf import Malformed, parse
 
 
@@ -29,8 +30,11 @@ def check(data):
     except Malformed as exc:
         return [(exc.line, str(exc))]
     found = Findings()
+    if root.tag in ("cib", "configuration"):        # Pacemaker's: render pacemaker -f cib, cibadmin --query
+        _check_split(root, found)
+        return sorted(found)
     if root.tag != "cluster":
-        found.add(root, "the root element is <%s>, not <cluster>" % root.tag)
+        found.add(root, "the root element is <%s>, not <cluster> (or a CIB)" % root.tag)
         return found
     _check_cluster(root, found)
     devices = _check_fence_devices(root, found)
@@ -167,3 +171,31 @@ def _check_scripts(rm, found):
         path = script.get("file")
         if not os.path.isfile(path) or not os.access(path, os.X_OK):
             found.add(script, "script %r: %s is not an executable file on this node" % (script.get("name"), path))
+
+
+def _check_split(root, found):
+    """A CIB's settings for a split of the pair: delays that can win within the fencer's timeout,
+    and a priority-fencing-delay that protects a resource."""
+    race = race_settings(root)
+    timeout, priority_delay = race["stonith_timeout"], race["priority_fencing_delay"]
+    properties = {p.get("name"): p for p in root.iter("nvpair") if p.parent.tag == "cluster_property_set"}
+    where = properties.get("priority-fencing-delay") or properties.get("stonith-timeout") or root
+    if priority_delay >= timeout:
+        found.add(where, "priority-fencing-delay %g s is not below stonith-timeout %g s" % (priority_delay, timeout))
+    for device, delay in sorted(race["delays"].items()):
+        if delay and delay + priority_delay >= timeout > priority_delay:    # Pacemaker waits both in turn
+            found.add(_primitive(root, device), "%s: its delay (pcmk_delay_base/max, delay) %g s%s is not below "
+                      "stonith-timeout %g s" % (device, delay, " + priority-fencing-delay %g s" % priority_delay
+                                                if priority_delay else "", timeout))
+        elif priority_delay and delay * 2 > priority_delay:
+            found.add(_primitive(root, device), "%s: its delay (pcmk_delay_base/max, delay) %g s is more than half of "
+                      "priority-fencing-delay %g s: the node running the service may lose a split"
+                      % (device, delay, priority_delay))
+    if priority_delay and not race["priorities"]:
+        found.add(where, "priority-fencing-delay %g s, but no resource has a priority (meta priority): it protects "
+                  "nobody" % priority_delay)
+
+
+def _primitive(root, rid):
+    return next((p for p in root.iter("primitive") if p.get("id") == rid), root)
+

@@ -74,6 +74,11 @@ class Stack:
         fenced passes them."""
         raise NotImplementedError
 
+    def race(self):
+        """What decides a split of the pair: {"stack", "delays": {device or node: seconds}, and for
+        Pacemaker "priority_fencing_delay", "stonith_timeout", "priorities": {resource: n}}."""
+        raise NotImplementedError
+
     def fence_history(self, node):
         """[{"target", "action", "state", "when"(epoch or None), "by"}] of NODE's fencing, newest last."""
         raise NotImplementedError

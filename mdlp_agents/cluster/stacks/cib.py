@@ -4,6 +4,7 @@ Pure functions over text and ElementTree elements; pacemaker.py runs the tools t
 
 import xml.etree.ElementTree as ET
 
+from ...common.convert import whole_number
 from ...common.errors import AgentError
 from ...common.maintenance_record import blocks_in, in_force, printable
 from ...fence.options import host_map
@@ -232,3 +233,49 @@ def pacemaker_time(text):
         offset = int(zone[1:3]) * 3600 + int(zone[4:]) * 60
         return epoch - offset if zone[0] == "+" else epoch + offset
     return None
+
+
+_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 0.001, "msec": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0,
+          "hr": 3600.0}
+
+
+def pacemaker_seconds(text, default=None):
+    """Seconds of a Pacemaker duration ("15s", "15", "500ms", "2min", "1h"), or DEFAULT."""
+    text = (text or "").strip().lower()
+    number = text[:len(text) - len(text.lstrip("0123456789"))]
+    factor = _UNITS.get(text[len(number):].strip())
+    if not number or factor is None or len(number) > 9:
+        return default
+    return int(number) * factor
+
+
+def _static_delay(given):
+    """Seconds a fence device waits before it fences: the largest of pcmk_delay_base (a duration, or
+    Pacemaker 2.1's per-node map "node1:5s;node2:0s"), pcmk_delay_max and the agent's own `delay`
+    (fence-agents' option, which fence_mdlp honours: it sleeps inside its run)."""
+    values = [given.get("pcmk_delay_max"), given.get("delay")]
+    values += [part.rpartition(":")[2] for part in (given.get("pcmk_delay_base") or "").split(";")]
+    return max(pacemaker_seconds(value, 0) for value in values)
+
+
+def race_settings(configuration):
+    """What decides a split of the pair, from a CIB configuration: {"priority_fencing_delay",
+    "stonith_timeout" (seconds; Pacemaker's defaults 0 and 60), "delays": {device: seconds it
+    waits (_static_delay)}, "priorities": {resource: priority}}."""
+    properties = {}
+    for block in configuration.iter("cluster_property_set"):
+        for pair in block.findall("nvpair"):
+            properties[pair.get("name")] = pair.get("value")
+    delays, priorities = {}, {}
+    for element in configuration.iter("primitive"):
+        if element.get("class") == "stonith":
+            delays[element.get("id")] = _static_delay(params(element))
+    for tag in ("primitive", "group", "clone"):
+        for element in configuration.iter(tag):
+            try:
+                priorities[element.get("id")] = whole_number(params(element, "meta_attributes").get("priority"))
+            except ValueError:
+                continue
+    return {"priority_fencing_delay": pacemaker_seconds(properties.get("priority-fencing-delay"), 0),
+            "stonith_timeout": pacemaker_seconds(properties.get("stonith-timeout"), 60),
+            "delays": delays, "priorities": {k: v for k, v in priorities.items() if v > 0}}

@@ -34,6 +34,8 @@ class Element:
         found = self.find_all(tag)
         return found[0] if found else None
 
+    findall = find_all          # ElementTree's spelling: cib.py's readers take either tree
+
     def iter(self, tag):
         """Every descendant element named TAG, in document order (no recursion: any depth)."""
         stack = list(reversed(self.children))

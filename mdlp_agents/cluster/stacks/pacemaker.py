@@ -232,6 +232,9 @@ class Pacemaker(Stack):
     def fence_devices(self, node):
         return cib.fence_devices(self.query("resources", local=True), node)
 
+    def race(self):
+        return dict(cib.race_settings(self.query("configuration", local=True)), stack=self.name)
+
     def fence_history(self, node):
         proc = self.run(["stonith_admin", "--history", node, "--verbose", "--output-as=xml"])
         if proc.returncode != 0 or not proc.stdout.lstrip().startswith("<"):

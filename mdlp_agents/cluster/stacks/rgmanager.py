@@ -304,6 +304,17 @@ class Rgmanager(Stack):
         conf = cluster_conf.read(self.conf_path, trusted=True)
         return cluster_conf.fence_devices(conf, node)
 
+    def race(self):
+        conf = cluster_conf.read(self.conf_path)
+        delays = {}
+        for node in cluster_conf.node_names(conf):
+            for _, _, params in cluster_conf.fence_devices(conf, node):
+                try:
+                    delays[node] = max(delays.get(node, 0), whole_number(params.get("delay") or "0"))
+                except ValueError:
+                    delays[node] = delays.get(node, 0)
+        return {"stack": self.name, "delays": delays}
+
     def fence_history(self, node):
         raise Refused("rgmanager keeps no fence history to ask: see fenced's log (/var/log/cluster/fenced.log)")
 
