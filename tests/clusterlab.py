@@ -807,13 +807,30 @@ def single_node(tmp_path_factory):
         lab.remove()
 
 
+def pair_answers(vip, interface="eth0", bmcs=("198.18.10.201", "198.18.10.202"), **site):
+    """The answer file of the lab's pair (pairA: node1 and node2 on the first heartbeat link) for
+    `mdlp-cluster`: fence through ipmi as admin, [site] keys SITE added (strings quoted)."""
+    settings = {"fence_backend": "ipmi", "fence_username": "admin"}
+    settings.update(site)
+    lines = ["[site]"] + ["%s = %s" % (key, '"%s"' % value if isinstance(value, str) else value)
+                         for key, value in settings.items()]
+    lines += ["", "[[cluster]]", 'name = "pairA"', 'floating_ip = "%s"' % vip, "prefix = 24",
+              'interface = "%s"' % interface, 'failover_order = ["node1", "node2"]', "nodes = [",
+              '    { name = "node1", address = "198.19.1.1", bmc = "%s" },' % bmcs[0],
+              '    { name = "node2", address = "198.19.1.2", bmc = "%s" },' % bmcs[1], "]"]
+    return "\n".join(lines) + "\n"
+
+
 def pair_config(lab, first, second, vip, password_in_cib=True, priority_fencing_delay=None):
     """The guide's pair in Pacemaker terms: a fence_mdlp device per node (ipmi, never run on
     the node it fences, a delay on the one that fences the preferred node), the group with
     migration-threshold=1 (rgmanager's recovery="relocate"), preferring FIRST, sticky.
     PRIORITY_FENCING_DELAY: as the renders do, the node running the group wins a split (and a
     crashed node running it is fenced that much later)."""
-    config = Config({"priority-fencing-delay": priority_fencing_delay} if priority_fencing_delay else None)
+    # with a priority delay, a stonith-timeout that leaves fence_mdlp its 50 s after the delays (as
+    # the answer file enforces; a lab fencing takes a second)
+    config = Config({"priority-fencing-delay": priority_fencing_delay, "stonith-timeout": "60s"}
+                    if priority_fencing_delay else None)
     config.add_fence_device("fence-" + first, lab.bmcs[first], avoid=first, delay="1",
                             login_timeout="2", shell_timeout="1", password_in_cib=password_in_cib)
     config.add_fence_device("fence-" + second, lab.bmcs[second], avoid=second,

@@ -28,6 +28,7 @@ from ..common.paths import MDLP_RHCS_CONF, SBIN_FIRST_PATH
 from ..common.syslogging import AgentLog
 from ..common.text import one_line
 from .live import status as cluster_status
+from .site import pacemaker_render
 from .site import render as cluster_render
 from .site.answers import load
 from .site.conf_check import check
@@ -105,7 +106,7 @@ def pacemaker(answers, cluster_name, output, style):
     """The same cluster for Pacemaker: a pcs script, crm configure text or CIB XML."""
     site = load(answers)
     cluster = site.cluster(cluster_name)
-    _write(getattr(cluster_render, style)(site, cluster), output)
+    _write(getattr(pacemaker_render, style)(site, cluster), output)
 
 
 @render.command()

@@ -96,14 +96,21 @@ BROKEN_TOML = {
                                    "cluster mobile-cs node 2: must be a table with name and address"),
     "not toml": ("[site\n", "not valid TOML: "),
     "a delay the fencer cannot wait": (TOML.replace("[site]\n", "[site]\nfence_delay = 90\n"),
-                                       "[site] fence_delay: 90 (with the static delay of a third, 120 s in all) is "
-                                       "not below fence_timeout = 60 (the fencer's stonith-timeout)"),
-    "a fencer timeout below a delay": (TOML.replace("[site]\n", "[site]\nfence_delay = 20\nfence_timeout = 20\n"),
-                                       "[site] fence_delay: 20 (with the static delay of a third, 26 s in all) is "
-                                       "not below fence_timeout = 20 (the fencer's stonith-timeout)"),
-    "delays that add up past the timeout": (TOML.replace("[site]\n", "[site]\nfence_delay = 45\n"),
-                                            "[site] fence_delay: 45 (with the static delay of a third, 60 s in all) "
-                                            "is not below fence_timeout = 60 (the fencer's stonith-timeout)"),
+                                       "[site] fence_timeout: 90 is too short: with fence_delay = 90, fencing delays "
+                                       "of 120 s leave the fence agent 0 s of stonith-timeout 90 s, and it may need "
+                                       "50 s (Pacemaker before 2.1.6 spends the delays from the timeout)"),
+    "a fencer timeout below a delay": (TOML.replace("[site]\n", "[site]\nfence_delay = 60\nfence_timeout = 60\n"),
+                                       "[site] fence_timeout: 60 is too short: with fence_delay = 60, fencing delays "
+                                       "of 80 s leave the fence agent 0 s of stonith-timeout 60 s, and it may need "
+                                       "50 s (Pacemaker before 2.1.6 spends the delays from the timeout)"),
+    "delays that leave the agent too little": (
+        TOML.replace("[site]\n", "[site]\nfence_delay = 45\n"),
+        "[site] fence_timeout: 90 is too short: with fence_delay = 45, fencing delays of 60 s leave the fence agent "
+        "30 s of stonith-timeout 90 s, and it may need 50 s (Pacemaker before 2.1.6 spends the delays from the "
+        "timeout)"),
+    "a delay too short to decide": (TOML.replace("[site]\n", "[site]\nfence_delay = 3\n"),
+                                    "[site] fence_delay: 3 s cannot decide a split: 0 for none, or 5..300 (the "
+                                    "winner's BMC must power the other node off within two thirds of it)"),
 }
 
 
@@ -145,3 +152,11 @@ def test_choosing_a_cluster(tmp_path):
         site.cluster()
     with pytest.raises(AnswerError, match=r": no cluster named 'c' \(there are: mobile-cs-a, mobile-cs-b\)$"):
         site.cluster("c")
+
+
+@pytest.mark.parametrize("delay,timeout", [(0, 50), (5, 60), (30, 90), (15, 90)])
+def test_delays_that_leave_the_agent_its_time_are_accepted(tmp_path, delay, timeout):
+    """fence_delay 0 is 'no delay' (the doctor WARNs of it); the agent's 50 s fit after the delays."""
+    path = tmp_path / "answers.toml"
+    path.write_text(TOML.replace("[site]\n", "[site]\nfence_delay = %d\nfence_timeout = %d\n" % (delay, timeout)))
+    assert load(str(path)).fence_timeout == timeout

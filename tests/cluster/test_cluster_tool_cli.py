@@ -365,8 +365,19 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
                                 'echo >> "$PCS_LOG"\n')
     (bindir / "pcs").chmod(0o755)
     log = tmp_path / "pcs.log"
-    run = subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True, timeout=30,
-                         env={"PATH": "%s:/bin:/usr/bin" % bindir, "PCS_LOG": str(log)})
+
+    def run_with(version):
+        (bindir / "pacemakerd").write_text('#!/bin/sh\necho "%s"\necho "Written by ..."\n' % version)
+        (bindir / "pacemakerd").chmod(0o755)
+        return subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True, timeout=30,
+                              env={"PATH": "%s:/bin:/usr/bin" % bindir, "PCS_LOG": str(log)})
+
+    # before priority-fencing-delay (EL8.0-8.2): nothing is changed, one line says why
+    for version in ("Pacemaker 2.0.3", "pacemakerd: command not found"):
+        old = run_with(version)
+        assert old.returncode == 1 and not log.exists(), old
+        assert old.stderr.count("\n") == 1 and "priority-fencing-delay needs 2.0.4 or later" in old.stderr, old
+    run = run_with("Pacemaker 2.0.4-6.el8_3.1")
     assert run.returncode == 0, run
     # (splitlines would split at \x1e)
     calls = [line.rstrip("\x1e").split("\x1e") for line in log.read_text().split("\n") if line]

@@ -80,24 +80,38 @@ def test_the_rendered_cib_is_clean():
     assert check(CIB) == []
 
 
+LATE = "and it may need 50 s (Pacemaker before 2.1.6 spends the delays from the timeout)"
+
+
 @pytest.mark.parametrize("old,new,expected", [
     ('name="priority-fencing-delay" value="15s"', 'name="priority-fencing-delay" value="60s"',
-     [(8, "priority-fencing-delay 60 s is not below stonith-timeout 60 s")]),
+     [(8, "priority-fencing-delay 60 s: fencing delays of 60 s leave the fence agent 30 s of stonith-timeout 90 s, "
+          + LATE)]),
     ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="61s"',
-     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 61 s + priority-fencing-delay 15 s is not below "
-           "stonith-timeout 60 s")]),
-    ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="10s"',
-     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 10 s is more than half of priority-fencing-delay "
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 61 s + priority-fencing-delay 15 s: fencing delays "
+           "of 76 s leave the fence agent 14 s of stonith-timeout 90 s, " + LATE)]),
+    ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="8s"',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 8 s is more than half of priority-fencing-delay "
            "15 s: the node running the service may lose a split")]),
     # neither alone, but Pacemaker waits both, one after the other
-    ('name="priority-fencing-delay" value="15s"', 'name="priority-fencing-delay" value="56s"',
-     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 5 s + priority-fencing-delay 56 s is not below "
-           "stonith-timeout 60 s")]),
+    ('name="priority-fencing-delay" value="15s"', 'name="priority-fencing-delay" value="36s"',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 5 s + priority-fencing-delay 36 s: fencing delays "
+           "of 41 s leave the fence agent 49 s of stonith-timeout 90 s, " + LATE)]),
+    # a device's own timeout is the one its fencing has
+    ('id="fence-node1-instance-cipher" name="cipher" value="3" />',
+     'id="fence-node1-instance-cipher" name="cipher" value="3" />'
+     '<nvpair id="y" name="pcmk_reboot_timeout" value="60s" />',
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 5 s + priority-fencing-delay 15 s: fencing delays "
+           "of 20 s leave the fence agent 40 s of its pcmk_reboot_timeout 60 s, " + LATE)]),
+    # Pacemaker 3's name for stonith-timeout, and ISO 8601 durations
+    ('name="stonith-timeout" value="90s"', 'name="fencing-timeout" value="PT1M"',
+     [(8, "priority-fencing-delay 15 s: fencing delays of 15 s leave the fence agent 45 s of stonith-timeout 60 s, "
+          + LATE)]),
     # the agent's own delay (fence-agents' option) waits as well as the fencer's
     ('id="fence-node1-instance-cipher" name="cipher" value="3" />',
      'id="fence-node1-instance-cipher" name="cipher" value="3" /><nvpair id="x" name="delay" value="61" />',
-     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 61 s + priority-fencing-delay 15 s is not below "
-           "stonith-timeout 60 s")]),
+     [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 61 s + priority-fencing-delay 15 s: fencing delays "
+           "of 76 s leave the fence agent 14 s of stonith-timeout 90 s, " + LATE)]),
     # Pacemaker 2.1's per-node map: the largest of its delays counts
     ('name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="node1:2s;node2:9s"',
      [(16, "fence-node1: its delay (pcmk_delay_base/max, delay) 9 s is more than half of priority-fencing-delay "
@@ -112,3 +126,19 @@ def test_split_settings_that_cannot_work_are_refused_with_their_line(old, new, e
     assert old in CIB
     assert check(CIB.replace(old, new)) == expected
 
+
+def test_a_device_without_an_id_is_named_not_a_crash():
+    text = CIB.replace('<primitive id="fence-node1" class="stonith"', '<primitive class="stonith"').replace(
+        'name="pcmk_delay_base" value="5s"', 'name="pcmk_delay_base" value="8s"')
+    assert check(text) == [(16, "(no id): its delay (pcmk_delay_base/max, delay) 8 s is more than half of "
+                                "priority-fencing-delay 15 s: the node running the service may lose a split")]
+
+
+def test_every_device_s_finding_is_on_its_own_line():
+    devices = "".join('<primitive id="f%d" class="stonith" type="fence_mdlp"><instance_attributes id="i%d">'
+                      '<nvpair id="n%d" name="pcmk_delay_base" value="70s" /></instance_attributes></primitive>\n'
+                      % (i, i, i) for i in range(300))
+    found = check(CIB.replace("<resources>", "<resources>\n" + devices))
+    assert [line for line, _ in found] == list(range(16, 316)), found[:3]
+    assert [text.split(":")[0] for _, text in found] == ["f%d" % i for i in range(300)]
+    assert all("70 s + priority-fencing-delay 15 s" in text for _, text in found)

@@ -28,7 +28,7 @@ def _facts(name, **changes):
             "firewall": {"tool": "iptables", "results": [["udp", 5405, "ACCEPT", "policy of INPUT", []]]},
             "fence": [{"device": "fence-x", "agent": "fence_mdlp", "backend": "ipmi", "address": "10.0.33.1",
                        "rc": 0, "answer": "Status: ON", "seconds": 0.2}],
-            "race": {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 60,
+            "race": {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 90,
                      "delays": {"fence-node1": 5, "fence-node2": 0}, "priorities": {"mdlp": 10}}}
     base.update(changes)
     return base
@@ -174,13 +174,17 @@ def test_what_facts_py_really_sends_is_never_called_malformed():
 
 @pytest.mark.parametrize("race,status,words", [
     ({}, "OK", "in a split the node running mdlp wins: priority-fencing-delay 15 s (priority of mdlp), static 5 s "
-     "where it runs nowhere, stonith-timeout 60 s; the price: a node lost while running it is fenced up to 20 s later"),
+     "where it runs nowhere, stonith-timeout 90 s; the price: a node lost while running it is fenced up to 20 s later"),
     ({"priority_fencing_delay": 0, "delays": {"fence-node1": 0, "fence-node2": 0}}, "WARN",
      "no fencing delay (neither priority-fencing-delay nor a device's pcmk_delay_base/max or delay): in a split both "
      "nodes fence each other at once and both may die"),
     ({"priorities": {}}, "WARN", "priority-fencing-delay is 15 s, but no resource has a priority: it protects nobody"),
     ({"delays": {"fence-node1": 10}}, "WARN", "priority-fencing-delay 15 s is less than twice the static delay 10 s"),
-    ({"priority_fencing_delay": 70}, "WARN", "fencing delays of 75 s in all are not below stonith-timeout 60 s"),
+    ({"priority_fencing_delay": 70}, "WARN", "fencing delays of 75 s leave the fence agent 15 s of stonith-timeout "
+     "90 s, and it may need 50 s"),
+    # a device's own timeout is the one its fencing has
+    ({"timeouts": {"fence-node1": 60}}, "WARN", "fencing delays of 20 s leave the fence agent 40 s of fence-node1's "
+     "pcmk_reboot_timeout 60 s"),
     ({"priority_fencing_delay": 0}, "WARN", "only a static delay (5 s on fence-node1): in a split that node wins "
      "wherever mdlp runs"),
     ({"stack": "rgmanager", "delays": {"node1": 15, "node2": 0}}, "OK",
@@ -199,3 +203,22 @@ def test_who_wins_a_split(race, status, words):
     lines = [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "split"]
     assert len(lines) == 1 and lines[0].startswith(status + " ") and words in lines[0], lines
 
+
+
+def test_a_margin_the_bmc_may_not_make_is_a_warning():
+    """The winner has priority delay less static to power the other node off: a BMC that took 6 s to
+    answer status here will not do it in 10."""
+    mine = _facts("node1")
+    mine["fence"][0]["seconds"] = 6.0
+    lines = [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "split"]
+    assert len(lines) == 1 and lines[0].startswith("WARN ") and (
+        "the winner has 10 s (priority-fencing-delay 15 s less the static 5 s) to power the other node off, less "
+        "than twice the 6.0 s its BMC took to answer status here") in lines[0], lines
+    mine["fence"][0]["seconds"] = 4.9
+    assert [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "split"][0].startswith("OK ")
+
+
+def test_no_cluster_manager_running_is_a_skipped_split_line():
+    mine = _facts("node1", race={"error": "Pacemaker is not running here: x"})
+    lines = [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "split"]
+    assert len(lines) == 1 and lines[0].startswith("SKIPPED ") and "Pacemaker is not running here" in lines[0]

@@ -180,7 +180,53 @@ def test_native_nftables_input_rules_are_a_doubt_not_admitted(netns):
     verdict = _firewall_in(netns, ["add", "table", "ip6", "v6"], ["add", "chain", "ip6", "v6", "input", drop])
     assert verdict[2] == "ACCEPT", verdict                        # IPv6 only: not the partner's traffic
     verdict = _firewall_in(netns, ["add", "table", "inet", "site"], ["add", "chain", "inet", "site", "input", drop])
-    assert verdict[2] == "UNKNOWN" and "inet site" in verdict[3], verdict
+    assert verdict[2] == "UNKNOWN" and "inet site hooks input" in verdict[3], verdict
+
+
+def test_native_nftables_prerouting_rules_are_a_doubt_too(netns):
+    """A drop before routing (a raw-like chain of nft's own) never reaches INPUT: as much a doubt."""
+    verdict = _firewall_in(netns, ["add", "table", "inet", "raw"],
+                           ["add", "chain", "inet", "raw", "pre",
+                            "{ type filter hook prerouting priority -300; policy drop; }"])
+    assert verdict[2] == "UNKNOWN" and "inet raw hooks prerouting" in verdict[3], verdict
+
+
+def test_iptables_nft_tables_iptables_save_shows_are_read_not_doubted(netns):
+    """nat and mangle rules written with iptables-nft are nft tables of family ip: iptables-save shows
+    them, so they are no doubt (mangle is even evaluated)."""
+    for table, rule in (("nat", "-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080"),
+                        ("mangle", "-A INPUT -p udp -j MARK --set-mark 1")):
+        subprocess.run(["ip", "netns", "exec", netns, "iptables", "-t", table] + rule.split(), check=True)
+    verdict = _firewall_in(netns)
+    assert verdict[2:] == ["ACCEPT", "policy of INPUT", []], verdict
+
+
+@pytest.mark.parametrize("table,rule", [
+    ("raw", "-A PREROUTING -s 10.0.32.12/32 -j DROP"),
+    ("mangle", "-A PREROUTING -s 10.0.32.12/32 -p udp -j DROP"),
+    ("mangle", "-A INPUT -p udp -m udp --dport 5405 -j DROP"),
+])
+def test_a_drop_in_raw_or_mangle_is_a_drop_before_the_filter_table(netns, table, rule):
+    """The packet meets raw and mangle PREROUTING, then mangle INPUT, before filter INPUT accepts it."""
+    subprocess.run(["ip", "netns", "exec", netns, "iptables", "-t", table] + rule.split(), check=True)
+    saved = _saved(netns, ["-A INPUT -s 10.0.32.12/32 -j ACCEPT"], policy="DROP")
+    verdict, decider, _ = _verdict(saved)
+    assert verdict == "DROP" and decider.startswith("-A %s" % rule.split()[1]), (verdict, decider)
+    assert _verdict(saved, source="10.0.32.99")[0] == "DROP"               # filter's policy still there
+    assert _firewall_in(netns)[2] == "DROP"
+
+
+def test_a_doubt_in_raw_that_could_drop_is_named():
+    saved = ("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m mark --mark 1 -j DROP\n"
+             "-A PREROUTING -m mark --mark 2 -j CT --notrack\nCOMMIT\n"
+             "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
+    verdict, _, doubts = _verdict(saved)
+    assert verdict == "ACCEPT" and doubts == ["-A PREROUTING -m mark --mark 1 -j DROP"], (verdict, doubts)
+
+
+def test_raw_with_a_drop_policy_drops():
+    saved = "*raw\n:PREROUTING DROP [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"
+    assert _verdict(saved)[:2] == ("DROP", "policy of PREROUTING in raw")
 
 
 def test_iptables_nft_own_table_is_evaluated_not_doubted(netns):

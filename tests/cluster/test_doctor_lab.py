@@ -17,6 +17,7 @@ from clusterlab import (
     PASSWORD,
     Lab,
     _lab_root,
+    pair_answers,
     pair_config,
     record,
     require_cluster_tools,
@@ -29,22 +30,6 @@ RING = {"node1": "198.19.1.1", "node2": "198.19.1.2"}
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SUBJECT = "/O=Websense/CN=mobile.example.test"
 
-ANSWERS = """[site]
-fence_backend = "ipmi"
-fence_username = "admin"
-service_config = "/etc/mdlp_agents/mdlp_rhcs.conf"
-
-[[cluster]]
-name = "pairA"
-floating_ip = "%(vip)s"
-prefix = 24
-interface = "hb0"
-failover_order = ["node1", "node2"]
-nodes = [
-    { name = "node1", address = "198.19.1.1", bmc = "198.18.10.201" },
-    { name = "node2", address = "198.19.1.2", bmc = "198.18.10.202" },
-]
-"""
 
 SSHD_CONFIG = """ListenAddress 0.0.0.0
 Port 22
@@ -163,7 +148,8 @@ def pair(tmp_path_factory):
         known = "".join("%s,%s %s %s\n" % (RING[n], n, *host_keys[n]) for n in ("node1", "node2"))
         for name in ("node1", "node2"):
             (lab.nodes[name].dir / "root-upper" / ".ssh" / "known_hosts").write_text(known)
-        (root / "answers.toml").write_text(ANSWERS % {"vip": PAIR_VIPS["pairA"]})
+        (root / "answers.toml").write_text(pair_answers(PAIR_VIPS["pairA"], interface="hb0",
+                                                         service_config="/etc/mdlp_agents/mdlp_rhcs.conf"))
         (root / "tls_server.py").write_text(TLS_SERVER)
         (root / "python3-tls").symlink_to("/usr/bin/python3")
         certificate(root, "mobile", SUBJECT)
@@ -207,7 +193,7 @@ def test_a_clean_pair_is_all_ok_within_five_seconds(pair):
     assert report["counts"] == {"OK": len(body), "WARN": 0, "FAIL": 0, "SKIPPED": 0}
     assert _status(result, "fencing", "from node2, fence-node1 (fence_mdlp ipmi at 198.18.10.201) answers status")
     assert _status(result, "split", "in a split the node running mdlp wins: priority-fencing-delay 3 s (priority of "
-                   "mdlp), static 1 s where it runs nowhere, stonith-timeout 40 s") == "OK"
+                   "mdlp), static 1 s where it runs nowhere, stonith-timeout 60 s") == "OK"
 
 
 def _hosts(pair, node, text):

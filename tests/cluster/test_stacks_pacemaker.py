@@ -198,12 +198,26 @@ def test_race_settings_from_the_rendered_configuration(fp, pacemaker):
     """race(): what the doctor's split check reads, from the render's own CIB as cibadmin gives it."""
     rendered = open(os.path.join(DATA, "..", "golden", "2node-cib.xml")).read().split("-->", 1)[1]
     fp.register(["cibadmin", "--query", "--local", "--scope", "configuration"], stdout=rendered)
-    assert pacemaker.race() == {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 60,
-                                "delays": {"fence-node1": 5, "fence-node2": 0}, "priorities": {"mdlp": 10}}
+    assert pacemaker.race() == {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 90,
+                                "delays": {"fence-node1": 5, "fence-node2": 0}, "timeouts": {},
+                                "priorities": {"mdlp": 10}}
 
 
 @pytest.mark.parametrize("value,seconds", [("15s", 15), ("15", 15), ("500ms", 0.5), ("2min", 120), ("1h", 3600),
                                            ("15 s", 15), ("", None), ("s", None), ("\u00b2s", None),
-                                           ("15x", None), ("1" * 10, None)])
+                                           ("15x", None), ("1" * 10, None), ("1.5s", 1), ("PT15S", 15),
+                                           ("PT1M30S", 90), ("P1D", 86400), ("P", None), ("PT-1S", None)])
 def test_pacemaker_durations(value, seconds):
     assert cib.pacemaker_seconds(value) == seconds
+
+
+def test_race_settings_read_properties_as_pacemaker_does():
+    """The first property set that names a property wins (cib-bootstrap-options comes first)."""
+    configuration = ET.fromstring(
+        '<configuration><crm_config>'
+        '<cluster_property_set id="cib-bootstrap-options"><nvpair id="a" name="stonith-timeout" value="120s"/>'
+        '</cluster_property_set><cluster_property_set id="later"><nvpair id="b" name="stonith-timeout" value="5s"/>'
+        '<nvpair id="c" name="priority-fencing-delay" value="PT20S"/></cluster_property_set></crm_config>'
+        '<resources><primitive class="stonith" type="fence_mdlp"/></resources></configuration>')
+    race = cib.race_settings(configuration)
+    assert (race["stonith_timeout"], race["priority_fencing_delay"], race["delays"]) == (120, 20, {"(no id)": 0})

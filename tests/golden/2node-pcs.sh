@@ -3,12 +3,18 @@
 # Run once, as root, on one node, after `pcs host auth node1 node2`.
 # fence_mdlp reads the fencing password from /etc/mdlp_agents/fence_mdlp.conf ([fence] password = ...) on each node.
 set -e
+# priority-fencing-delay needs Pacemaker 2.0.4 or later (EL8.3, EL9): stop before anything changes
+pacemaker=$(pacemakerd --version 2>/dev/null | sed -n '1s/^Pacemaker \([0-9.]*\).*/\1/p')
+if [ "$(printf '%s\n' 2.0.4 "$pacemaker" | sort -V | head -n 1)" != 2.0.4 ]; then
+    echo "Pacemaker ${pacemaker:-not found} here: priority-fencing-delay needs 2.0.4 or later" >&2
+    exit 1
+fi
 # corosync: a 2-node cluster gets two_node: 1 (quorum with one node) from pcs itself, which implies
 # wait_for_all: a node that boots alone waits to see its peer before it acts, so a fenced node that
 # comes back while the heartbeat is still cut fences nobody (no fence loop), and --enable starts
 # the cluster at boot: it rejoins as the passive node once the link is back
 pcs cluster setup mobile-cs node1 addr=10.0.32.11 node2 addr=10.0.32.12 --start --enable --wait
-pcs property set stonith-enabled=true stonith-timeout=60s priority-fencing-delay=15s
+pcs property set stonith-enabled=true stonith-timeout=90s priority-fencing-delay=15s
 pcs resource defaults update resource-stickiness=100
 # a split (heartbeat lost, both alive): the node running mdlp wins -- fencing a node that runs
 # it waits priority-fencing-delay=15s (the group's priority=10); with mdlp running nowhere,

@@ -102,10 +102,11 @@ def test_a_restarted_service_is_not_a_squatter(tmp_path, fake, older):
         for _ in range(2):
             result = run_agent("status", config=config)
             assert result.returncode == 3, result
+            held = "is held by pid %d" % squatter.pid in result.stdout
             if older:
-                assert "is held by pid %d" % squatter.pid in result.stdout, result
-            else:
-                assert "no process named httpd" in result.stdout, result
+                assert held, result
+            else:   # or another test's httpd lives on this machine (an Apache fixture): then the port says it
+                assert held or "no process named httpd" in result.stdout, result
     finally:
         squatter.kill()
         squatter.wait()

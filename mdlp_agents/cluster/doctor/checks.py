@@ -7,6 +7,7 @@ import re
 import time
 
 from ...common.text import one_line
+from ..stacks.cib import fencing_budget_problem
 
 OK, WARN, FAIL, SKIPPED = "OK", "WARN", "FAIL", "SKIPPED"
 SKEW_WARN, SKEW_FAIL = 1.0, 5.0
@@ -326,7 +327,8 @@ def check_split(mine, checks):
     if race.get("stack") == "rgmanager":
         checks.append(_split_rgmanager(race.get("delays") or {}))
         return
-    checks.append(_split_pacemaker(race))
+    slowest = max([d.get("seconds") or 0 for d in mine.get("fence") or [] if isinstance(d, dict)] or [0])
+    checks.append(_split_pacemaker(race, slowest))
 
 
 def _split_rgmanager(delays):
@@ -343,9 +345,10 @@ def _split_rgmanager(delays):
         "%s %g s" % (n, delays[n]) for n in delayed))
 
 
-def _split_pacemaker(race):
+def _split_pacemaker(race, slowest=0):
+    """SLOWEST: the seconds the slowest fence device took to answer `status` here (0: not asked)."""
     priority_delay, timeout = race.get("priority_fencing_delay") or 0, race.get("stonith_timeout") or 60
-    delays = race.get("delays") or {}
+    delays, timeouts = race.get("delays") or {}, race.get("timeouts") or {}
     static = max(delays.values()) if delays else 0
     fix = "mdlp-cluster render pacemaker: priority-fencing-delay, the group's priority, a smaller pcmk_delay_base"
     if not priority_delay and not static:
@@ -358,16 +361,23 @@ def _split_pacemaker(race):
     if priority_delay and static and priority_delay < 2 * static:
         return Check("split", WARN, "priority-fencing-delay %g s is less than twice the static delay %g s: the node "
                      "running the service may lose the race" % (priority_delay, static), fix)
-    if priority_delay + static >= timeout:      # Pacemaker waits both, one after the other
-        return Check("split", WARN, "fencing delays of %g s in all are not below stonith-timeout %g s: a fencer that "
-                     "counts the delay in its timeout gives up before it fences" % (priority_delay + static, timeout),
-                     fix)
+    for device in sorted(delays) or [None]:     # Pacemaker waits both delays, one after the other
+        own = timeouts.get(device)
+        short = fencing_budget_problem(own if own is not None else timeout, priority_delay + delays.get(device, 0),
+                                       "%s's pcmk_reboot_timeout" % device if own is not None else "stonith-timeout")
+        if short:
+            return Check("split", WARN, short, "raise stonith-timeout (fence_timeout in the answer file)")
     if not priority_delay:
         return Check("split", WARN, "only a static delay (%g s on %s): in a split that node wins wherever mdlp runs -- "
                      "a split while mdlp runs on the other node costs a failover" % (
                          static, ", ".join(d for d, v in sorted(delays.items()) if v == static)), fix)
+    margin = priority_delay - static
+    if slowest and margin < 2 * slowest:
+        return Check("split", WARN, "the winner has %g s (priority-fencing-delay %g s less the static %g s) to power "
+                     "the other node off, less than twice the %.1f s its BMC took to answer status here: it may "
+                     "not be done in time" % (margin, priority_delay, static, slowest),
+                     "raise fence_delay in the answer file and render again")
     return Check("split", OK, "in a split the node running mdlp wins: priority-fencing-delay %g s (priority of %s)%s, "
                  "stonith-timeout %g s; the price: a node lost while running it is fenced up to %g s later"
                  % (priority_delay, ", ".join(sorted(race["priorities"])),
                     ", static %g s where it runs nowhere" % static if static else "", timeout, priority_delay + static))
-

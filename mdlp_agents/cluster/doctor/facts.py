@@ -307,7 +307,8 @@ def collect(names, partner=None, partner_address=None, ports=(), tls_port=443, s
         facts["manager"] = jobs["manager"].result()
         running = facts["manager"]["running"]
         facts["fence"] = fence(partner, facts["manager"]["name"], budget) if partner and running else []
-        facts["race"] = race(facts["manager"]["name"], budget) if running else None
+        facts["race"] = race(facts["manager"]["name"], budget) if running else \
+            {"error": facts["manager"].get("why") or "the cluster manager is not running here"}
         for key in ("agent", "tls"):
             facts[key] = jobs[key].result()
     finally:

@@ -52,10 +52,11 @@ _TABLE = re.compile(r"^table\s+(\S+)\s+(\S+)\s*\{")
 
 
 def _native_nftables(saved, budget):
-    """nftables tables that iptables-save does not show (any table but iptables-nft's own `ip filter`;
-    every table when iptables-save is not nft's) with a chain on the input hook may drop the
-    partner's traffic whatever the filter table says: a warning line for parse(), so the verdict is
-    a doubt.  No nft program: no such tables can have been written by hand here."""
+    """nftables tables that iptables-save does not show, with a chain on a hook the partner's packets
+    pass before they are delivered (ingress, prerouting, input), may drop them whatever the tables
+    we read say: a warning line for parse(), so the verdict is a doubt.  iptables-nft's own tables
+    (family ip, each shown as *NAME when iptables-save is nft's) are read, not doubted; ip6 tables
+    do not see IPv4.  No nft program: no such tables can have been written by hand here."""
     nft = find_program("nft")
     if not nft:
         return ""
@@ -65,17 +66,22 @@ def _native_nftables(saved, budget):
         return "# Warning: nftables not read (%s): rules iptables-save cannot show may filter input\n" % exc
     if proc.returncode != 0:
         return "# Warning: nft list ruleset: %s: rules iptables-save cannot show may filter input\n" % last_line(proc)
-    legacy = "(nf_tables)" not in saved         # the tables iptables-save showed are not nft's
+    shown = set()
+    if "(nf_tables)" in saved:          # else the tables iptables-save showed are not nft's
+        shown = {line[1:].strip() for line in saved.splitlines() if line.startswith("*")}
     table = None
     for line in proc.stdout.splitlines():
         found = _TABLE.match(line.strip())
         if found:
             table = found.groups()
-        elif ("hook input" in line and table is not None and table[0] != "ip6"      # IPv4 traffic only
-              and (legacy or table != ("ip", "filter"))):
-            return ("# Warning: nftables table %s %s filters input: incompatible with iptables-save, not "
-                    "evaluated\n" % (one_line(table[0]), one_line(table[1])))
+        elif table is not None and _HOOK.search(line) and table[0] != "ip6" and not (
+                table[0] == "ip" and table[1] in shown):
+            return ("# Warning: nftables table %s %s hooks %s: incompatible with iptables-save, not evaluated\n"
+                    % (one_line(table[0]), one_line(table[1]), _HOOK.search(line).group(1)))
     return ""
+
+
+_HOOK = re.compile(r"\bhook\s+(ingress|prerouting|input)\b")
 
 
 def evaluate_all(saved, source, ports, interface=None, seconds=10.0):

@@ -1,5 +1,6 @@
-"""What an iptables-save text does to a new packet of the partner's cluster traffic in INPUT, read
-from a real parse of its grammar -- never from substrings of its lines.
+"""What an iptables-save text does to a new packet of the partner's cluster traffic on its way in
+(raw and mangle PREROUTING, mangle INPUT, then filter INPUT: a DROP anywhere is final), read from a
+real parse of its grammar -- never from substrings of its lines.
 
 - A line is tokenized as iptables-save quotes it: a quoted value ("mdlp -j ACCEPT", a comment or a
   log prefix) is one value, never an option; `!` negates the option after it.
@@ -67,12 +68,19 @@ def tokens(line):
     return found
 
 
+# what a packet from the partner meets before the filter table's INPUT: (table, chain) in order
+EARLIER = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPUT"))
+READ_TABLES = {"filter": "", "raw": "raw:", "mangle": "mangle:"}
+
+
 def parse(saved, deadline=None):
-    """({chain: [Rule]}, {built-in chain: policy}, [why the verdict cannot be trusted]) of the filter
-    table of SAVED.  iptables-save saying the rules live elsewhere (an nft table it cannot show, the
-    legacy tables) is a reason.  No filter table at all is an empty one (firewall.py asks nft
-    whether rules of its own stand in the way).  Exhausted when DEADLINE (monotonic) passes first."""
-    chains, policies, table, unsure = {}, {}, None, []
+    """({chain: [Rule]}, {built-in chain: policy}, [why the verdict cannot be trusted]) of SAVED:
+    the filter table's chains by their names, raw's and mangle's (which see the packet first and
+    may drop it) as "raw:NAME", "mangle:NAME".  iptables-save saying the rules live elsewhere (an
+    nft table it cannot show, the legacy tables) is a reason.  No table at all is an empty one
+    (firewall.py asks nft whether tables of its own stand in the way).  Exhausted when DEADLINE
+    (monotonic) passes first."""
+    chains, policies, prefix, unsure = {}, {}, None, []
     for number, raw in enumerate(saved.splitlines()):
         if deadline is not None and number % 1024 == 0 and time.monotonic() > deadline:
             raise Exhausted()
@@ -80,17 +88,18 @@ def parse(saved, deadline=None):
         if line.startswith("#") and ("incompatible" in line or line.startswith("# Warning")):
             unsure.append(line.lstrip("# "))
         if line.startswith("*"):
-            table = line[1:].strip()
-        elif table != "filter" or not line or line.startswith("#"):
+            prefix = READ_TABLES.get(line[1:].strip())
+        elif prefix is None or not line or line.startswith("#"):
             continue
         elif line.startswith(":"):
             fields = line[1:].split()
             if fields:
-                chains.setdefault(fields[0], [])
+                chains.setdefault(prefix + fields[0], [])
                 if len(fields) > 1 and fields[1] != "-":
-                    policies[fields[0]] = fields[1]
+                    policies[prefix + fields[0]] = fields[1]
         elif line.startswith("-A ") or line.startswith("--append "):
             rule = _rule(line)
+            rule.chain = prefix + rule.chain
             chains.setdefault(rule.chain, []).append(rule)
     return chains, policies, unsure
 
@@ -233,10 +242,12 @@ def matches(rule, packet):
 
 
 class Walk:
-    """One packet through the parsed rules: verdict, deciding rule, doubts."""
+    """One packet through one table's parsed rules: verdict, deciding rule, doubts.  PREFIX names
+    the table in CHAINS' keys ("" the filter table, "raw:", "mangle:")."""
 
-    def __init__(self, chains, policies, packet, deadline):
+    def __init__(self, chains, policies, packet, deadline, prefix=""):
         self.chains, self.policies, self.packet, self.deadline = chains, policies, packet, deadline
+        self.prefix = prefix
         self.memo, self.active, self.doubts, self.steps = {}, set(), [], 0
 
     def chain(self, name):
@@ -254,7 +265,7 @@ class Walk:
         return result
 
     def _walk(self, name):
-        for rule in self.chains.get(name, []):
+        for rule in self.chains.get(self.prefix + name, []):
             self.steps += 1
             if self.steps % 256 == 0 and time.monotonic() > self.deadline:
                 raise Exhausted()
@@ -280,7 +291,7 @@ class Walk:
             return "verdict", DECISIVE[target], rule.text
         if target == "RETURN":
             return "return", None, None
-        if target in self.chains:
+        if target is not None and self.prefix + target in self.chains:
             verdict, decider = self.chain(target)
             if verdict is not None:
                 return "verdict", verdict, decider
@@ -298,8 +309,21 @@ def evaluate(parsed, source, proto, port, interface=None, deadline=None):
     chains, policies, unsure = parsed
     if unsure:
         return UNKNOWN, "; ".join(unsure), []
-    walk = Walk(chains, policies, (source, proto, port, interface), deadline or float("inf"))
+    packet, deadline = (source, proto, port, interface), deadline or float("inf")
+    early_doubts = []
     try:
+        for table, name in EARLIER:     # raw and mangle first: a DROP there is final, ACCEPT goes on
+            prefix = READ_TABLES[table]
+            if prefix + name not in chains and prefix + name not in policies:
+                continue
+            walk = Walk(chains, policies, packet, deadline, prefix)
+            verdict, rule = walk.chain(name)
+            if verdict is None:
+                verdict, rule = policies.get(prefix + name, ACCEPT), "policy of %s in %s" % (name, table)
+            early_doubts += [text for text, would in walk.doubts if would not in (ACCEPT, "PASS")]
+            if verdict != ACCEPT:
+                return (verdict if verdict in (DROP, REJECT) else UNKNOWN), rule, []
+        walk = Walk(chains, policies, packet, deadline)
         verdict, rule = walk.chain("INPUT")
     except RecursionError:
         return UNKNOWN, "chains nested deeper than can be followed", []
@@ -309,4 +333,4 @@ def evaluate(parsed, source, proto, port, interface=None, deadline=None):
         verdict = UNKNOWN
     blocked = verdict in (DROP, REJECT)
     doubts = [text for text, would in walk.doubts if would != verdict and not (blocked and would in (DROP, REJECT))]
-    return verdict, rule, doubts
+    return verdict, rule, (early_doubts if not blocked else []) + doubts

@@ -28,11 +28,13 @@ from ...common.convert import boolean
 from ...common.errors import AgentError
 from ...common.files import read_utf8
 from ...common.paths import GUIDE_SCRIPT, MDLP_RHCS_CONF
+from ..stacks.cib import AGENT_SECONDS, fencing_budget_problem
 
 FENCE_BACKENDS = ("ipmi", "ssh", "noop")
+MIN_FENCE_DELAY = 5     # the winner has two thirds of fence_delay to power the loser off: seconds for a BMC
 SITE_KEYS = {
     "dns_name": None, "dns_ttl": 60, "fence_backend": "ipmi", "fence_username": "admin",
-    "fence_lanplus": True, "fence_cipher": "3", "fence_delay": 15, "fence_timeout": 60, "fence_identity_file": None,
+    "fence_lanplus": True, "fence_cipher": "3", "fence_delay": 15, "fence_timeout": 90, "fence_identity_file": None,
     "service_config": MDLP_RHCS_CONF, "script": GUIDE_SCRIPT,
     "monitor_interval": 30, "ip_monitor_interval": 10, "stickiness": 100,
 }
@@ -310,16 +312,18 @@ def _check_site(place, site_raw):
     site = dict(SITE_KEYS)
     site.update(site_raw)
     site["fence_backend"] = place.value("fence_backend", site["fence_backend"], backend)
-    for key, low, high in (("dns_ttl", 1, 86400), ("fence_delay", 0, 300), ("fence_timeout", 10, 3600),
+    for key, low, high in (("dns_ttl", 1, 86400), ("fence_delay", 0, 300), ("fence_timeout", int(AGENT_SECONDS), 3600),
                            ("monitor_interval", 1, 3600), ("ip_monitor_interval", 1, 3600), ("stickiness", 0, 1000000)):
         site[key] = place.value(key, site[key], integer, low, high)
-    # Pacemaker adds the device's static delay (a third of fence_delay, render.py) to the priority
-    # delay: the delayed side must not give up before it fences
-    delays = site["fence_delay"] + site["fence_delay"] // 3
-    if delays >= site["fence_timeout"]:
-        raise place.error("%d (with the static delay of a third, %d s in all) is not below fence_timeout = %d (the "
-                          "fencer's stonith-timeout)" % (site["fence_delay"], delays, site["fence_timeout"]),
+    if 0 < site["fence_delay"] < MIN_FENCE_DELAY:
+        raise place.error("%d s cannot decide a split: 0 for none, or %d..300 (the winner's BMC must power the "
+                          "other node off within two thirds of it)" % (site["fence_delay"], MIN_FENCE_DELAY),
                           "fence_delay")
+    short = fencing_budget_problem(site["fence_timeout"], site["fence_delay"] + site["fence_delay"] // 3)
+    if short:
+        raise place.error("%d is too short: with fence_delay = %d, %s" % (site["fence_timeout"], site["fence_delay"],
+                                                                         short),
+                          "fence_timeout")
     site["fence_lanplus"] = place.value("fence_lanplus", site["fence_lanplus"], yes_no)
     site["fence_cipher"] = str(place.value("fence_cipher", site["fence_cipher"], scalar, (str, int)))
     site["fence_username"] = place.value("fence_username", site["fence_username"], name)

@@ -6,7 +6,7 @@ import os
 from ...common.convert import whole_number
 from ...common.files import find_program
 from ...common.paths import SBIN_FIRST_PATH
-from ..stacks.cib import race_settings
+from ..stacks.cib import fencing_budget_problem, race_settings
 from ..stacks.cluster_conf import Malformed, parse
 
 
@@ -174,28 +174,30 @@ def _check_scripts(rm, found):
 
 
 def _check_split(root, found):
-    """A CIB's settings for a split of the pair: delays that can win within the fencer's timeout,
-    and a priority-fencing-delay that protects a resource."""
+    """A CIB's settings for a split of the pair: delays the fencer's timeout leaves time for, a
+    static delay the priority delay outweighs, and a priority-fencing-delay that protects a resource."""
     race = race_settings(root)
     timeout, priority_delay = race["stonith_timeout"], race["priority_fencing_delay"]
     properties = {p.get("name"): p for p in root.iter("nvpair") if p.parent.tag == "cluster_property_set"}
     where = properties.get("priority-fencing-delay") or properties.get("stonith-timeout") or root
-    if priority_delay >= timeout:
-        found.add(where, "priority-fencing-delay %g s is not below stonith-timeout %g s" % (priority_delay, timeout))
+    primitives = {}
+    for element in root.iter("primitive"):
+        primitives.setdefault(element.get("id") or "(no id)", element)
+    short = fencing_budget_problem(timeout, priority_delay)
+    if short:
+        found.add(where, "priority-fencing-delay %g s: %s" % (priority_delay, short))
     for device, delay in sorted(race["delays"].items()):
-        if delay and delay + priority_delay >= timeout > priority_delay:    # Pacemaker waits both in turn
-            found.add(_primitive(root, device), "%s: its delay (pcmk_delay_base/max, delay) %g s%s is not below "
-                      "stonith-timeout %g s" % (device, delay, " + priority-fencing-delay %g s" % priority_delay
-                                                if priority_delay else "", timeout))
+        own = race["timeouts"].get(device)
+        problem = fencing_budget_problem(own if own is not None else timeout, delay + priority_delay,
+                                         "its pcmk_reboot_timeout" if own is not None else "stonith-timeout")
+        if delay and problem and (own is not None or not short):
+            found.add(primitives.get(device, root), "%s: its delay (pcmk_delay_base/max, delay) %g s%s: %s" % (
+                device, delay, " + priority-fencing-delay %g s" % priority_delay if priority_delay else "", problem))
         elif priority_delay and delay * 2 > priority_delay:
-            found.add(_primitive(root, device), "%s: its delay (pcmk_delay_base/max, delay) %g s is more than half of "
-                      "priority-fencing-delay %g s: the node running the service may lose a split"
+            found.add(primitives.get(device, root), "%s: its delay (pcmk_delay_base/max, delay) %g s is more than "
+                      "half of priority-fencing-delay %g s: the node running the service may lose a split"
                       % (device, delay, priority_delay))
     if priority_delay and not race["priorities"]:
         found.add(where, "priority-fencing-delay %g s, but no resource has a priority (meta priority): it protects "
                   "nobody" % priority_delay)
-
-
-def _primitive(root, rid):
-    return next((p for p in root.iter("primitive") if p.get("id") == rid), root)
 

@@ -2,11 +2,13 @@
 our service, its fence devices, our maintenance blocks; status: the resources' last operations).
 Pure functions over text and ElementTree elements; pacemaker.py runs the tools that print them."""
 
+import re
 import xml.etree.ElementTree as ET
 
 from ...common.convert import whole_number
 from ...common.errors import AgentError
 from ...common.maintenance_record import blocks_in, in_force, printable
+from ...fence.options import BY_NAME as FENCE_OPTIONS
 from ...fence.options import host_map
 
 OUR_AGENT = "ocf:websense:mdlp"
@@ -235,15 +237,26 @@ def pacemaker_time(text):
     return None
 
 
-_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 0.001, "msec": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0,
-          "hr": 3600.0}
+_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 0.001, "msec": 0.001, "us": 1e-6, "usec": 1e-6, "m": 60.0,
+          "min": 60.0, "h": 3600.0, "hr": 3600.0}
+_ISO = re.compile(r"^p(?:(\d{1,6})d)?(?:t(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,9})s)?)?$")
+# fence_mdlp's own bound of one run (its `deadline` default): login, off, the wait for it, on
+AGENT_SECONDS = float(FENCE_OPTIONS["deadline"].default)
 
 
 def pacemaker_seconds(text, default=None):
-    """Seconds of a Pacemaker duration ("15s", "15", "500ms", "2min", "1h"), or DEFAULT."""
+    """Seconds of a Pacemaker duration as Pacemaker reads it ("15s", "15", "500ms", "2min", "1h",
+    ISO 8601 "PT15S"; "1.5s" is 1 s), or DEFAULT."""
     text = (text or "").strip().lower()
+    iso = _ISO.match(text) if text.startswith("p") else None
+    if iso:
+        days, hours, minutes, seconds = (int(part or 0) for part in iso.groups())
+        return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds) if text != "p" else default
     number = text[:len(text) - len(text.lstrip("0123456789"))]
-    factor = _UNITS.get(text[len(number):].strip())
+    rest = text[len(number):]
+    if rest.startswith("."):                # Pacemaker reads the whole number and drops the fraction
+        rest = rest[1:].lstrip("0123456789")
+    factor = _UNITS.get(rest.strip())
     if not number or factor is None or len(number) > 9:
         return default
     return int(number) * factor
@@ -260,22 +273,44 @@ def _static_delay(given):
 
 def race_settings(configuration):
     """What decides a split of the pair, from a CIB configuration: {"priority_fencing_delay",
-    "stonith_timeout" (seconds; Pacemaker's defaults 0 and 60), "delays": {device: seconds it
-    waits (_static_delay)}, "priorities": {resource: priority}}."""
+    "stonith_timeout" (seconds; Pacemaker's defaults 0 and 60; Pacemaker 3's name fencing-timeout
+    too), "delays": {device: seconds it waits (_static_delay)}, "timeouts": {device: its own
+    pcmk_reboot_timeout, where it has one}, "priorities": {resource: priority}}.  As Pacemaker
+    reads them: the first property set that names a property wins; an element without an id is
+    "(no id)"."""
     properties = {}
     for block in configuration.iter("cluster_property_set"):
         for pair in block.findall("nvpair"):
-            properties[pair.get("name")] = pair.get("value")
-    delays, priorities = {}, {}
+            properties.setdefault(pair.get("name"), pair.get("value"))
+    delays, timeouts, priorities = {}, {}, {}
     for element in configuration.iter("primitive"):
         if element.get("class") == "stonith":
-            delays[element.get("id")] = _static_delay(params(element))
+            given = params(element)
+            name = element.get("id") or "(no id)"
+            delays[name] = _static_delay(given)
+            own = pacemaker_seconds(given.get("pcmk_reboot_timeout"))
+            if own is not None:
+                timeouts[name] = own
     for tag in ("primitive", "group", "clone"):
         for element in configuration.iter(tag):
             try:
-                priorities[element.get("id")] = whole_number(params(element, "meta_attributes").get("priority"))
+                priorities[element.get("id") or "(no id)"] = whole_number(
+                    params(element, "meta_attributes").get("priority"))
             except ValueError:
                 continue
+    timeout = properties.get("stonith-timeout", properties.get("fencing-timeout"))
     return {"priority_fencing_delay": pacemaker_seconds(properties.get("priority-fencing-delay"), 0),
-            "stonith_timeout": pacemaker_seconds(properties.get("stonith-timeout"), 60),
-            "delays": delays, "priorities": {k: v for k, v in priorities.items() if v > 0}}
+            "stonith_timeout": pacemaker_seconds(timeout, 60), "delays": delays, "timeouts": timeouts,
+            "priorities": {k: v for k, v in priorities.items() if v > 0}}
+
+
+def fencing_budget_problem(timeout, delays, timeout_name="stonith-timeout"):
+    """None, or why TIMEOUT (seconds) is too short for a fencing that first waits DELAYS seconds:
+    Pacemaker before 2.1.6 (EL8.3-8.8, EL9.0-9.2) spends the delays from the timeout, later ones
+    add them to it; the fence agent itself may need AGENT_SECONDS (fence_mdlp's bound of a run:
+    login, off, the wait for it, on)."""
+    if not delays or timeout - delays >= AGENT_SECONDS:
+        return None
+    return ("fencing delays of %g s leave the fence agent %g s of %s %g s, and it may need %g s (Pacemaker "
+            "before 2.1.6 spends the delays from the timeout)" % (delays, max(0, timeout - delays), timeout_name,
+                                                                  timeout, AGENT_SECONDS))
