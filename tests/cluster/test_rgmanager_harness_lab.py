@@ -132,7 +132,7 @@ def test_fenced_with_the_cluster_conf_mdlp_cluster_renders(tmp_path, syslog):
             for name, address in (("node1", "127.0.0.11"), ("node2", "127.0.0.12"))}
     try:
         answers = tmp_path / "site.toml"
-        answers.write_text('[site]\nfence_delay = 2\n[[cluster]]\nname = "mobile-cs"\nfloating_ip = "10.0.32.201"\n'
+        answers.write_text('[site]\nfence_delay = 5\n[[cluster]]\nname = "mobile-cs"\nfloating_ip = "10.0.32.201"\n'
                            'failover_order = ["node1", "node2"]\nnodes = [\n'
                            ' {name = "node1", address = "10.0.32.11", bmc = "127.0.0.11"},\n'
                            ' {name = "node2", address = "10.0.32.12", bmc = "127.0.0.12"}]\n')
@@ -147,7 +147,7 @@ def test_fenced_with_the_cluster_conf_mdlp_cluster_renders(tmp_path, syslog):
         assert "ipaddr=127.0.0.12" in node2.block and "delay" not in node2.block
         [node1] = harness.fence("node1")
         assert node1.returncode == 0, (node1, node1.block)
-        assert "delay=2" in node1.block and node1.elapsed >= 2
+        assert "delay=5" in node1.block and node1.elapsed >= 5
         for name, bmc in bmcs.items():
             assert [line for line in bmc.log() if line.startswith("set")] == ["set power 0", "set power 1"], name
     finally:
