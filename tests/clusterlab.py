@@ -257,7 +257,7 @@ class Lab:
         for sub in ("overlay/sbin", "overlay/ocf/websense", "bin"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "overlay/sbin/fence_mdlp").symlink_to(BIN_DIR / "fence_mdlp")
-        (self.root / "overlay/ocf/websense/mdlp").symlink_to(BIN_DIR / "mdlp_rhcs")
+        helpers.install_front(self.root / "overlay/ocf/websense/mdlp")   # the agent's default state_dir
         (self.root / "bin/httpd").symlink_to("/usr/bin/python3")
         for name in ("PolicyEngine", "RProxyWD"):
             (self.root / "bin" / name).symlink_to("/bin/sleep")
@@ -560,14 +560,15 @@ class Config:
                           interval=interval, timeout=timeout)
         return element
 
-    def add_mdlp_group(self, vip, config, monitor="2s", meta=None):
-        """The guide's service: the floating IP, then our agent, as one group."""
+    def add_mdlp_group(self, vip, config, monitor="2s", meta=None, agent_monitor="500ms"):
+        """The guide's service: the floating IP, then our agent, as one group (the agent monitored
+        as the renders do: every 500 ms, answered by the OCF front from the watcher's verdict)."""
         group = ET.Element("group", id="mdlp")
         if meta:
             self._attrs(group, "meta_attributes", "mdlp", meta)
         group.append(self.primitive("mdlp-ip", "ocf", "IPaddr2", provider="heartbeat", monitor=monitor,
                                     params={"ip": vip, "cidr_netmask": "24", "nic": "eth0"}))
-        group.append(self.primitive("mdlp-rhcs", "ocf", "mdlp", provider="websense", monitor=monitor,
+        group.append(self.primitive("mdlp-rhcs", "ocf", "mdlp", provider="websense", monitor=agent_monitor,
                                     params={"config": config},
                                     ops=[("start", "0s", "30s"), ("stop", "0s", "30s")]))
         self.resources.append(group)

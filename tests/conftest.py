@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 from devices import IpmiSim, Victim
-from helpers import AGENT, SyslogReceiver, reap_orphans
+from helpers import SyslogReceiver, install_front, reap_orphans
 from services import Apache, FakeServices, make_managed
 
 from clusterlab import TIMINGS
@@ -34,10 +34,7 @@ def _reap():
 @pytest.fixture
 def ocf_link(tmp_path):
     """The agent reached as Pacemaker reaches it: OCF_ROOT/resource.d/websense/mdlp."""
-    link = tmp_path / "ocf" / "resource.d" / "websense" / "mdlp"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(AGENT)
-    return link
+    return install_front(tmp_path / "ocf" / "resource.d" / "websense" / "mdlp")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from rhcs_harness import rgmanager_env
 
 REPO = Path(__file__).resolve().parent.parent
 AGENT = BIN_DIR / "mdlp_rhcs"
+OCF_FRONT = BIN_DIR / "mdlp_ocf"      # installed as OCF_ROOT/resource.d/websense/mdlp
 FENCE = BIN_DIR / "fence_mdlp"
 CLUSTER_TOOL = BIN_DIR / "mdlp-cluster"
 
@@ -175,3 +176,23 @@ class SyslogReceiver:
     def close(self):
         self.sock.close()
         os.unlink(self.path)
+
+
+def install_front(path, agent=AGENT, state="/run/mdlp_agents", listen=None):
+    """The OCF front at PATH, naming AGENT and the state directory STATE, as the RPM installs it
+    (its rewritable lines, as the spec's sed rewrites them); LISTEN: seconds a healthy monitor
+    waits for the watcher's word (default: as shipped)."""
+    lines = []
+    for line in Path(OCF_FRONT).read_text().splitlines(True):
+        if line.startswith("agent="):
+            line = "agent=%s\n" % agent
+        elif line.startswith("state="):
+            line = "state=%s\n" % state
+        elif line.startswith("listen=") and listen is not None:
+            line = "listen=%s\n" % listen
+        lines.append(line)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    path.chmod(0o755)
+    return path

@@ -19,6 +19,18 @@ def seconds(value, positive=False, maximum=MAX_SECONDS):
     return number
 
 
+def milliseconds_step(value, low, high):
+    """A number of seconds in whole milliseconds (0.5, "0.5", 30), LOW..HIGH: an int when whole."""
+    try:
+        number = seconds(value, maximum=high)
+    except ValueError:
+        raise ValueError("%r is not a number of seconds between %g and %g" % (value, low, high)) from None
+    if not low <= number <= high or round(number * 1000) != number * 1000:
+        raise ValueError("%r is not a number of seconds between %g and %g (in whole milliseconds)"
+                         % (value, low, high))
+    return int(number) if number == int(number) else number
+
+
 def whole_number(value, maximum=10 ** 15):
     """A whole number written in ASCII digits (str.isdigit() also takes '²' and other scripts'
     digits, which int() then refuses or reads as numbers nobody wrote), at most MAXIMUM."""

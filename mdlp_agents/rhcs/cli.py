@@ -36,10 +36,12 @@ LSB_UNIMPLEMENTED = ("reload", "force-reload", "try-restart", "condrestart")
 IDENT = "mdlp_rhcs"
 
 
-def is_ocf_invocation(argv0):
-    """Run through an OCF link (…/resource.d/PROVIDER/AGENT)?  OCF_* variables alone
-    prove nothing: rgmanager's script wrapper exports them too."""
-    return "/resource.d/" in argv0
+def is_ocf_invocation(argv0, environ=None):
+    """Run through an OCF link (…/resource.d/PROVIDER/AGENT), or by the OCF front (bin/mdlp_ocf)
+    installed there?  OCF_* variables alone prove nothing: rgmanager's script wrapper exports
+    them too."""
+    environ = os.environ if environ is None else environ
+    return "/resource.d/" in argv0 or "/resource.d/" in environ.get("MDLP_RHCS_OCF_LINK", "")
 
 
 class Agent:
@@ -151,6 +153,7 @@ class Agent:
             # fenced; with no usable configuration there is nothing we could stop, so give
             # up the role and say why.
             self.runstate().clear_active()
+            self._end_watcher()
             self.fail(ec.OCF_SUCCESS, "stop: %s (marked inactive, no service stopped)" % problem)
             return ec.OCF_SUCCESS
         if self.ocf and action in ("monitor", "status"):
@@ -208,6 +211,8 @@ class Agent:
         statuses, elapsed = self._check(state)
         self._log_changes(statuses, state)
         code, summary = verdict(statuses, monitor)
+        if monitor and not probe and code == ec.OCF_SUCCESS:
+            self._keep_watcher(state)
         # why, for crm_mon and pcs status (logged as a change): whenever a monitor after a start
         # fails, whatever its code; a probe only when it finds a failure, not a clean stop
         if monitor and code != ec.OCF_SUCCESS and (not probe or code != ec.OCF_NOT_RUNNING):
@@ -235,10 +240,13 @@ class Agent:
         ok, message = control.start(self.config, self.log, timeout)
         if not ok:
             return self.fail(ec.OCF_ERR_GENERIC, "start failed: " + message)
+        state = self.runstate()
         try:
-            self.runstate().set_active(self.environ.get("OCF_RESOURCE_INSTANCE", ""))
+            state.set_active(self.environ.get("OCF_RESOURCE_INSTANCE", ""))
         except OSError as exc:
             return self.fail(ec.OCF_ERR_GENERIC, "start: cannot record the active role: %s" % exc)
+        if self.ocf and self.config.watch:
+            self._start_watcher(state)
         self.log.notice("started: %s; this node is active" % message)
         self.out.write("mdlp: started; role active\n")
         return ec.OCF_SUCCESS
@@ -247,6 +255,7 @@ class Agent:
         from . import control
         state = self.runstate()
         state.clear_active()
+        self._end_watcher(state)
         if self.config.stop_policy == "leave" and not force:
             self.log.info("stop: this node is no longer active; services left running (stop_policy = leave)")
             self.out.write("mdlp: stopped (services left running: stop_policy = leave)\n")
@@ -259,6 +268,46 @@ class Agent:
         self.log.notice("stopped: %s" % message)
         self.out.write("mdlp: stopped\n")
         return ec.OCF_SUCCESS
+
+    # -- the watcher (OCF only: the front that reads its verdict is Pacemaker's door) ---------
+    def _instance(self):
+        return self.environ.get("OCF_RESOURCE_INSTANCE", "")
+
+    def _start_watcher(self, state):
+        from . import watcher
+        try:
+            pid = watcher.spawn(self.config.path, state.directory, self._instance())
+        except OSError as exc:
+            pid, why = None, str(exc)
+        else:
+            why = "resource instance %r cannot name a verdict file" % self._instance()
+        if pid is None:
+            self.log.warning("no watcher: %s; every monitor runs the full check (slower to notice a "
+                             "failure, and about 2%% of a core at a 500 ms interval)" % why)
+        return pid
+
+    def _keep_watcher(self, state):
+        """A recurring monitor that found everything healthy: the watcher should be running."""
+        from . import watcher
+        if not self.config.watch:
+            return
+        stuck = watcher.stuck(state.directory, self._instance())
+        if stuck:
+            self.log.warning("%s: ending it and starting another" % stuck)
+            watcher.stop(state.directory, self._instance())
+        elif watcher.running(state.directory, self._instance()):
+            return
+        pid = self._start_watcher(state)
+        if pid:
+            self.log.warning("the watcher of %s was not running (killed?): started again, pid %d"
+                             % (self._instance(), pid))
+
+    def _end_watcher(self, state=None):
+        from . import watcher
+        state = state or self.runstate()
+        said = watcher.stop(state.directory, self._instance())
+        if said:
+            self.log.info("stop: " + said)
 
     def restart(self):
         code = self.stop(force=True)

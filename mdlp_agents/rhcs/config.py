@@ -10,7 +10,7 @@ import pwd
 
 from ..common import cache
 from ..common import exitcodes as ec
-from ..common.convert import seconds
+from ..common.convert import boolean, seconds
 from ..common.errors import AgentError
 from ..common.files import distrust, open_regular
 from ..common.paths import MDLP_RHCS_CONF, STATE_DIR
@@ -22,7 +22,7 @@ STOP_POLICIES = ("leave", "stop")
 PROBE_KEYS = ("process", "pidfile", "tcp", "http", "init")
 SERVICE_KEYS = PROBE_KEYS + ("user", "start", "stop", "timeout")
 AGENT_KEYS = ("deadline", "stop_policy", "start_timeout", "stop_timeout",
-              "state_dir", "syslog_socket")
+              "state_dir", "syslog_socket", "watch", "check_interval", "restart_grace")
 
 AGENT_DEFAULTS = {
     "deadline": 10.0,
@@ -31,7 +31,14 @@ AGENT_DEFAULTS = {
     "stop_timeout": 60.0,
     "state_dir": STATE_DIR,
     "syslog_socket": "/dev/log",
+    # the watcher OCF `start` leaves running (watcher.py): every probe each check_interval, a
+    # dead master's replacement waited for restart_grace before the verdict says "failed"
+    "watch": True,
+    "check_interval": 3.0,
+    "restart_grace": 0.1,
 }
+MAX_CHECK_INTERVAL = 3600.0
+MAX_RESTART_GRACE = 5.0
 PROBE_TIMEOUT_DEFAULT = 2.0
 
 
@@ -232,6 +239,21 @@ def _load_agent(config, items, path):
             raise _unknown(path, "agent", key, AGENT_KEYS)
         if key in ("deadline", "start_timeout", "stop_timeout"):
             value = _positive_number(path, "agent", key, value)
+        elif key == "check_interval":
+            value = _positive_number(path, "agent", key, value)
+            if value > MAX_CHECK_INTERVAL:
+                raise ConfigError("%s: %g is more than %d seconds" % (_where(path, "agent", key), value,
+                                                                     MAX_CHECK_INTERVAL))
+        elif key == "restart_grace":
+            try:
+                value = seconds(value, maximum=MAX_RESTART_GRACE)
+            except ValueError as exc:
+                raise ConfigError("%s: %s" % (_where(path, "agent", key), exc)) from None
+        elif key == "watch":
+            try:
+                value = boolean(value)
+            except ValueError as exc:
+                raise ConfigError("%s: %s" % (_where(path, "agent", key), exc)) from None
         elif key == "stop_policy":
             if value not in STOP_POLICIES:
                 raise ConfigError("%s: %r is not one of %s"

@@ -202,7 +202,15 @@ def check_services(config, services=None, deadline=None, runstate=None):
         end = min(overall_end, time.monotonic() + timeout[id(svc)] + _LOCAL_ALLOWANCE)
         jobs.append(_Job(index, planned, end, func, args))
     collected = [[] for _ in services]
+    # the local facts first: a service whose process is gone or stopped is down whatever its HTTP
+    # probe would say, so that probe is not waited for (a SIGSTOPped httpd fails at once, not
+    # after the HTTP timeout); every probe of a service that looks healthy is waited for
+    jobs.sort(key=lambda job: job.planned[0] in ("init", "http"))
     for job in jobs:
+        if job.planned[0] in ("init", "http") and any(not r.ok for r in collected[job.index]):
+            if not job.done.acquire(timeout=0):
+                continue
+            job.done.release()
         finished = job.wait()
         done = list(job.out)
         if not finished:

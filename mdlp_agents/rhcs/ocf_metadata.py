@@ -14,7 +14,10 @@ LONGDESC = (
     "not stopped, pidfile current, TCP port accepting and owned by the service, HTTP answering "
     "below 500, init script status) within one deadline.  Services are listed in an INI file.  "
     "By default stop leaves the services running (they run on both nodes; the floating IP "
-    "moves): set stop_policy = stop in the file to stop them."
+    "moves): set stop_policy = stop in the file to stop them.  start also leaves a watcher "
+    "running (stop ends it) whose verdict the OCF front answers a recurring monitor from without "
+    "starting Python, and which hands a failure over at once: monitor every 500ms (as mdlp-cluster "
+    "renders it) and a dead service reaches the cluster within a second."
 )
 
 # name, timeout, extra attributes

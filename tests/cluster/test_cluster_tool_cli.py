@@ -364,6 +364,9 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
     (bindir / "pcs").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\n'
                                 'echo >> "$PCS_LOG"\n')
     (bindir / "pcs").chmod(0o755)
+    (bindir / "cibadmin").write_text('#!/bin/sh\nprintf "cibadmin\\036" >> "$PCS_LOG"\n'
+                                     'for a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\necho >> "$PCS_LOG"\n')
+    (bindir / "cibadmin").chmod(0o755)
     log = tmp_path / "pcs.log"
 
     def run_with(version):
@@ -387,4 +390,10 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
             "lanplus=1", "cipher=3", "pcmk_host_list=node1", "pcmk_delay_base=5s", "op", "monitor",
             "interval=60s"] in calls
     assert ["resource", "meta", "mdlp", "migration-threshold=1", "priority=10"] in calls
-    assert len(calls) == len([line for line in script.read_text().splitlines() if line.startswith("pcs ")])
+    # pcs takes whole seconds: the agent's monitor is created every 1s, then set to 500ms by its id
+    create = next(c for c in calls if c[:3] == ["resource", "create", "mdlp-rhcs"])
+    assert "interval=1s" in create
+    assert ["cibadmin", "--modify", "--scope", "resources", "--xml-text",
+            '<op id="mdlp-rhcs-monitor-interval-1s" name="monitor" interval="500ms"/>'] in calls
+    assert calls.index(create) < calls.index(next(c for c in calls if c[0] == "cibadmin"))
+    assert len(calls) == len([line for line in script.read_text().splitlines() if line.startswith(("pcs ", "cibadmin "))])

@@ -42,21 +42,21 @@ RULES = [
            'stops the service')]),
     ('expected_votes="1" ', 'expected_votes="2" ', [(21, 'two_node="1" needs expected_votes="1"')]),
     ('recovery="relocate"', 'recovery="restart"',
-     [(36, 'service \'mdlp\' has recovery="restart"; the guide uses "relocate" (a failure moves the service to the '
+     [(38, 'service \'mdlp\' has recovery="restart"; the guide uses "relocate" (a failure moves the service to the '
            'other node)')]),
     ('autostart="1"', 'autostart="0"',
-     [(36, "service 'mdlp' has autostart=\"0\": it does not start with the cluster")]),
-    ('domain="mdlp" ', 'domain="other" ', [(36, "service 'mdlp' uses failover domain 'other', which is not defined")]),
+     [(38, "service 'mdlp' has autostart=\"0\": it does not start with the cluster")]),
+    ('domain="mdlp" ', 'domain="other" ', [(38, "service 'mdlp' uses failover domain 'other', which is not defined")]),
     ('restricted="1"', 'restricted="0"',
      [(27, "failover domain 'mdlp' is not restricted=\"1\": the service may run outside it")]),
     ('<ip ref="10.0.32.201" />', '<ip ref="10.9.9.9" />',
-     [(37, "service 'mdlp' refers to IP '10.9.9.9', which <resources> does not define")]),
+     [(39, "service 'mdlp' refers to IP '10.9.9.9', which <resources> does not define")]),
     ('<script ref="mdlp_rhcs" />', '<script ref="other" />',
-     [(38, "service 'mdlp' refers to script 'other', which <resources> does not define")]),
+     [(40, "service 'mdlp' refers to script 'other', which <resources> does not define")]),
     ('file="/bin/sh"', 'file="/etc/passwd"',
      [(34, "script 'mdlp_rhcs': /etc/passwd is not an executable file on this node")]),
-    ("</rm>", "</rmm>", [(40, "malformed XML: mismatched tag")]),
-    ("<cluster ", "<clusterx ", [(41, "malformed XML: mismatched tag")]),
+    ("</rm>", "</rmm>", [(42, "malformed XML: mismatched tag")]),
+    ("<cluster ", "<clusterx ", [(43, "malformed XML: mismatched tag")]),
 ]
 
 
@@ -125,6 +125,25 @@ LATE = "and it may need 50 s (Pacemaker before 2.1.6 spends the delays from the 
 def test_split_settings_that_cannot_work_are_refused_with_their_line(old, new, expected):
     assert old in CIB
     assert check(CIB.replace(old, new)) == expected
+
+
+MONITOR = '<op id="mdlp-rhcs-monitor-interval-500ms" name="monitor" interval="500ms" timeout="20s" />'
+
+
+@pytest.mark.parametrize("new,expected", [
+    (MONITOR.replace('interval="500ms"', 'interval="30s"'),
+     "mdlp-rhcs is monitored every 30 s: a dead service goes unnoticed that long (render pacemaker: 500ms, "
+     "answered by the OCF front without starting Python)"),
+    ("", "mdlp-rhcs has no recurring monitor (op monitor with an interval): Pacemaker never notices a dead service"),
+    (MONITOR.replace("/>", 'enabled="false" />'),
+     "mdlp-rhcs has no recurring monitor (op monitor with an interval): Pacemaker never notices a dead service"),
+])
+def test_a_slow_or_missing_agent_monitor_is_a_problem(new, expected):
+    assert MONITOR in CIB
+    found = check(CIB.replace(MONITOR, new))
+    assert [message for _, message in found] == [expected], found
+    # a sub-second monitor, and one every 5 s, are fine
+    assert check(CIB.replace(MONITOR, MONITOR.replace('interval="500ms"', 'interval="5s"'))) == []
 
 
 def test_a_device_without_an_id_is_named_not_a_crash():

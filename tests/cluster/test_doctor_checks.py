@@ -7,6 +7,7 @@ import pytest
 
 from mdlp_agents.cluster import doctor
 from mdlp_agents.cluster.doctor import checks as doctor_checks
+from mdlp_agents.cluster.doctor import detection
 from mdlp_agents.cluster.doctor.pair import Pair
 
 pytestmark = pytest.mark.inprocess
@@ -29,7 +30,9 @@ def _facts(name, **changes):
             "fence": [{"device": "fence-x", "agent": "fence_mdlp", "backend": "ipmi", "address": "10.0.33.1",
                        "rc": 0, "answer": "Status: ON", "seconds": 0.2}],
             "race": {"stack": "pacemaker", "priority_fencing_delay": 15, "stonith_timeout": 90,
-                     "delays": {"fence-node1": 5, "fence-node2": 0}, "priorities": {"mdlp": 10}}}
+                     "delays": {"fence-node1": 5, "fence-node2": 0}, "priorities": {"mdlp": 10}},
+            "detection": {"stack": "pacemaker", "resource": "mdlp-rhcs", "interval": 0.5, "timeout": 20.0,
+                          "front": "front", "active": True, "verdict": {"healthy": True, "age": 0.3}}}
     base.update(changes)
     return base
 
@@ -46,6 +49,7 @@ def _lines(mine, theirs):
     doctor_checks.check_settings(mine, theirs, checks)
     doctor_checks.check_fencing(mine, theirs, checks)
     doctor_checks.check_split(mine, checks)
+    detection.check(mine, checks)
     doctor_checks.check_unread(theirs, checks)
     return [c.line() for c in checks]
 
@@ -222,3 +226,30 @@ def test_no_cluster_manager_running_is_a_skipped_split_line():
     mine = _facts("node1", race={"error": "Pacemaker is not running here: x"})
     lines = [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "split"]
     assert len(lines) == 1 and lines[0].startswith("SKIPPED ") and "Pacemaker is not running here" in lines[0]
+
+
+@pytest.mark.parametrize("change,status,words", [
+    ({}, "OK", "a dead service reaches Pacemaker within about a second: mdlp-rhcs is monitored every 0.5 s by the "
+     "OCF front, which answers from the watcher's verdict (its watcher says ok)"),
+    ({"active": False, "verdict": None}, "OK", "(the watcher runs where mdlp runs)"),
+    ({"interval": 30.0}, "WARN", "mdlp-rhcs is monitored every 30 s: a service that dies between two monitors goes "
+     "unnoticed up to 30 s"),
+    ({"interval": None}, "WARN", "mdlp-rhcs has no recurring monitor: Pacemaker never notices a dead service"),
+    ({"front": "agent"}, "WARN", "/usr/lib/ocf/resource.d/websense/mdlp is the Python agent itself (no front: each "
+     "monitor starts Python)"),
+    ({"front": "missing"}, "WARN", "/usr/lib/ocf/resource.d/websense/mdlp is missing"),
+    ({"verdict": None}, "WARN", "mdlp runs here but no watcher vouches for it (no verdict)"),
+    ({"verdict": {"healthy": True, "age": 9.0}}, "WARN", "(its verdict is stale)"),
+    ({"verdict": {"healthy": True, "age": None}}, "WARN", "(its verdict is stale)"),     # another boot's
+    ({"resource": None}, "SKIPPED", "no ocf:websense:mdlp resource in the CIB"),
+    ({"stack": "rgmanager", "interval": 5, "scan": 1}, "OK", "rgmanager runs mdlp_rhcs status every 5 s and looks "
+     "for due checks every 1 s: a dead service is noticed within 6 s"),
+    ({"stack": "rgmanager", "interval": 30, "scan": 10}, "WARN", "noticed within 40 s"),
+    ({"stack": "rgmanager", "interval": None, "scan": 10}, "WARN", "no mdlp_rhcs <script> in cluster.conf"),
+    ({"error": "cannot read the cluster's configuration: x"}, "SKIPPED", "cannot read the cluster's configuration: x"),
+])
+def test_how_soon_a_dead_service_is_noticed(change, status, words):
+    mine = _facts("node1")
+    mine["detection"] = change if "error" in change else dict(mine["detection"], **change)
+    lines = [line for line in _lines(mine, _facts("node2")) if line.split()[1] == "detection"]
+    assert len(lines) == 1 and lines[0].startswith(status + " ") and words in lines[0], lines

@@ -187,7 +187,7 @@ def test_a_clean_pair_is_all_ok_within_five_seconds(pair):
         assert result.elapsed < 5, result.elapsed
     checks = {line.split()[1] for line in body}
     assert checks >= {"names", "subnet", "peer", "firewall", "time", "validate-all", "status", "certificate",
-                      "settings", "cluster", "fencing", "split"}, checks
+                      "settings", "cluster", "fencing", "split", "detection"}, checks
     assert PASSWORD not in result.stdout
     report = json.loads(pair.doctor("node1", "--json").stdout)
     assert report["counts"] == {"OK": len(body), "WARN": 0, "FAIL": 0, "SKIPPED": 0}

@@ -25,7 +25,10 @@ pcs constraint location fence-node3 avoids node3
 pcs stonith create fence-node4 fence_mdlp backend=ipmi ip=10.0.33.14 username=admin lanplus=1 cipher=3 pcmk_host_list=node4 op monitor interval=60s
 pcs constraint location fence-node4 avoids node4
 pcs resource create mdlp-ip ocf:heartbeat:IPaddr2 ip=10.0.32.202 cidr_netmask=24 nic=eth0 op monitor interval=10s timeout=20s --group mdlp
-pcs resource create mdlp-rhcs ocf:websense:mdlp config=/etc/mdlp_agents/mdlp_rhcs.conf op monitor interval=30s timeout=20s op start interval=0s timeout=60s op stop interval=0s timeout=60s --group mdlp
+pcs resource create mdlp-rhcs ocf:websense:mdlp config=/etc/mdlp_agents/mdlp_rhcs.conf op monitor interval=1s timeout=20s op start interval=0s timeout=60s op stop interval=0s timeout=60s --group mdlp
+# pcs takes whole seconds only; Pacemaker takes 500ms (the OCF front answers it
+# from the watcher's verdict, without starting Python)
+cibadmin --modify --scope resources --xml-text '<op id="mdlp-rhcs-monitor-interval-1s" name="monitor" interval="500ms"/>'
 # rgmanager's recovery="relocate": one failure moves the service to the other node
 pcs resource meta mdlp migration-threshold=1 priority=10
 pcs constraint location mdlp prefers node3=50

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import AGENT, alive, run_agent, wait_for, write_config
+from helpers import alive, install_front, run_agent, wait_for, write_config
 from services import NAMES, service_pid
 
 
@@ -194,10 +194,9 @@ def test_ocf_tester_passes(managed, policy):
     try:
         os.chmod(public, 0o755)
         link = public / "resource.d" / "websense" / "mdlp"
-        link.parent.mkdir(parents=True)
+        install_front(link)
         for directory in (public / "resource.d", link.parent):
             os.chmod(directory, 0o755)
-        link.symlink_to(AGENT)
         result = subprocess.run(["ocf-tester", "-n", "mdlp", "-o", "config=%s" % config, str(link)],
                                 capture_output=True, text=True, timeout=300)
     finally:

@@ -132,10 +132,10 @@ def test_sigstopped_apache_answers_within_the_deadline(tmp_path, apache):
     finally:
         apache.signal_all(signal.SIGCONT)
     assert result.returncode == 3, result
-    assert result.elapsed < 3.0, result
     probes = {p["probe"]: p for p in json.loads(result.stdout)["services"][0]["probes"]}
     assert probes["process"]["cause"] == "hung"
-    assert probes["http"]["cause"] == "hung"
+    # a stopped process is down whatever its HTTP probe would say: that probe is not waited for
+    assert "http" not in probes and result.elapsed < 1.0, result
 
 
 def test_slow_http_beyond_the_timeout_is_hung(tmp_path, apache):

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ...common.paths import MDLP_RHCS_CONF
+from . import detection
 from . import facts as node_facts
 from .checks import (
     FAIL,
@@ -69,6 +70,7 @@ def run(site=None, peer=None, timeout=10.0, tls_port=443, service_config=None, p
         check_settings(mine, theirs, checks)
     check_fencing(mine, theirs, checks)
     check_split(mine, checks)
+    detection.check(mine, checks)
     check_unread(theirs, checks)
     return checks, time.time() - started
 

@@ -28,6 +28,7 @@ from .. import stacks
 from ..site.render import PACEMAKER_PORTS, RHCS_PORTS
 from ..stacks import cluster_conf
 from ..stacks.runner import LOCAL, last_line
+from . import detection
 from .firewall import firewall
 
 
@@ -308,6 +309,8 @@ def collect(names, partner=None, partner_address=None, ports=(), tls_port=443, s
         running = facts["manager"]["running"]
         facts["fence"] = fence(partner, facts["manager"]["name"], budget) if partner and running else []
         facts["race"] = race(facts["manager"]["name"], budget) if running else \
+            {"error": facts["manager"].get("why") or "the cluster manager is not running here"}
+        facts["detection"] = detection.facts(facts["manager"]["name"], budget) if running else \
             {"error": facts["manager"].get("why") or "the cluster manager is not running here"}
         for key in ("agent", "tls"):
             facts[key] = jobs[key].result()

@@ -36,7 +36,7 @@ SITE_KEYS = {
     "dns_name": None, "dns_ttl": 60, "fence_backend": "ipmi", "fence_username": "admin",
     "fence_lanplus": True, "fence_cipher": "3", "fence_delay": 15, "fence_timeout": 90, "fence_identity_file": None,
     "service_config": MDLP_RHCS_CONF, "script": GUIDE_SCRIPT,
-    "monitor_interval": 30, "ip_monitor_interval": 10, "stickiness": 100,
+    "monitor_interval": 0.5, "ip_monitor_interval": 10, "stickiness": 100,
 }
 CLUSTER_KEYS = ("name", "floating_ip", "prefix", "interface", "failover_order", "nodes", "fence_backend",
                 "fence_username")
@@ -177,7 +177,7 @@ def _parse_ini(path, text):
 
 # -- converters: each takes a value and returns it checked, or raises ValueError saying what is
 #    wrong; Place adds the file, the table and the key -------------------------------------------
-KIND_NAMES = {str: "text", int: "a whole number", bool: "yes/no"}
+KIND_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "yes/no"}
 
 
 def scalar(value, kinds=(str,)):
@@ -313,8 +313,10 @@ def _check_site(place, site_raw):
     site.update(site_raw)
     site["fence_backend"] = place.value("fence_backend", site["fence_backend"], backend)
     for key, low, high in (("dns_ttl", 1, 86400), ("fence_delay", 0, 300), ("fence_timeout", int(AGENT_SECONDS), 3600),
-                           ("monitor_interval", 1, 3600), ("ip_monitor_interval", 1, 3600), ("stickiness", 0, 1000000)):
+                           ("ip_monitor_interval", 1, 3600), ("stickiness", 0, 1000000)):
         site[key] = place.value(key, site[key], integer, low, high)
+    site["monitor_interval"] = place.value("monitor_interval", site["monitor_interval"],     # 0.5: the OCF front's
+                                           lambda v: convert.milliseconds_step(scalar(v, (int, float, str)), 0.5, 3600))
     if 0 < site["fence_delay"] < MIN_FENCE_DELAY:
         raise place.error("%d s cannot decide a split: 0 for none, or %d..300 (the winner's BMC must power the "
                           "other node off within two thirds of it)" % (site["fence_delay"], MIN_FENCE_DELAY),

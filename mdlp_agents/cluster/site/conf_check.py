@@ -6,7 +6,7 @@ import os
 from ...common.convert import whole_number
 from ...common.files import find_program
 from ...common.paths import SBIN_FIRST_PATH
-from ..stacks.cib import fencing_budget_problem, race_settings
+from ..stacks.cib import agent_monitor, fencing_budget_problem, race_settings
 from ..stacks.cluster_conf import Malformed, parse
 
 
@@ -32,6 +32,7 @@ def check(data):
     found = Findings()
     if root.tag in ("cib", "configuration"):        # Pacemaker's: render pacemaker -f cib, cibadmin --query
         _check_split(root, found)
+        _check_detection(root, found)
         return sorted(found)
     if root.tag != "cluster":
         found.add(root, "the root element is <%s>, not <cluster> (or a CIB)" % root.tag)
@@ -201,3 +202,23 @@ def _check_split(root, found):
         found.add(where, "priority-fencing-delay %g s, but no resource has a priority (meta priority): it protects "
                   "nobody" % priority_delay)
 
+
+
+SLOW_MONITOR = 5.0      # seconds: beyond this the agent's monitor is a detection problem
+
+
+def _check_detection(root, found):
+    """The agent's recurring monitor: there, and frequent (the OCF front answers it from the watcher's
+    verdict: every 500 ms costs well under 1 % of a core)."""
+    monitor = agent_monitor(root)
+    primitive = next((p for p in root.iter("primitive") if p.get("id") == monitor["resource"]), None)
+    if primitive is None:
+        return
+    if monitor["interval"] is None:
+        found.add(primitive, "%s has no recurring monitor (op monitor with an interval): Pacemaker never notices a "
+                  "dead service" % monitor["resource"])
+    elif monitor["interval"] > SLOW_MONITOR:
+        op = next((o for o in primitive.iter("op") if o.get("name") == "monitor"), primitive)
+        found.add(op, "%s is monitored every %g s: a dead service goes unnoticed that long (render pacemaker: "
+                  "500ms, answered by the OCF front without starting Python)" % (monitor["resource"],
+                                                                                  monitor["interval"]))

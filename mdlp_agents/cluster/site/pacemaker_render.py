@@ -43,7 +43,7 @@ class _Pacemaker:
                    [("ip", cluster.floating_ip), ("cidr_netmask", str(cluster.prefix)), ("nic", cluster.interface)],
                    [("monitor", "%ds" % site.ip_monitor_interval, "20s")])
         self.agent = ("mdlp-rhcs", "ocf:websense:mdlp", [("config", site.service_config)],
-                      [("monitor", "%ds" % site.monitor_interval, "20s"), ("start", "0s", "60s"),
+                      [("monitor", duration(site.monitor_interval), "20s"), ("start", "0s", "60s"),
                        ("stop", "0s", "60s")])
         self.avoid = len(cluster.nodes) == 2      # a device never runs on the node it fences
         self.preferred = cluster.failover_order[0]
@@ -80,8 +80,22 @@ class _Pacemaker:
                 % (self.site.fence_delay + self.static_delay))
 
 
+def duration(seconds):
+    """SECONDS as Pacemaker writes an interval: 30s, or 500ms below a whole second."""
+    if seconds == int(seconds):
+        return "%ds" % seconds
+    return "%dms" % round(seconds * 1000)
+
+
 def _ops(ops):
     return " ".join("op %s interval=%s timeout=%s" % op for op in ops)
+
+
+def _whole_seconds(interval):
+    """A Pacemaker interval as pcs accepts it (whole seconds, at least one)."""
+    if interval.endswith("ms"):
+        return "%ds" % max(1, -(-int(interval[:-2]) // 1000))
+    return interval
 
 
 def _args(params):
@@ -109,8 +123,16 @@ def pcs(site, cluster):
         if p.avoid:
             lines.append("pcs constraint location %s avoids %s" % (_quote(rid), _quote(victim)))
     for rid, agent, params, ops in (p.ip, p.agent):
+        whole = [(name, _whole_seconds(interval), timeout) for name, interval, timeout in ops]
         lines.append("pcs resource create %s %s %s %s --group %s" % (_quote(rid), _quote(agent), _args(params),
-                                                                     _ops(ops), SERVICE))
+                                                                     _ops(whole), SERVICE))
+        for (name, interval, _), (_, rounded, _) in zip(ops, whole):
+            if interval != rounded:
+                op_id = "%s-%s-interval-%s" % (rid, name, rounded)
+                lines += ["# pcs takes whole seconds only; Pacemaker takes %s (the OCF front answers it" % interval,
+                          "# from the watcher's verdict, without starting Python)",
+                          "cibadmin --modify --scope resources --xml-text %s" % _quote(
+                              '<op id="%s" name="%s" interval="%s"/>' % (op_id, name, interval))]
     lines.append("# rgmanager's recovery=\"relocate\": one failure moves the service to the other node")
     lines.append("pcs resource meta %s %s" % (SERVICE, " ".join("%s=%s" % kv for kv in p.group_meta)))
     lines.append("pcs constraint location %s prefers %s" % (SERVICE, _quote("%s=%d" % (p.preferred, p.preference))))

@@ -79,6 +79,11 @@ class Stack:
         Pacemaker "priority_fencing_delay", "stonith_timeout", "priorities": {resource: n}}."""
         raise NotImplementedError
 
+    def detection(self):
+        """How often the manager checks our agent: {"stack", "interval" (seconds, None: never), and for
+        Pacemaker "resource", "timeout"; for rgmanager "scan" (its status_poll_interval)}."""
+        raise NotImplementedError
+
     def fence_history(self, node):
         """[{"target", "action", "state", "when"(epoch or None), "by"}] of NODE's fencing, newest last."""
         raise NotImplementedError

@@ -304,6 +304,24 @@ def race_settings(configuration):
             "priorities": {k: v for k, v in priorities.items() if v > 0}}
 
 
+def agent_monitor(configuration):
+    """Our agent's recurring monitor in a CIB configuration: {"resource", "interval", "timeout"}, in
+    seconds as Pacemaker reads them ("500ms" is 0.5); interval None when it has none (or only a
+    disabled one); resource None when no ocf:websense:mdlp primitive is there."""
+    for element in configuration.iter("primitive"):
+        if agent_of(element) != "ocf:websense:mdlp":
+            continue
+        found = {"resource": element.get("id") or "(no id)", "interval": None, "timeout": None}
+        for op in element.iter("op"):
+            interval = pacemaker_seconds(op.get("interval"), 0)
+            enabled = (op.get("enabled") or "true").strip().lower() not in ("false", "no", "off", "0", "n")
+            if op.get("name") == "monitor" and interval and enabled and (
+                    found["interval"] is None or interval < found["interval"]):
+                found.update(interval=interval, timeout=pacemaker_seconds(op.get("timeout"), 20))
+        return found
+    return {"resource": None, "interval": None, "timeout": None}
+
+
 def fencing_budget_problem(timeout, delays, timeout_name="stonith-timeout"):
     """None, or why TIMEOUT (seconds) is too short for a fencing that first waits DELAYS seconds:
     Pacemaker before 2.1.6 (EL8.3-8.8, EL9.0-9.2) spends the delays from the timeout, later ones

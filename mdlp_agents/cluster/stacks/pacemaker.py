@@ -235,6 +235,9 @@ class Pacemaker(Stack):
     def race(self):
         return dict(cib.race_settings(self.query("configuration", local=True)), stack=self.name)
 
+    def detection(self):
+        return dict(cib.agent_monitor(self.query("configuration", local=True)), stack=self.name)
+
     def fence_history(self, node):
         proc = self.run(["stonith_admin", "--history", node, "--verbose", "--output-as=xml"])
         if proc.returncode != 0 or not proc.stdout.lstrip().startswith("<"):

@@ -27,6 +27,8 @@ from .cib import xml
 from .runner import last_line
 
 ATD = "/usr/sbin/atd"
+RGMANAGER_SCRIPT_STATUS = 30    # script.sh's status interval, where cluster.conf gives none
+RGMANAGER_SCAN = 10             # <rm status_poll_interval>'s default: how often due checks are looked for
 
 
 # -- clustat -x, read ------------------------------------------------------------------------------
@@ -314,6 +316,25 @@ class Rgmanager(Stack):
                 except ValueError:
                     delays[node] = delays.get(node, 0)
         return {"stack": self.name, "delays": delays}
+
+    def detection(self):
+        """The mdlp_rhcs script's status interval (rgmanager's default for a script: 30 s) and how
+        often rgmanager looks for checks that are due (status_poll_interval, default 10 s)."""
+        conf = cluster_conf.read(self.conf_path)
+        rm, scripts = conf.find("rm"), cluster_conf.our_scripts(conf)
+        interval = RGMANAGER_SCRIPT_STATUS if scripts else None
+        for script in scripts:
+            for action in script.find_all("action"):
+                if action.get("name") == "status":
+                    try:
+                        interval = whole_number(action.get("interval") or "")
+                    except ValueError:
+                        continue
+        try:
+            scan = whole_number((rm.get("status_poll_interval") if rm is not None else None) or "")
+        except ValueError:
+            scan = RGMANAGER_SCAN
+        return {"stack": self.name, "interval": interval, "scan": scan}
 
     def fence_history(self, node):
         raise Refused("rgmanager keeps no fence history to ask: see fenced's log (/var/log/cluster/fenced.log)")
