@@ -122,6 +122,7 @@ DocumentRoot {root}/htdocs
 </Directory>
 ScriptAlias /slow {root}/cgi/slow
 ScriptAlias /broken {root}/cgi/broken
+ScriptAlias /flip {root}/cgi/flip
 LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
 LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
 Listen 127.0.0.1:{tls_port}
@@ -153,6 +154,10 @@ class Apache:
         (cgi / "slow").write_text("#!/bin/sh\nsleep 6\nprintf 'Content-Type: text/plain\\n\\nslow\\n'\n")
         (cgi / "broken").write_text("#!/bin/sh\nprintf 'Status: 503 Service Unavailable\\n"
                                     "Content-Type: text/plain\\n\\nbroken\\n'\n")
+        # 500 while the file broken-now exists: a service that starts failing while it runs
+        (cgi / "flip").write_text("#!/bin/sh\nif [ -e %s/broken-now ]; then\n"
+                                  "    printf 'Status: 500 Internal Server Error\\n'\nfi\n"
+                                  "printf 'Content-Type: text/plain\\n\\nflip\\n'\n" % self.root)
         for script in cgi.iterdir():
             script.chmod(0o755)
         (self.root / "httpd.conf").write_text(APACHE_CONF.format(port=self.port, tls_port=self.tls_port,

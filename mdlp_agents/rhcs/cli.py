@@ -282,8 +282,8 @@ class Agent:
         else:
             why = "resource instance %r cannot name a verdict file" % self._instance()
         if pid is None:
-            self.log.warning("no watcher: %s; every monitor runs the full check (slower to notice a "
-                             "failure, and about 2%% of a core at a 500 ms interval)" % why)
+            self.log.warning("no watcher: %s; every monitor runs the full check in Python (a failure is "
+                             "noticed at the next monitor, and every 500 ms that costs several %% of a core)" % why)
         return pid
 
     def _keep_watcher(self, state):

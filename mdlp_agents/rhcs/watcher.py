@@ -101,7 +101,12 @@ def spawn(config_path, directory, instance):
     argv = [sys.executable, "-s", "-m", "mdlp_agents.rhcs.watcher", directory, instance, config_path]
     child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True, cwd="/")
-    child.returncode = 0      # it is the watcher's own to reap (init): no ResourceWarning at exit
+    # until it holds its lock (one monitor later nobody starts a second), or gave up (another holds it)
+    end = time.monotonic() + _STOP_WAIT
+    while time.monotonic() < end and child.poll() is None and not _holder(directory, instance):
+        time.sleep(0.01)
+    if child.poll() is None:
+        child.returncode = 0  # it is the watcher's own to reap (init): no ResourceWarning at exit
     return child.pid
 
 
@@ -175,7 +180,7 @@ class Watcher:
         self.file = verdict.path(directory, instance)
         self.me = (os.getpid(), procfs.ProcStat(os.getpid()).ticks)
         self.memory = _Memory()
-        self.healthy, self.masters, self.reason, self.down = None, [], "", ()
+        self.healthy, self.masters, self.reason = None, [], ""
         self.pidfds = {}
         self.poller = None
         self.config_stat = self._config_stat()

@@ -365,7 +365,8 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
                                 'echo >> "$PCS_LOG"\n')
     (bindir / "pcs").chmod(0o755)
     (bindir / "cibadmin").write_text('#!/bin/sh\nprintf "cibadmin\\036" >> "$PCS_LOG"\n'
-                                     'for a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\necho >> "$PCS_LOG"\n')
+                                     'for a in "$@"; do printf "%s\\036" "$a"; done >> "$PCS_LOG"\n'
+                                     'echo >> "$PCS_LOG"\n')
     (bindir / "cibadmin").chmod(0o755)
     log = tmp_path / "pcs.log"
 
@@ -396,4 +397,5 @@ def test_pcs_script_runs_and_passes_each_value_as_one_word(tmp_path):
     assert ["cibadmin", "--modify", "--scope", "resources", "--xml-text",
             '<op id="mdlp-rhcs-monitor-interval-1s" name="monitor" interval="500ms"/>'] in calls
     assert calls.index(create) < calls.index(next(c for c in calls if c[0] == "cibadmin"))
-    assert len(calls) == len([line for line in script.read_text().splitlines() if line.startswith(("pcs ", "cibadmin "))])
+    assert len(calls) == len([line for line in script.read_text().splitlines()
+                              if line.startswith(("pcs ", "cibadmin "))])

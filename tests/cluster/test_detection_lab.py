@@ -33,9 +33,13 @@ def _healthy(scenario):
 
 
 def _settle(scenario):
+    """Healthy, its watcher running, and no failure left in the CIB (a cleanup is complete only once
+    the old failure is gone from the status section: a test must not take its removal for news)."""
     wait_until("the group healthy with its watcher", lambda: _healthy(scenario), 30, 0.1)
     scenario.cluster().cleanup()
     scenario.cluster().idle()
+    node = scenario.nodes["node1"]
+    wait_until("the last failure cleaned up", lambda: not _last_failure(node), 30, 0.1)
 
 
 def _restore(scenario, name):

@@ -136,9 +136,23 @@ def test_installed_agents_run_from_a_scratch_root(built, tmp_path, fake):
     rpm(root, "-i", str(rpm_file))
     meta = run_installed(root, "opt/websense/rproxy/cs/mdlp_rhcs", "meta-data")
     assert meta.returncode == 0 and '<resource-agent name="mdlp"' in meta.stdout, meta.stderr
-    # through the OCF link (a relative symlink that resolves inside the root)
-    ocf = run_installed(root, "usr/lib/ocf/resource.d/websense/mdlp", "frobnicate")
-    assert ocf.returncode == 3, ocf  # OCF "unimplemented": the link selects OCF codes
+    # the OCF front: bash, naming the agent and the state directory the package installs
+    front = root / "usr/lib/ocf/resource.d/websense/mdlp"
+    text = front.read_text()
+    assert not front.is_symlink() and front.stat().st_mode & 0o777 == 0o755 and text.startswith("#!/bin/bash -p\n")
+    assert "\nagent=/opt/websense/rproxy/cs/mdlp_rhcs " in text and "\nstate=/run/mdlp_agents " in text, text[:1500]
+    assert subprocess.run(["bash", "-n", str(front)]).returncode == 0
+    # run as Pacemaker runs it, its agent line pointing into the scratch root (through the root's launcher)
+    relay = tmp_path / "relay"
+    relay.write_text('#!/bin/sh\nexec %s -s %s "$@"\n' % (TARGET_PYTHON, root / "opt/websense/rproxy/cs/mdlp_rhcs"))
+    relay.chmod(0o755)
+    moved = tmp_path / "ocf/resource.d/websense/mdlp"
+    moved.parent.mkdir(parents=True)
+    moved.write_text(text.replace("\nagent=/opt/websense/rproxy/cs/mdlp_rhcs ", "\nagent=%s " % relay, 1))
+    moved.chmod(0o755)
+    ocf = subprocess.run([str(moved), "frobnicate"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(Path(root, SITELIB))))
+    assert ocf.returncode == 3, ocf  # OCF "unimplemented": the front selects OCF codes
     shipped = root / "etc/mdlp_agents/mdlp_rhcs.conf"
     validate = run_installed(root, "opt/websense/rproxy/cs/mdlp_rhcs", "validate-all", "--config", str(shipped))
     assert validate.returncode in (0, 5), validate  # 5: this host lacks the appliance's /sbin/service

@@ -217,6 +217,28 @@ def test_a_listening_monitor_hands_a_failure_over_at_once(tmp_path, pair, fake):
     assert monitor.stdout.read().startswith(b"FULL-CHECK monitor")
 
 
+def test_an_http_500_fails_the_verdict_within_the_check_interval(tmp_path, apache):
+    config = write_config(tmp_path, "[service httpd]\nprocess = httpd\npidfile = %s\nhttp = %s\ntimeout = 1\n"
+                          % (apache.pidfile, apache.url("/flip")), agent="check_interval = 1\n")
+    config.chmod(0o600)
+    pair = Pair(tmp_path, config)
+    try:
+        started(pair)
+        broken = apache.root / "broken-now"
+        broken.touch()
+        began = time.monotonic()
+        wait_for(lambda: " failed " in pair.line(), timeout=5)
+        assert time.monotonic() - began < 2.5                  # check_interval 1 s, and the probe
+        assert "httpd FAILED (http: " in pair.line() and "HTTP 500" in pair.line()
+        assert pair.judge() == 42
+        assert pair.run("monitor").returncode == 1
+        broken.unlink()                                        # serving again: the watcher says so
+        wait_for(lambda: " ok " in pair.line(), timeout=5)
+        assert pair.judge() == 0
+    finally:
+        pair.run("stop")
+
+
 def test_the_watcher_leaves_with_a_word_and_no_fifo(pair):
     watcher = started(pair)
     wake = pair.state / ("watch-%s.wake" % INSTANCE)
@@ -312,3 +334,38 @@ def test_a_stopped_service_is_not_vouched_for(pair, fake):
     finally:
         fake.kill("PolicyEngine", signal.SIGCONT)
     assert pair.judge() == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs")
+def test_a_full_run_directory_still_gets_the_truth_in_time(tmp_path, fake):
+    """The state directory on a tmpfs that fills up: the watcher cannot write, its verdict goes stale,
+    the monitor checks in Python and answers the truth within its deadline."""
+    for name in NAMES:
+        fake.start(name)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(state)], check=True)
+    try:
+        body = "".join("[service %s]\nprocess = %s\npidfile = %s\ntimeout = 1\n\n" % (n, n, fake.pidfile(n))
+                       for n in NAMES)
+        pair = Pair(tmp_path, write_config(tmp_path, body, agent="deadline = 4\n"))
+        started(pair)
+        fd = os.open(str(state / "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        time.sleep(2)                               # beyond the verdict's 1.5 s
+        assert pair.judge() == 42                   # stale: not believed
+        began = time.monotonic()
+        assert pair.run("monitor").returncode == 0
+        fake.kill("PolicyEngine")
+        result = pair.run("monitor")
+        assert result.returncode == 1 and "PolicyEngine" in result.stderr, result
+        assert time.monotonic() - began < 4
+        pair.run("stop")
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)
