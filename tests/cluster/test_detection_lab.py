@@ -20,9 +20,11 @@ WAKE = "/run/mdlp_agents/watch-mdlp-rhcs.wake"
 
 
 def _last_failure(node):
-    """The agent's last failed operation as the CIB records it ({} if none)."""
-    proc = node.run("cibadmin", "--query", "--xpath",
-                    "//lrm_resource[@id='mdlp-rhcs']/lrm_rsc_op[@id='mdlp-rhcs_last_failure_0']")
+    """The agent's last failed recurring monitor as the CIB records it ({} if none).  Not a probe's
+    entry: the re-probe after a cleanup finds the resource running, which Pacemaker records as an
+    unexpected result in the same place."""
+    proc = node.run("cibadmin", "--query", "--xpath", "//lrm_resource[@id='mdlp-rhcs']/lrm_rsc_op"
+                    "[@id='mdlp-rhcs_last_failure_0'][@interval!='0']")
     return dict(ET.fromstring(proc.stdout).attrib) if proc.returncode == 0 and proc.stdout.strip() else {}
 
 
