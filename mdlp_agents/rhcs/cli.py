@@ -298,7 +298,7 @@ class Agent:
         elif watcher.running(state.directory, self._instance()):
             return
         pid = self._start_watcher(state)
-        if pid and not stuck:
+        if pid:
             self.log.warning("the watcher of %s was not running (killed?): started again, pid %d"
                              % (self._instance(), pid))
 

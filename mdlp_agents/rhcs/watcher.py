@@ -328,13 +328,9 @@ def main(argv):
     if not verdict.INSTANCE.match(instance) or state_dir(directory) != directory:
         return 2
     fd = open_lock(directory, _lock_name(instance))
-    for _attempt in range(20):      # _holder() takes the lock for a moment to see whether it is free
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except OSError:
-            time.sleep(0.01)
-    else:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
         return 0                    # another watcher has it: one per instance
     os.ftruncate(fd, 0)
     os.pwrite(fd, ("%d %d\n" % (os.getpid(), procfs.ProcStat(os.getpid()).ticks)).encode(), 0)
