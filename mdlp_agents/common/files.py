@@ -6,11 +6,15 @@
 - atomic_write(): the whole new content or the old, never a mix: a temporary file of our own
   beside the target (O_EXCL: a planted name or link is never followed), removed whatever fails.
 - state_dir(), open_lock(): a directory and lock files nobody else can write or hold.
+- hold_record_lock(), record_lock_holder(): a POSIX record lock, and who holds one, asked without
+  taking it (a look that takes a lock, even for a moment, makes a process starting then fail).
 """
 
 import errno
+import fcntl
 import os
 import stat
+import struct
 
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
@@ -162,3 +166,30 @@ def open_lock(directory, name):
         os.close(fd)
         raise OSError("lock file %s is not private to uid %d" % (path, os.geteuid()))
     return fd
+
+
+# struct flock as Linux lays it out on 64-bit machines (short type, short whence, off_t start,
+# off_t len, pid_t pid; padded to 32 bytes) -- Python's own fcntl has no F_GETLK wrapper.
+_FLOCK = struct.Struct("hhqqi4x")
+
+
+def hold_record_lock(fd):
+    """Take a POSIX write lock on the whole of FD without waiting: True when taken, False when
+    another process holds it.  It is released when this process closes any descriptor of the file
+    or ends."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+
+
+def record_lock_holder(fd):
+    """The PID of the process holding a POSIX lock on FD's file that would block a write lock
+    (F_GETLK: nothing is taken, so a process taking the lock at the same time never fails for
+    our look), or 0 when nobody does."""
+    ask = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    kind, _whence, _start, _length, pid = _FLOCK.unpack(fcntl.fcntl(fd, fcntl.F_GETLK, ask))
+    return pid if kind != fcntl.F_UNLCK else 0

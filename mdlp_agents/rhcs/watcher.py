@@ -20,15 +20,13 @@ It never reports anything to the cluster: a failed verdict only sends the next m
 full check in Python, which decides afresh (a failure is never answered from memory).
 """
 
-import errno
-import fcntl
 import os
 import signal
 import sys
 import time
 
 from ..common import procfs
-from ..common.files import open_lock, state_dir
+from ..common.files import hold_record_lock, open_lock, record_lock_holder, state_dir
 from . import verdict
 from .health import check_services
 from .runstate import RunState
@@ -44,7 +42,8 @@ def _lock_name(instance):
 
 
 def _holder(directory, instance):
-    """(pid, ticks) of the watcher that holds INSTANCE's lock, None when nobody does."""
+    """(pid, ticks) of the watcher that holds INSTANCE's lock, None when nobody does.  Asked with
+    F_GETLK, which takes nothing: a watcher starting at this moment gets its lock whatever we do."""
     lock_path = os.path.join(directory, _lock_name(instance))
     try:
         fd = open_lock(directory, _lock_name(instance)) if os.path.exists(lock_path) else None
@@ -53,16 +52,16 @@ def _holder(directory, instance):
     if fd is None:
         return None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return None      # free: no watcher
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                return None
+        pid = record_lock_holder(fd)
+        if not pid:
+            return None
         fields = os.pread(fd, 64, 0).split()
-        if len(fields) != 2 or not all(f.isdigit() for f in fields):
-            return (0, 0)    # held by a watcher that has not written itself yet
-        return int(fields[0]), int(fields[1])
+        if len(fields) == 2 and fields[0] == str(pid).encode() and fields[1].isdigit():
+            return pid, int(fields[1])
+        # it holds the lock but has not written itself yet: its start time from /proc
+        return pid, procfs.ProcStat(pid).ticks
+    except (OSError, ValueError, IndexError):
+        return None
     finally:
         os.close(fd)
 
@@ -328,9 +327,7 @@ def main(argv):
     if not verdict.INSTANCE.match(instance) or state_dir(directory) != directory:
         return 2
     fd = open_lock(directory, _lock_name(instance))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if not hold_record_lock(fd):
         return 0                    # another watcher has it: one per instance
     os.ftruncate(fd, 0)
     os.pwrite(fd, ("%d %d\n" % (os.getpid(), procfs.ProcStat(os.getpid()).ticks)).encode(), 0)
