@@ -133,6 +133,8 @@ class Agent:
             else:
                 code = ec.LSB_ERR_ARGS
             return self.fail(code, "unknown action %r (use one of: %s)" % (action, ", ".join(ACTIONS)))
+        if self.ocf and action in ("status", "monitor") and not self.is_probe(action):
+            return self._recurring_monitor(cli_config, as_json, verbose)
         problem = self.load_config(cli_config, use_cache=action != "validate-all")
         if problem:
             return self._config_problem(action, problem)
@@ -145,6 +147,18 @@ class Agent:
         if action == "stop":
             return self.stop(force=False)
         return self.restart()
+
+    def _recurring_monitor(self, cli_config, as_json, verbose):
+        """Pacemaker's recurring monitor; a failure is answered in a later second than the op's
+        last "ok" was recorded in (pacemaker_history: else the scheduler may never see it)."""
+        problem = self.load_config(cli_config)
+        code = self._config_problem("monitor", problem) if problem else self.status(as_json, verbose)
+        if code != ec.OCF_SUCCESS:
+            from .pacemaker_history import wait_past_last_change
+            waited = wait_past_last_change(self.environ)
+            if waited:
+                self.log.info("monitor: " + waited)
+        return code
 
     def _config_problem(self, action, error):
         problem = str(error)

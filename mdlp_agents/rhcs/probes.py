@@ -217,10 +217,11 @@ def init_command(name):
     return ([tool, name, "status"], None) if tool else None
 
 
-def run_bounded(argv, timeout, shell=False, env=None):
+def run_bounded(argv, timeout, shell=False, env=None, stdout=None):
     """Run a command with /dev/null for stdin, stdout and stderr (no pipe to drain, so
     a daemon it leaves behind cannot hold us) in a session of its own; at the
-    timeout, kill its whole process group.  Returns (exit code, or None on timeout;
+    timeout, kill its whole process group.  STDOUT: a descriptor of a file (never a pipe) that
+    takes its standard output instead.  Returns (exit code, or None on timeout;
     seconds).  posix_spawn and a waitpid poll, not subprocess: its import (with
     threading) costs more than the `service NAME status` it would run."""
     started = time.monotonic()
@@ -232,12 +233,12 @@ def run_bounded(argv, timeout, shell=False, env=None):
     proc = None
     try:
         if hasattr(os, "posix_spawn"):  # Python >= 3.8
-            pid = os.posix_spawn(argv[0], argv, env, setsid=True,
-                                 file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)])
+            pid = os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull if stdout is None or fd != 1 else stdout, fd) for fd in (0, 1, 2)])
         else:
             import subprocess
-            proc = subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(argv, stdin=devnull, stdout=devnull if stdout is None else stdout,
+                                    stderr=devnull, env=env, start_new_session=True)
             pid = proc.pid
     finally:
         os.close(devnull)
