@@ -100,6 +100,43 @@ def test_httpd_hang_is_a_failure(single_node):
     assert single_node.lab.fetch(SINGLE_VIP) == "served by node1"
 
 
+def _first_ok_after_start(node, rid, timeout=10):
+    """The epoch second in which RID's recurring monitor turned "ok" after its latest start, as
+    the CIB records it (last-rc-change), as soon as it is recorded."""
+    def recorded():
+        proc = node.run("cibadmin", "--query", "--local", "--xpath", "//lrm_resource[@id='%s']" % rid)
+        if proc.returncode != 0:
+            return None
+        ops = list(ET.fromstring(proc.stdout).iter("lrm_rsc_op"))
+        started = max((int(op.get("call-id")) for op in ops if op.get("operation") == "start"), default=None)
+        for op in ops:
+            if (op.get("operation") == "monitor" and op.get("interval") != "0" and op.get("rc-code") == "0"
+                    and "_last_failure_" not in op.get("id") and started is not None
+                    and int(op.get("call-id")) > started):
+                return int(op.get("last-rc-change"))
+        return None
+    return wait_until("the monitor's first ok after the start", recorded, timeout, 0.02)
+
+
+def test_service_dying_in_the_second_its_monitor_turned_ok_is_recovered(single_node):
+    """Pacemaker records a recurring monitor's ok and its later failure under one call-id and
+    orders them by whole seconds: a failure recorded in the second the monitor turned ok ties,
+    and the scheduler may keep the ok and never recover (a service that dies at once after its
+    start).  Aim kills at the start of that second; every one must be recovered."""
+    node = single_node.nodes["node1"]
+    aimed, tries = 0, 25
+    for _ in range(tries):
+        ok_second = _first_ok_after_start(node, "mdlp-rhcs")
+        early = time.time() - ok_second < 0.4
+        # a kill either way: its recovery is the next start
+        _recover_after(single_node, lambda node: node.kill("PolicyEngine"),
+                       "single node: kill in the second the monitor turned ok" if early else "single node: kill -9")
+        aimed += early
+        if aimed == 2:
+            break
+    assert aimed == 2, "only %d of %d kills came early enough in the second" % (aimed, tries)
+
+
 def test_stonith_admin_sees_fence_mdlp(single_node):
     node = single_node.nodes["node1"]
     meta = node.run("stonith_admin", "--metadata", "--agent", "fence_mdlp")
@@ -167,19 +204,43 @@ def test_the_fencer_s_timeout_bounds_fence_mdlp_not_its_own_deadline(single_node
     assert elapsed > 6, elapsed     # well past the 3 s deadline: two power_waits of 4 s
 
 
+def _set_device_params(node, rid, replace=None, **changes):
+    """Change RID's parameters in one CIB update (a value None removes one; REPLACE: the whole
+    set, as returned), then wait for the cluster to settle: done one by one, each step is a
+    device restart, and a fence request meanwhile runs with a half-changed device.  Returns the
+    parameters as they were."""
+    xpath = "//primitive[@id='%s']/instance_attributes" % rid
+    proc = node.run("cibadmin", "--query", "--xpath", xpath)
+    assert proc.returncode == 0, proc
+    attrs = ET.fromstring(proc.stdout)
+    if attrs.tag != "instance_attributes":          # more than one match comes wrapped
+        attrs = attrs.find(".//instance_attributes")
+    assert attrs is not None and attrs.get("id"), proc.stdout
+    was = {pair.get("name"): pair.get("value") for pair in attrs.iter("nvpair")}
+    wanted = dict(replace) if replace is not None else dict(was)
+    for name, value in changes.items():
+        if value is None:
+            wanted.pop(name, None)
+        else:
+            wanted[name] = value
+    new = ET.Element("instance_attributes", id=attrs.get("id"))
+    for name, value in wanted.items():
+        ET.SubElement(new, "nvpair", id="%s-%s" % (attrs.get("id"), name), name=name, value=value)
+    proc = node.run("cibadmin", "--replace", "--xpath", xpath, "--xml-text", ET.tostring(new, encoding="unicode"))
+    assert proc.returncode == 0, proc
+    settled = node.run("crm_resource", "--wait", "--timeout", "60", timeout=90)
+    assert settled.returncode == 0, settled
+    return was
+
+
 def test_one_device_for_its_nodes_through_pcmk_host_map_and_port_as_ip(single_node):
     """The fence-agents way to aim one device at several machines: Pacemaker maps the node to an
     address (pcmk_host_map) and passes it as the plug; port_as_ip makes that the BMC's address."""
     node = single_node.nodes["node1"]
     bmc = single_node.bmcs["fakenode"]
 
-    def change(*args):
-        proc = node.run("crm_resource", "--resource", "fence-fakenode", *args)
-        assert proc.returncode == 0, proc
-
-    change("--delete-parameter", "ip")
-    change("--set-parameter", "port_as_ip", "--parameter-value", "1")
-    change("--set-parameter", "pcmk_host_map", "--parameter-value", "othernode:10.9.9.9;fakenode:%s" % bmc.address)
+    original = _set_device_params(node, "fence-fakenode", ip=None, port_as_ip="1",
+                                  pcmk_host_map="othernode:10.9.9.9;fakenode:%s" % bmc.address)
     try:
         # the fencer re-registers the device from the CIB: until it has, it knows no device for the
         # node ("No such device", nothing run); that window is longer on a loaded machine
@@ -191,9 +252,7 @@ def test_one_device_for_its_nodes_through_pcmk_host_map_and_port_as_ip(single_no
                 break
             time.sleep(1)
     finally:
-        change("--set-parameter", "ip", "--parameter-value", bmc.address)
-        change("--delete-parameter", "port_as_ip")
-        change("--delete-parameter", "pcmk_host_map")
+        _set_device_params(node, "fence-fakenode", replace=original)
     assert proc.returncode == 0, proc
     assert bmc.log()[before:] == ["set power 0", "set power 1"]
 
