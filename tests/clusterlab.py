@@ -110,6 +110,10 @@ mkdir -p /run/lock /run/crm /run/mdlp-test/www
 chown hacluster:haclient /run/crm
 echo "served by %(node)s" > /run/mdlp-test/www/index.html
 mount -t tmpfs tmpfs /dev/shm
+# a boot id of its own at every boot, as a machine has (the kernel's is the host's): the drill's
+# proof that a fenced node really rebooted
+cat /proc/sys/kernel/random/uuid > /run/boot_id
+mount --bind /run/boot_id /proc/sys/kernel/random/boot_id
 # its own /etc and /root (hosts, /etc/mdlp_agents, root's ssh keys): the host's, with the node's changes on top
 mount -t overlay overlay -o lowerdir=/etc,upperdir=$dir/etc-upper,workdir=$dir/etc-work /etc
 mount -t overlay overlay -o lowerdir=/root,upperdir=$dir/root-upper,workdir=$dir/root-work /root
@@ -121,6 +125,8 @@ mount --bind $dir/log-corosync /var/log/corosync
 mount -t overlay overlay -o lowerdir=%(lab)s/overlay/sbin:/usr/sbin /usr/sbin
 mount -t overlay overlay -o lowerdir=%(lab)s/overlay/ocf:/usr/lib/ocf/resource.d /usr/lib/ocf/resource.d
 set +e
+# its sshd, as a machine starts it at boot, once a test gave it one (start_sshd)
+if [ -e $dir/sshd.conf ]; then mkdir -p /run/sshd; /usr/sbin/sshd -f $dir/sshd.conf; fi
 export PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none
 corosync -f >/var/log/corosync/stdout.log 2>&1 &
 for i in $(seq 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.1; done
@@ -233,6 +239,56 @@ mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
 sel_enable 0x20 1000 0x0a
 mc_enable 0x20
 """
+
+
+SSHD_CONFIG = """ListenAddress 0.0.0.0
+Port 22
+HostKey %(dir)s/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+AuthorizedKeysFile /root/.ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+%(extra)s
+"""
+
+
+
+def seed_ssh(lab, root, addresses):
+    """Before the nodes boot: one root key pair for all of them (each node's /root/.ssh holds it and
+    trusts it), a host key per node, known_hosts naming every node by name and by ADDRESSES[name]
+    (the address ssh reaches it at).  start_sshd() then runs the node's sshd."""
+    key = root / "root_key"
+    if not key.exists():
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
+    public, private = (root / "root_key.pub").read_text(), key.read_text()
+    host_keys = {}
+    for name in addresses:
+        node = lab.nodes[name]
+        ssh = node.dir / "root-upper" / ".ssh"
+        ssh.mkdir(parents=True, exist_ok=True)
+        ssh.chmod(0o700)
+        (ssh / "id_ed25519").write_text(private)
+        (ssh / "id_ed25519").chmod(0o600)
+        (ssh / "authorized_keys").write_text(public)
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", node.dir / "ssh_host_ed25519_key")
+        host_keys[name] = (node.dir / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+    known = "".join("%s,%s %s %s\n" % (addresses[n], n, *host_keys[n]) for n in addresses)
+    for name in addresses:
+        (lab.nodes[name].dir / "root-upper" / ".ssh" / "known_hosts").write_text(known)
+
+
+def start_sshd(node, extra=""):
+    """(Re)start NODE's sshd on port 22 of all its addresses, root's key only (and at every boot of
+    the node from now on); EXTRA: more lines of sshd_config."""
+    node.kill("sshd")
+    config = node.dir / "sshd.conf"         # where the node's boot finds it again
+    config.write_text(SSHD_CONFIG % {"dir": node.dir, "extra": extra})
+    node.run("mkdir", "-p", "/run/sshd", check=True)
+    node.run("/usr/sbin/sshd", "-f", config, check=True)
 
 
 class Lab:

@@ -5,11 +5,13 @@
     mdlp-cluster status [--json | --table] [--from FILE]
     mdlp-cluster maintenance on|off|status
     mdlp-cluster doctor [ANSWERS] [--peer NODE]
+    mdlp-cluster drill plan|check|run [STEP...]
 
 Exit codes: render 0 written, 2 unusable answer file or option; validate 0 clean, 1 problems
 found, 2 unreadable; status (LSB) 0 started, 1 failed or recovering, 3 stopped, disabled or not
 configured, 4 unknown; maintenance 0 done, 1 refused, 2 bad input; doctor 0 nothing failed,
-1 a check failed, 2 bad input.  The commands return what they found; this module prints it.
+1 a check failed, 2 bad input; drill: see `mdlp-cluster drill --help`.  The commands return
+what they found; this module prints it.
 """
 
 import json
@@ -27,13 +29,13 @@ from ..common.paths import CLUSTER_CONF as CLUSTER_CONF_PATH
 from ..common.paths import MDLP_RHCS_CONF, SBIN_FIRST_PATH
 from ..common.syslogging import AgentLog
 from ..common.text import one_line
+from .drill.commands import drill
 from .live import status as cluster_status
+from .options import CLUSTER_CONF, PROG, RESOURCE, WAIT, address_option, node_names, stack_here
 from .site import pacemaker_render
 from .site import render as cluster_render
 from .site.answers import load
 from .site.conf_check import check
-
-PROG = "mdlp-cluster"
 
 
 class ToolError(AgentError):
@@ -193,15 +195,6 @@ def status(as_json, as_table, source, cluster_conf, timeout, resource):
     sys.exit(cluster_status.exit_code(result))
 
 
-RESOURCE = click.option("--resource", metavar="NAME",
-                        help="The service's group, resource or rgmanager service (default: the one running "
-                             "ocf:websense:mdlp or the mdlp_rhcs script).")
-WAIT = click.option("--timeout", type=float_range(1, 600), default=30, show_default=True,
-                    help="Seconds to wait for each cluster command and for the cluster to act.")
-CLUSTER_CONF = click.option("--cluster-conf", type=click.Path(dir_okay=False), default=CLUSTER_CONF_PATH,
-                            show_default=True, help="rgmanager's configuration (which service, which script).")
-
-
 def _duration(ctx, param, value):
     from .live.maintenance import duration
     try:
@@ -216,11 +209,6 @@ def _reason(ctx, param, value):
         return reason(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-
-
-def _stack(timeout, resource, cluster_conf):
-    from . import stacks
-    return stacks.detect(stacks.LOCAL, timeout, resource, cluster_conf)
 
 
 def _said(lines):
@@ -260,7 +248,7 @@ def maintenance():
 def maintenance_on(for_seconds, why, whole_cluster, resource, timeout, cluster_conf):
     """Stop the cluster acting on the service's health, without stopping anything."""
     from .live.maintenance import Request
-    _said(_stack(timeout, resource, cluster_conf).maintenance_on(Request(for_seconds, why), whole_cluster))
+    _said(stack_here(timeout, resource, cluster_conf).maintenance_on(Request(for_seconds, why), whole_cluster))
 
 
 @maintenance.command("off")
@@ -272,7 +260,7 @@ def maintenance_on(for_seconds, why, whole_cluster, resource, timeout, cluster_c
 def maintenance_off(force, expired, resource, timeout, cluster_conf):
     """Let the cluster act on the service's health again -- after a health check."""
     import re
-    stack = _stack(timeout, resource, cluster_conf)
+    stack = stack_here(timeout, resource, cluster_conf)
     if expired is not None:
         if not re.fullmatch(r"[0-9a-f]{16}", expired) or stack.name != "rgmanager":
             raise click.BadParameter("not an expiry job's token", param_hint="--expired")
@@ -289,7 +277,7 @@ def maintenance_off(force, expired, resource, timeout, cluster_conf):
 def maintenance_status(as_json, resource, timeout, cluster_conf):
     """Whether the service is in maintenance, set by whom, why and until when."""
     from .live.maintenance import status_lines
-    state = _stack(timeout, resource, cluster_conf).maintenance_state()
+    state = stack_here(timeout, resource, cluster_conf).maintenance_state()
     if as_json:
         click.echo(json.dumps(state, sort_keys=True))
     else:
@@ -297,37 +285,9 @@ def maintenance_status(as_json, resource, timeout, cluster_conf):
             click.echo(one_line(text))
 
 
-def _node_names(ctx, param, value):
-    """Host names (or, for --peer, an address): they go into an ssh command line and XPath; checked by
-    their grammar (an address with a scope id, free text in Python 3.9+, is refused)."""
-    from ..common.convert import host_name, ip_address
-    if value is None:
-        return None
-    names = [n for n in value.split(",") if n] if param.name == "names" else [value]
-    for name in names:
-        try:
-            ip_address(name)
-        except ValueError as not_address:
-            try:
-                host_name(name)
-            except ValueError as exc:
-                raise click.BadParameter(str(not_address if ":" in name else exc)) from None
-    return names if param.name == "names" else value
-
-
-def _address(ctx, param, value):
-    from ..common.convert import ip_address
-    if value is None:
-        return None
-    try:
-        return ip_address(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @main.command()
 @click.argument("answers", required=False, type=click.Path(dir_okay=False))
-@click.option("--peer", metavar="NODE", callback=_node_names,
+@click.option("--peer", metavar="NODE", callback=node_names,
               help="The partner to ask over ssh (default: the other node of this node's cluster in ANSWERS, "
                    "else in corosync.conf or cluster.conf).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
@@ -338,9 +298,9 @@ def _address(ctx, param, value):
 @click.option("--service-config", metavar="PATH", help="mdlp_rhcs.conf (default: ANSWERS' service_config, else "
               "/etc/mdlp_agents/mdlp_rhcs.conf).")
 @click.option("--facts", is_flag=True, help="(On the partner, for doctor:) print this node's facts as JSON.")
-@click.option("--names", metavar="N1,N2", callback=_node_names, help="(--facts) the names to resolve.")
-@click.option("--partner", metavar="NODE", callback=_node_names, help="(--facts) the node asking.")
-@click.option("--partner-address", metavar="IP", callback=_address, help="(--facts) its cluster address.")
+@click.option("--names", metavar="N1,N2", callback=node_names, help="(--facts) the names to resolve.")
+@click.option("--partner", metavar="NODE", callback=node_names, help="(--facts) the node asking.")
+@click.option("--partner-address", metavar="IP", callback=address_option, help="(--facts) its cluster address.")
 @click.option("--key-stdin", "key_stdin", is_flag=True,
               help="(--facts) read this run's key for comparing fence_mdlp.conf from stdin.")
 def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, names, partner, partner_address,
@@ -370,6 +330,9 @@ def doctor(answers, peer, as_json, timeout, tls_port, service_config, facts, nam
     text, code = doc.report(checks, elapsed, as_json)
     click.echo(text)
     sys.exit(code)
+
+
+main.add_command(drill)
 
 
 def run():

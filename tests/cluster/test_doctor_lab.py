@@ -21,6 +21,8 @@ from clusterlab import (
     pair_config,
     record,
     require_cluster_tools,
+    seed_ssh,
+    start_sshd,
     wait_until,
 )
 
@@ -30,20 +32,6 @@ RING = {"node1": "198.19.1.1", "node2": "198.19.1.2"}
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SUBJECT = "/O=Websense/CN=mobile.example.test"
 
-
-SSHD_CONFIG = """ListenAddress 0.0.0.0
-Port 22
-HostKey %(dir)s/ssh_host_ed25519_key
-PidFile /run/sshd.pid
-AuthorizedKeysFile /root/.ssh/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-%(extra)s
-"""
 
 # the mobile agent's certificate on 127.0.0.1:443: a TLS listener that completes handshakes
 TLS_SERVER = r"""
@@ -96,11 +84,7 @@ class DoctorPair:
         return self.nodes[node].path(path).read_text()
 
     def sshd(self, node, extra=""):
-        self.nodes[node].kill("sshd")
-        config = self.root / ("sshd-%s.conf" % node)
-        config.write_text(SSHD_CONFIG % {"dir": self.nodes[node].dir, "extra": extra})
-        self.nodes[node].run("mkdir", "-p", "/run/sshd", check=True)
-        self.nodes[node].run("/usr/sbin/sshd", "-f", config, check=True)
+        start_sshd(self.nodes[node], extra)
 
     def tls(self, node, cert, key):
         self.nodes[node].kill("python3-tls")
@@ -110,22 +94,15 @@ class DoctorPair:
             "openssl", "s_client", "-connect", "127.0.0.1:443", timeout=10).returncode == 0, 10)
 
 
-def _seed_node(node, public_key, private_key):
-    """What the node's /etc and /root hold before it boots (written into its overlays' upper layers)."""
+def _seed_node(node):
+    """What the node's /etc holds before it boots (written into its overlay's upper layer)."""
     etc = node.dir / "etc-upper"
-    (etc / "mdlp_agents").mkdir(parents=True)
+    (etc / "mdlp_agents").mkdir(parents=True, exist_ok=True)
     (etc / "hosts").write_text("127.0.0.1 localhost\n%s node1\n%s node2\n" % (RING["node1"], RING["node2"]))
     (etc / "mdlp_agents" / "mdlp_rhcs.conf").write_text(AGENT_CONFIG % {"lab": node.lab.root})
     fence = etc / "mdlp_agents" / "fence_mdlp.conf"
     fence.write_text("[fence]\npassword = %s\n" % PASSWORD)
     fence.chmod(0o600)
-    ssh = node.dir / "root-upper" / ".ssh"
-    ssh.mkdir(parents=True)
-    ssh.chmod(0o700)
-    (ssh / "id_ed25519").write_text(private_key)
-    (ssh / "id_ed25519").chmod(0o600)
-    (ssh / "authorized_keys").write_text(public_key)
-    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", node.dir / "ssh_host_ed25519_key")
 
 
 @pytest.fixture(scope="module")
@@ -140,14 +117,9 @@ def pair(tmp_path_factory):
         cluster = lab.add_cluster("pairA", ["node1", "node2"],
                                   pair_config(lab, "node1", "node2", PAIR_VIPS["pairA"], password_in_cib=False,
                                               priority_fencing_delay="3s"))
-        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", root / "root_key")
-        host_keys = {}
         for name in ("node1", "node2"):
-            _seed_node(lab.nodes[name], (root / "root_key.pub").read_text(), (root / "root_key").read_text())
-            host_keys[name] = (lab.nodes[name].dir / "ssh_host_ed25519_key.pub").read_text().split()[:2]
-        known = "".join("%s,%s %s %s\n" % (RING[n], n, *host_keys[n]) for n in ("node1", "node2"))
-        for name in ("node1", "node2"):
-            (lab.nodes[name].dir / "root-upper" / ".ssh" / "known_hosts").write_text(known)
+            _seed_node(lab.nodes[name])
+        seed_ssh(lab, root, RING)
         (root / "answers.toml").write_text(pair_answers(PAIR_VIPS["pairA"], interface="hb0",
                                                          service_config="/etc/mdlp_agents/mdlp_rhcs.conf"))
         (root / "tls_server.py").write_text(TLS_SERVER)

@@ -192,7 +192,9 @@ def check_service(mine, theirs, checks, now):
         role, down = status.get("role"), status.get("down") or []
         if status.get("rc") == 0:
             checks.append(Check("status", OK, "on %s: %s (role %s)" % (where, status.get("summary"), role)))
-        elif role == "passive" and status.get("rc") == 3:
+        elif role == "passive" and (status.get("rc") == 3 or status.get("rc") == 1 and set(
+                status.get("states") or ["?"]) <= {"STOPPED", "STALE"}):
+            # none running (a stop that left its pid files is LSB's 1): not hung, not half up
             checks.append(Check("status", OK, "on %s: services not running, role passive: the cluster starts them "
                                 "here on failover" % where))
         else:

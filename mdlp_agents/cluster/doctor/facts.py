@@ -184,7 +184,8 @@ def agent(config, budget):
     try:
         data = json.loads(proc.stdout)
         status.update(role=data.get("role"), summary=data.get("summary"),
-                      down=[s["name"] for s in data.get("services", []) if s.get("state") != "RUNNING"])
+                      down=[s["name"] for s in data.get("services", []) if s.get("state") != "RUNNING"],
+                      states=sorted({str(s.get("state"))[:16] for s in data.get("services", [])}))
     except (ValueError, AttributeError, TypeError, KeyError):
         status["line"] = last_line(proc, stdout=True)
     result["status"] = status
