@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from ...common import maintenance_record as record
 from ...common.files import read_regular
 from ...common.paths import COROSYNC_CONF
-from . import cib
+from . import cib, cib_drill
 from .base import NotAnswering, Refused, Stack, empty_status, said, wait
 from .runner import last_line
 
@@ -292,14 +292,14 @@ class Pacemaker(Stack):
             raise NotAnswering(str(exc)) from None
         root = cib.crm_mon_root(self._mon_text(), NotAnswering)
         configuration = self.query("configuration", local=True)
-        started = cib.started_devices(root)
+        started = cib_drill.started_devices(root)
         names = [n["name"] for n in view["nodes"]]
-        view["failures"] = cib.failures(root)
-        view["node_flags"] = cib.node_flags(root)
-        view["fencing_enabled"] = cib.fencing_enabled(root)
+        view["failures"] = cib_drill.failures(root)
+        view["node_flags"] = cib_drill.node_flags(root)
+        view["fencing_enabled"] = cib_drill.fencing_enabled(root)
         view["devices"] = {node: [(d, started.get(d)) for d, _, _ in cib.fence_devices(configuration, node)]
                            for node in names}
-        view["leftovers"] = cib.leftover_constraints(configuration)
+        view["leftovers"] = cib_drill.leftover_constraints(configuration)
         view["pending_fencing"] = [e for node in names for e in self.fence_history(node) if e["state"] == "pending"]
         unit = cib.our_unit(root, self.service)
         view["members"] = [m.get("id") for m in cib.members(unit)] if unit is not None else []
@@ -323,7 +323,7 @@ class Pacemaker(Stack):
         "detection", "race", "membership", "devices" ({node: [device ids]})}."""
         configuration = self.query("configuration", local=True)
         unit = self.unit(self.mon())
-        found = cib.op_timeouts(configuration, [m.get("id") for m in cib.members(unit)])
+        found = cib_drill.op_timeouts(configuration, [m.get("id") for m in cib.members(unit)])
         nodes = [n.get("name") for n in self.mon().iter("node") if n.get("name")]
         found.update(detection=cib.agent_monitor(configuration), race=cib.race_settings(configuration),
                      membership=self.membership(),
@@ -335,7 +335,7 @@ class Pacemaker(Stack):
         proc = self.run(["crm_simulate", "--live-check", "--simulate", "--output-as=xml"] + list(argv), NotAnswering)
         if proc.returncode != 0 or not proc.stdout.lstrip().startswith("<"):
             raise NotAnswering("crm_simulate %s: %s" % (" ".join(argv), last_line(proc, stdout=True)))
-        return cib.simulated(proc.stdout, unit.get("id"), NotAnswering)
+        return cib_drill.simulated(proc.stdout, unit.get("id"), NotAnswering)
 
     def predict_failure(self, node):
         """Pacemaker's own answer to "our agent's monitor fails on NODE": {"where", "fenced", "actions"}."""
