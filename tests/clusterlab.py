@@ -99,6 +99,20 @@ esac
 exit 0
 """
 
+# A node has no systemd: the one thing asked of systemctl there (the drill restarting a cluster stack
+# that stopped itself) is done as boot.sh does it; anything else is refused.
+SYSTEMCTL_SCRIPT = r"""#!/bin/sh
+case "$*" in
+  "start pacemaker"|"start pacemaker.service")
+    pgrep -x pacemakerd >/dev/null && exit 0
+    export PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none
+    setsid /usr/sbin/pacemakerd </dev/null >>/var/log/pacemaker/stdout.log 2>&1 &
+    exit 0 ;;
+esac
+echo "systemctl (lab node): $*: not supported here" >&2
+exit 1
+"""
+
 BOOT_SCRIPT = r"""#!/bin/bash
 # PID 1 of node %(node)s: its own /run, shared memory, cluster directories; then
 # corosync and pacemakerd; then reap orphans until the power goes.
@@ -317,6 +331,9 @@ class Lab:
         (self.root / "bin/httpd").symlink_to("/usr/bin/python3")
         for name in ("PolicyEngine", "RProxyWD"):
             (self.root / "bin" / name).symlink_to("/bin/sleep")
+        systemctl = self.root / "overlay/sbin/systemctl"
+        systemctl.write_text(SYSTEMCTL_SCRIPT)
+        systemctl.chmod(0o755)
         self._script("power", POWER_SCRIPT % {"lab": self.root, "prefix": self.prefix})
         self._script("service", SERVICE_SCRIPT % {"bin": self.root / "bin"})
         self.agent_config = self.root / "mdlp_rhcs.conf"

@@ -4,6 +4,8 @@ priority-fencing-delay race), each behind its own ipmi_sim, root's ssh between t
 their own at every boot.  The drill runs on node1 as an admin runs it: check, plan, run."""
 
 import json
+import os
+import signal
 import subprocess
 import time
 
@@ -155,4 +157,174 @@ def test_a_run_of_every_step_passes_with_timings_and_leaves_the_pair_healthy(pai
             record("drill %s: %s" % (step["step"], name), timing["seconds"])
     assert data["steps"][3]["boot_ids"]["before"] != data["steps"][3]["boot_ids"]["after"]
     assert data["steps"][4]["fenced"] == ["node2"]
+    assert pair.healthy()
+
+
+# -- what the drill exists to catch: each a FAIL with its reason, and the pair restored ----------------
+def _param(pair, rid, name):
+    proc = pair.nodes["node1"].run("crm_resource", "--resource", rid, "--get-parameter", name)
+    return proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def _set_param(pair, rid, name, value):
+    node = pair.nodes["node1"]
+    if value is None:
+        node.run("crm_resource", "--resource", rid, "--delete-parameter", name, check=True)
+    else:
+        node.run("crm_resource", "--resource", rid, "--set-parameter", name, "--parameter-value", value, check=True)
+    node.run("crm_resource", "--wait", "--timeout", "60", timeout=90, check=True)
+
+
+def _run(pair, *steps):
+    proc = pair.drill("run", *steps, "--yes-i-know", "pairA", "--json", "/tmp/drill.json", "--boot-time", "60")
+    proc.record = json.loads(pair.nodes["node1"].path("/tmp/drill.json").read_text())
+    return proc
+
+
+def test_a_fence_device_that_fences_nothing_fails_fence_passive_and_the_pair_is_restored(pair):
+    """backend=noop (the guide's /bin/true) says done: node2 never rebooted, and its Pacemaker, told
+    it was fenced, stops itself; the drill says so and starts it again."""
+    before = _param(pair, "fence-node2", "backend")
+    _set_param(pair, "fence-node2", "backend", "noop")
+    try:
+        proc = _run(pair, "fence-passive")
+    finally:
+        _set_param(pair, "fence-node2", "backend", before)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    step = proc.record["steps"][0]
+    assert step["verdict"] == "FAIL" and step["restored"] is True, step
+    assert step["why"] == ("node2 did not reboot (its boot id is the same): the fence device said done and fenced "
+                           "nothing"), step
+    assert "FAIL fence-passive" in proc.stdout and "a step FAILED; the pair was restored" in proc.stdout
+    assert pair.healthy()
+
+
+def test_a_service_that_does_not_come_back_fails_the_kill(pair):
+    """httpd cannot start on node2: after the kill the cluster relocates, the start fails there, and the
+    service is nowhere; the drill says so, cleans the failures up and the service is back on node1."""
+    broken = pair.nodes["node2"].path("/run/mdlp-test/broken-httpd")
+    broken.write_text("")
+    try:
+        proc = _run(pair, "kill-PolicyEngine")
+    finally:
+        broken.unlink()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    step = proc.record["steps"][0]
+    assert step["verdict"] == "FAIL" and step["restored"] is True, step
+    assert step["why"].startswith("the service is stopped on every node: the cluster gave up ("), step
+    assert "mdlp-rhcs_start_0 on node2" in step["why"], step
+    assert pair.healthy()
+
+
+def test_a_partition_with_no_fencing_delay_is_a_fail_and_nothing_is_cut(pair):
+    node = pair.nodes["node1"]
+    delay = node.run("crm_attribute", "--type", "crm_config", "--name", "priority-fencing-delay", "--query",
+                     "--quiet").stdout.strip()
+    statics = {rid: _param(pair, rid, "pcmk_delay_base") for rid in ("fence-node1", "fence-node2")}
+    node.run("crm_attribute", "--type", "crm_config", "--name", "priority-fencing-delay", "--delete", check=True)
+    for rid, value in statics.items():
+        if value is not None:
+            _set_param(pair, rid, "pcmk_delay_base", None)
+    try:
+        proc = _run(pair, "partition")
+    finally:
+        node.run("crm_attribute", "--type", "crm_config", "--name", "priority-fencing-delay", "--update", delay,
+                 check=True)
+        for rid, value in statics.items():
+            if value is not None:
+                _set_param(pair, rid, "pcmk_delay_base", value)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    step = proc.record["steps"][0]
+    assert step["verdict"] == "FAIL" and step["why"].startswith("no fencing delay protects either node"), step
+    assert not [e for e in proc.record["events"] if e["event"] == "cut"]
+    assert pair.healthy()
+
+
+# -- Ctrl-C: undone, recorded ----------------------------------------------------------------------------
+def _interrupt_after(pair, event, *steps):
+    """Start a drill of STEPS on node1, SIGINT it once its record holds EVENT; (exit code, record)."""
+    record = pair.nodes["node1"].path("/tmp/drill-int.json")
+    if record.exists():
+        record.unlink()
+    proc = subprocess.Popen(["nsenter", "-t", str(pair.nodes["node1"].init_pid()), "-n", "-m", "-u", "-p",
+                             str(TOOL), "drill", "run", *steps, "--yes-i-know", "pairA", "--json",
+                             "/tmp/drill-int.json", "--boot-time", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if any(e["event"] == event for e in json.loads(record.read_text())["events"]):
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        # the drill itself (python running mdlp-cluster), not the nsenter that started it
+        drill = subprocess.run(["pgrep", "-f", r"python[^ ]* [^ ]*mdlp-cluster drill run"], capture_output=True,
+                               text=True).stdout.split()
+        for pid in drill:
+            if pid.isdigit():
+                os.kill(int(pid), signal.SIGINT)
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, json.loads(record.read_text()), out
+
+
+def test_ctrl_c_in_a_hang_sends_sigcont_and_leaves_the_record(pair):
+    code, data, out = _interrupt_after(pair, "fault", "hang-RProxyWD")
+    assert code in (1, 4), out
+    events = [e["event"] for e in data["events"]]
+    assert "interrupted" in events and data["verdict"].startswith("interrupted in hang-RProxyWD"), data
+    undone = [e["did"] for e in data["events"] if e["event"] == "undo"]
+    assert any(text.startswith("SIGCONT to") for text in undone), undone
+    for node in pair.nodes.values():
+        for pid in node.pids("RProxyWD"):
+            state = node.run("ps", "-o", "stat=", "-p", str(pid)).stdout.strip()
+            assert not state.startswith("T"), (node.name, pid, state)
+    _wait_healthy(pair)
+
+
+def test_ctrl_c_in_a_partition_removes_the_rule_and_leaves_the_record(pair):
+    code, data, out = _interrupt_after(pair, "cut", "partition")
+    assert code in (1, 4), out
+    assert data["verdict"].startswith("interrupted in partition"), data
+    undone = [e["did"] for e in data["events"] if e["event"] == "undo"]
+    assert any("partition rule mdlp-drill-" in text and "gone from node2" in text for text in undone), undone
+    _wait_healthy(pair)
+    rules = pair.nodes["node2"].run("iptables", "-S").stdout
+    assert "mdlp-drill" not in rules, rules
+
+
+def _wait_healthy(pair):
+    pair.cluster.wait_online(timeout=120)
+    pair.cluster.cleanup()
+    pair.cluster.wait_group("node1", timeout=60)
+    pair.cluster.idle()
+    assert pair.healthy()
+
+
+# -- bad input: one line each, nothing done ----------------------------------------------------------------
+def test_a_peer_that_does_not_answer_is_refused(pair):
+    check = pair.drill("check", "--peer", "198.19.1.99", "--timeout", "3")
+    assert check.returncode == 1 and "NOT READY" in check.stdout, check
+    run = pair.drill("run", "kill-httpd", "--peer", "198.19.1.99", "--timeout", "3", "--yes-i-know", "pairA")
+    assert run.returncode == 3, run
+    assert "refused: cannot hold the drill lock on node2" in run.stdout, run.stdout
+    assert pair.healthy()
+
+
+def test_a_pair_in_maintenance_is_refused(pair):
+    node = pair.nodes["node1"]
+    node.run(TOOL, "maintenance", "on", "--reason", "drill test", check=True)
+    try:
+        check = pair.drill("check")
+        run = pair.drill("run", "kill-httpd", "--yes-i-know", "pairA")
+    finally:
+        node.run(TOOL, "maintenance", "off", "--force", check=True)
+    assert check.returncode == 1 and "the service is in maintenance" in check.stdout, check
+    assert run.returncode == 3 and "guard: the service is in maintenance" in run.stdout, run
+    pair.cluster.idle()
     assert pair.healthy()

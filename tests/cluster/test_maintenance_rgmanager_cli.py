@@ -316,3 +316,35 @@ def test_faults_are_one_line_and_change_nothing(node, fault, args, code, words):
     assert result.returncode == code and words in result.output, result
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
     assert not node.frozen
+
+
+# -- mdlp-cluster drill on rgmanager: plan and check; the steps refuse -----------------------------------
+def test_drill_plan_reads_rgmanager_s_settings(node):
+    result = node.tool("drill", "plan", "--json", "--boot-time", "120")
+    assert result.returncode == 0, result
+    answer = json.loads(result.stdout)
+    assert answer["cluster"] == "mobile-cs" and answer["active"] == "node1"
+    steps = {entry["step"]: entry for entry in answer["plan"]}
+    # the harness's service: recovery="relocate" -> the other node; detection: the script's status
+    # interval + the scan of due checks (cluster.conf) + the op's 20 s
+    kill = steps["kill-httpd"]
+    assert kill["outcome"] == "the service relocated on node2", kill
+    assert kill["budget"]["detected"] > 20, kill
+    # the harness's cluster.conf has no fencing delay: a split is a race both may lose, and the plan says so
+    assert steps["partition"]["problem"].startswith("no fencing delay protects either node"), steps["partition"]
+    assert node.calls() == []           # nothing was asked of clusvcadm: a plan changes nothing
+
+
+def test_drill_run_on_rgmanager_is_refused_in_one_line(node):
+    result = node.tool("drill", "run", "kill-httpd", "--yes-i-know", "mobile-cs")
+    assert result.returncode == 3, result
+    assert result.stdout.count("\n") == 1 and "Pacemaker pairs only" in result.stdout, result.stdout
+    assert node.calls() == []
+
+
+def test_drill_check_on_rgmanager_names_what_is_not_ready(node):
+    result = node.tool("drill", "check", "--timeout", "3")
+    assert result.returncode == 1, result
+    lines = result.stdout.splitlines()
+    assert lines and all(line.startswith("NOT READY: ") for line in lines), result.stdout
+    assert "Traceback" not in result.stderr

@@ -268,6 +268,11 @@ class Pacemaker(Stack):
             raise NotAnswering("crm_node --name: %s" % last_line(proc, stdout=True))
         return name
 
+    @staticmethod
+    def start_command():
+        """What starts this manager on a node (its cluster stack: corosync comes with it)."""
+        return ["systemctl", "start", "pacemaker"]
+
     def cluster_name(self):
         """The cluster's name (corosync's totem.cluster_name)."""
         proc = self.run(["corosync-cmapctl", "-g", "totem.cluster_name"], NotAnswering)

@@ -24,6 +24,7 @@ from ...common.procfs import scan
 from . import cluster_conf
 from .base import SERVICE, NotAnswering, Refused, Stack, empty_status, said, wait
 from .cib import xml
+from .rgmanager_drill import RgmanagerDrill
 from .runner import last_line
 
 ATD = "/usr/sbin/atd"
@@ -101,7 +102,7 @@ def read_conf(path, trusted=False):
 
 
 # -- the stack ----------------------------------------------------------------------------------------
-class Rgmanager(Stack):
+class Rgmanager(RgmanagerDrill, Stack):
     name = "rgmanager"
 
     def __init__(self, runner, timeout, service=None, conf_path=CLUSTER_CONF, program=None):

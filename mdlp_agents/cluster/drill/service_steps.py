@@ -1,0 +1,112 @@
+"""The steps on the service: kill-SERVICE, hang-SERVICE (the failure detected, counted, recovered;
+the service moved back where the cluster took it), switchover (moved and back, nobody fenced)."""
+
+from ..stacks import Refused
+from . import budget as budgets
+from .errors import StepFailed
+
+
+class ServiceSteps:
+    """Drill's steps on the service (mixed into execute.Drill, whose plumbing they use)."""
+
+    # -- kill-SERVICE, hang-SERVICE ----------------------------------------------------------------------
+    def _kill(self, step, active, passive, bounds, result, undo, sig="KILL"):
+        if not bounds:
+            raise StepFailed("the service has no recurring monitor: nothing would notice")
+        predicted = self.stack.predict_failure(active)
+        result["expected"] = {"serving_on": predicted["where"], "fenced": predicted["fenced"]}
+        if not predicted["where"]:
+            raise StepFailed("the cluster's own prediction (crm_simulate) leaves the service stopped")
+        counted = self.stack.fail_count(active)
+        undo.append(lambda: self._move_back(step, active, bounds))
+        undo.append(lambda: self._clean(step))
+        if sig == "STOP":
+            undo.append(lambda: self._resume(active, step.service))
+        fault = self.clock()
+        sent = self.pair.signal(active, step.service, sig)
+        self.record.event(step.name, "fault", node=active, signal=sig, processes=sent)
+        if not sent:
+            raise StepFailed("no process named %s runs on %s" % (step.service, active))
+        _, seen = self.wait(step.name, "the failure counted", lambda: self.stack.fail_count(active) > counted,
+                            fault, bounds["detected"])
+        self.timing(result["timings"], "detected", seen, fault, bounds["detected"])
+        if sig == "STOP":               # recovery done or not, the hung processes go on
+            self._resume(active, step.service)
+        where = predicted["where"]
+        _, seen = self.wait(step.name, "the service started on %s" % where, self.serving_on(where), fault,
+                            bounds["serving again"])
+        self.timing(result["timings"], "started", seen, fault, bounds["serving again"])
+        _, seen = self.wait(step.name, "the floating IP answering", lambda: self._answers_now(), fault,
+                            bounds["serving again"])
+        self.timing(result["timings"], "serving again", seen, fault, bounds["serving again"])
+        outage, _, samples = self.prober.outage(fault, seen)
+        result["timings"]["outage"] = {"seconds": None if outage is None else round(outage, 3), "samples": samples}
+
+    def _hang(self, step, active, passive, bounds, result, undo):
+        self._kill(step, active, passive, bounds, result, undo, sig="STOP")
+
+    def _resume(self, node, service):
+        sent = self.pair.signal(node, service, "CONT")
+        return "SIGCONT to %d %s process%s on %s" % (sent, service, "" if sent == 1 else "es", node) if sent else None
+
+    def _clean(self, step):
+        """The step's failures forgotten (the guard wants none left), once the cluster settled."""
+        self.stack.cleanup()
+        return "failures cleaned up (crm_resource --cleanup)" if self.stack.name == "pacemaker" else None
+
+    def _move_back(self, step, node, bounds):
+        """The service back where the step found it (the cluster may have relocated it), the move's
+        constraint cleared: a drill leaves the pair as it was."""
+        if self.view().get("active_node") == node:
+            return None
+        requested = self.clock()
+        self.stack.move(node)
+        try:
+            b = budgets.bounds(self.facts, self.boot_time)
+            found, _ = self.wait(step.name, "the service back on %s" % node, self.serving_on(node), requested,
+                                 b["stop"] + b["start"])
+        finally:
+            self.stack.clear_move()
+        if not found:
+            raise Refused("the service did not come back to %s" % node)
+        return "the service moved back to %s" % node
+
+    def _answers_now(self):
+        recent = self.prober.since(self.clock() - 0.5)
+        return bool(recent) and all(answered for _, answered in recent[-2:])
+
+    # -- switchover ------------------------------------------------------------------------------------------
+    def _switchover(self, step, active, passive, bounds, result, undo):
+        fenced_before = self._fence_events()
+        undo.append(self._clear_move)
+        for name, target in (("moved", passive), ("moved back", active)):
+            requested = self.clock()
+            said = self.stack.move(target)
+            self.record.event(step.name, "move", to=target, said=said)
+            _, seen = self.wait(step.name, "the service started on %s" % target, self.serving_on(target), requested,
+                                bounds[name])
+            self.timing(result["timings"], name, seen, requested, bounds[name])
+            _, answered = self.wait(step.name, "the floating IP answering", self._answers_now, requested, bounds[name])
+            self.timing(result["timings"], name + ": serving", answered, requested, bounds[name])
+            outage, _, samples = self.prober.outage(requested, answered)
+            result["timings"][name + ": outage"] = {"seconds": round(outage or 0, 3), "samples": samples}
+            self._clear_move()
+        if self._fence_events() != fenced_before:
+            raise StepFailed("a node was fenced during a planned switchover")
+
+    def _clear_move(self):
+        self.stack.clear_move()
+        return "move constraint cleared"
+
+    def _fence_events(self):
+        found = []
+        for node in (self.pair.me, self.pair.peer):
+            try:
+                found += [(e["target"], e["when"], e["state"]) for e in self.stack.fence_history(node)]
+            except Refused:
+                pass
+        return sorted(found, key=str)
+
+    def _fenced_since(self, node, wall):
+        return [e for e in self.stack.fence_history(node) if e["state"] == "success" and (e["when"] or 0) >= wall - 1]
+

@@ -1,0 +1,77 @@
+"""What the drill asks of rgmanager (`plan` and `check`: its steps drive Pacemaker pairs only, so
+far), mixed into rgmanager.Rgmanager, whose clustat and cluster.conf readers it uses."""
+
+from ...common.convert import whole_number
+from . import cluster_conf
+from .base import NotAnswering
+
+AGENT_ACTION = 60.0             # mdlp_rhcs's start_timeout and stop_timeout defaults
+
+
+class RgmanagerDrill:
+    def local_node(self):
+        name = next((n["name"] for n in self.status()["nodes"] if n.get("local")), None)
+        if not name:
+            raise NotAnswering("clustat -x names no local node")
+        return name
+
+    def cluster_name(self):
+        name = self.status().get("cluster") or (self.conf.get("name") if self.conf is not None else None)
+        if not name:
+            raise NotAnswering("neither clustat nor %s names the cluster" % self.conf_path)
+        return name
+
+    def drill_view(self):
+        """status()'s shape and what the drill's guard asks: rgmanager has no failed-action history
+        or move constraints (a failed service is its state), its fence devices are cluster.conf's."""
+        view = self.status()
+        names = [n["name"] for n in view["nodes"]]
+        view.update(node_flags={n["name"]: [] if n["online"] else ["offline"] for n in view["nodes"]},
+                    frozen=bool(view.get("maintenance")), fencing_enabled=True, failures=[], leftovers=[],
+                    pending_fencing=[], members=[self.service],
+                    devices={n: [(d, None) for d, _, _ in self.fence_devices(n)] for n in names})
+        if view.get("maintenance"):
+            view["maintenance"] = None      # said once, as frozen
+        return view
+
+    def membership(self):
+        """cman's totem token (cluster.conf <totem token>, cman's default 10 s) and consensus
+        (corosync's 1.2 x token where none is set)."""
+        totem = self.conf.find("totem") if self.conf is not None else None
+        try:
+            token = whole_number((totem.get("token") if totem is not None else None) or "10000") / 1000.0
+        except ValueError:
+            token = 10.0
+        try:
+            consensus = whole_number((totem.get("consensus") if totem is not None else None) or "") / 1000.0
+        except ValueError:
+            consensus = token * 1.2
+        return {"token": token, "consensus": consensus}
+
+    def timeouts(self):
+        """rgmanager's bounds: the script's start/stop (rgmanager gives a script no timeout unless
+        __enforce_timeouts; the agent's own defaults, 60 s each, bound it), detection, race, membership."""
+        conf = cluster_conf.read(self.conf_path)
+        nodes = cluster_conf.node_names(conf)
+        return {"start": AGENT_ACTION, "stop": AGENT_ACTION, "detection": self.detection(), "race": self.race(),
+                "membership": self.membership(), "devices": {n: [] for n in nodes}}
+
+    def _recovery(self):
+        service = None
+        if self.conf is not None:
+            service = next((s for s in self.conf.iter("service") if s.get("name") == self.service), None)
+        return (service.get("recovery") if service is not None else None) or "restart"
+
+    def predict_failure(self, node):
+        """rgmanager's answer: recovery="restart" (its default) restarts it in place, "relocate" moves it."""
+        others = [n["name"] for n in self.status()["nodes"] if n["name"] != node]
+        where = others[0] if self._recovery() == "relocate" and others else node
+        return {"where": where, "fenced": [], "actions": ["%s on %s" % (self._recovery(), where)]}
+
+    def predict_node_loss(self, node):
+        others = [n["name"] for n in self.status()["nodes"] if n["name"] != node]
+        return {"where": others[0] if others else None, "fenced": [node], "actions": ["fence %s" % node]}
+
+    @staticmethod
+    def start_command():
+        return ["/bin/sh", "-c", "service cman start && service rgmanager start"]
