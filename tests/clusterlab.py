@@ -100,14 +100,30 @@ exit 0
 """
 
 # A node has no systemd: the one thing asked of systemctl there (the drill restarting a cluster stack
-# that stopped itself) is done as boot.sh does it; anything else is refused.
+# that stopped itself) is done as boot.sh does it -- corosync first (pacemaker.service requires it),
+# then pacemakerd; anything else is refused.
 SYSTEMCTL_SCRIPT = r"""#!/bin/sh
 case "$*" in
   "start pacemaker"|"start pacemaker.service")
-    pgrep -x pacemakerd >/dev/null && exit 0
+    # as systemd: a stack stopping itself finishes first (its pacemakerd, then its corosync, exit), then
+    # corosync, then pacemakerd; done when both have run together for 3 s (at most 20 s)
     export PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none
-    setsid /usr/sbin/pacemakerd </dev/null >>/var/log/pacemaker/stdout.log 2>&1 &
-    exit 0 ;;
+    up=0
+    for i in $(seq 200); do
+        if ! pgrep -x corosync >/dev/null; then
+            setsid corosync -f </dev/null >>/var/log/corosync/stdout.log 2>&1 &
+        fi
+        if corosync-cfgtool -s >/dev/null 2>&1 && ! pgrep -x pacemakerd >/dev/null; then
+            setsid /usr/sbin/pacemakerd </dev/null >>/var/log/pacemaker/stdout.log 2>&1 &
+        fi
+        if pgrep -f pacemaker-controld >/dev/null && corosync-cfgtool -s >/dev/null 2>&1; then
+            up=$((up + 1)); [ $up -ge 30 ] && exit 0
+        else
+            up=0
+        fi
+        sleep 0.1
+    done
+    exit 1 ;;
 esac
 echo "systemctl (lab node): $*: not supported here" >&2
 exit 1

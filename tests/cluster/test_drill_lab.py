@@ -211,7 +211,8 @@ def test_a_service_that_does_not_come_back_fails_the_kill(pair):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     step = proc.record["steps"][0]
     assert step["verdict"] == "FAIL" and step["restored"] is True, step
-    assert step["why"].startswith("the service is stopped on every node: the cluster gave up ("), step
+    assert step["why"].startswith("the service is not running on node2 and nothing is under way: the cluster "
+                                  "gave up ("), step
     assert "mdlp-rhcs_start_0 on node2" in step["why"], step
     assert pair.healthy()
 

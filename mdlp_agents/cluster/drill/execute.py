@@ -80,22 +80,27 @@ class Drill(ServiceSteps, NodeSteps):
         return seconds
 
     def serving_on(self, node, give_up_after=GIVE_UP):
-        """A predicate: the service started on NODE.  A service seen stopped (or failed) everywhere
-        for GIVE_UP_AFTER seconds on end is one the cluster gave up on: StepFailed at once, not at
-        the end of the budget."""
+        """A predicate: the service started on NODE.  A service not serving, a start failed on NODE
+        and nothing under way (every member Started or Stopped: no start or stop pending;
+        rgmanager: stopped or failed), for GIVE_UP_AFTER seconds on end is one the cluster gave up on:
+        StepFailed then, not at the end of the budget (a slow start, with no failure, is waited for)."""
         stopped_since = []
 
         def check():
             view = self.view()
             if view.get("state") == "started" and view.get("active_node") == node:
                 return view
-            if view.get("state") in ("stopped", "failed", "disabled"):
+            roles = set((view.get("member_roles") or {}).values())
+            failed_there = [f for f in view.get("failures") or [] if f.get("node") == node and "_start_" in f["op"]]
+            settled = roles <= {"Started", "Stopped"} and failed_there if roles else \
+                view.get("state") in ("stopped", "failed", "disabled")
+            if settled:
                 stopped_since[:1] = stopped_since[:1] or [self.clock()]
                 if self.clock() - stopped_since[0] >= give_up_after:
                     reasons = "; ".join("%s on %s: %s" % (f["op"], f["node"], f["reason"] or "rc %s" % f["rc"])
                                         for f in view.get("failures") or [])
-                    raise StepFailed("the service is %s on every node: the cluster gave up%s" % (
-                        view.get("state"), " (%s)" % reasons if reasons else ""))
+                    raise StepFailed("the service is not running on %s and nothing is under way: the cluster "
+                                     "gave up%s" % (node, " (%s)" % reasons if reasons else ""))
             else:
                 del stopped_since[:]
             return None

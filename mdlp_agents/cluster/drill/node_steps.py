@@ -55,10 +55,11 @@ class NodeSteps:
     def _restart_stack(self, step, node):
         """After a fencing that did not happen, the node's cluster stack stops itself (Pacemaker:
         "we were allegedly just fenced"): start it again there, and wait for the node to rejoin."""
-        online = self.wait(step.name, "%s still in the cluster" % node, lambda: (self.view().get("node_flags") or
-                                                                                 {}).get(node) == [],
-                           self.clock(), 15)[0]
-        if online:
+        # it stops itself within a second or two of hearing of its fencing: give it 10 s to go
+        gone = self.wait(step.name, "%s leaving the cluster" % node, lambda: (self.view().get("node_flags") or
+                                                                              {}).get(node) not in (None, []),
+                         self.clock(), 10, limit=10)[0]
+        if not gone:
             return None
         proc = self.pair.run(node, self.stack.start_command(), timeout=60)
         if proc.returncode != 0:

@@ -118,6 +118,12 @@ def check(stack, peer_target, timeout):
         problems = [why] if fd is None else []
         if fd is not None:
             os.close(fd)
+        ssh = find_program("ssh")
+        if ssh:     # the partner's lock: free too (taken and given back at once)
+            remote = RemoteLock(ssh, session.pair.target, session.program, timeout)
+            if not remote.held:
+                problems.append("the drill lock on %s: %s" % (session.pair.peer, remote.why))
+            remote.release()
         address = session.view.get("floating_ip")
         session.prober = Prober(address, session.clock) if address else None
         drill = Drill(stack, session.pair, Record(None, None, None, None, session.clock), session.prober,

@@ -308,6 +308,7 @@ class Pacemaker(Stack):
         view["pending_fencing"] = [e for node in names for e in self.fence_history(node) if e["state"] == "pending"]
         unit = cib.our_unit(root, self.service)
         view["members"] = [m.get("id") for m in cib.members(unit)] if unit is not None else []
+        view["member_roles"] = {m.get("id"): m.get("role") for m in cib.members(unit)} if unit is not None else {}
         return view
 
     def membership(self):
