@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -144,6 +145,11 @@ mount -t tmpfs tmpfs /dev/shm
 # proof that a fenced node really rebooted
 cat /proc/sys/kernel/random/uuid > /run/boot_id
 mount --bind /run/boot_id /proc/sys/kernel/random/boot_id
+# its own sysrq: what is written to /proc/sysrq-trigger lands in a file of the node's, which the
+# lab's watcher turns into the node's power (watch_sysrq) -- never the host's; a failed mount stops
+# the boot here (set -e)
+: > $dir/sysrq
+mount --bind $dir/sysrq /proc/sysrq-trigger
 # its own /etc and /root (hosts, /etc/mdlp_agents, root's ssh keys): the host's, with the node's changes on top
 mount -t overlay overlay -o lowerdir=/etc,upperdir=$dir/etc-upper,workdir=$dir/etc-work /etc
 mount -t overlay overlay -o lowerdir=/root,upperdir=$dir/root-upper,workdir=$dir/root-work /root
@@ -335,6 +341,7 @@ class Lab:
         self.bmcs = {}
         self.namespaces = []
         self.links = 0
+        self._sysrq = None
         if setup:
             self.setup()
 
@@ -424,9 +431,37 @@ class Lab:
         self.bmcs[node_name] = bmc
         return bmc
 
+    # --- a node's sysrq ------------------------------------------------------------------
+    def watch_sysrq(self, boot_delay=8.0):
+        """A node's sysrq is its own (boot.sh): "b" (reboot) or "c" (crash) written there powers the
+        node off at once and on again BOOT_DELAY seconds later, as a machine that reboots takes its
+        time to come back (a fencing's power-on may come first); "o" powers it off."""
+        stop = threading.Event()
+
+        def watch():
+            while not stop.wait(0.05):
+                for name, node in list(self.nodes.items()):
+                    path = node.dir / "sysrq"
+                    try:
+                        text = path.read_text() if path.stat().st_size else ""
+                    except OSError:
+                        continue
+                    if not text:
+                        continue
+                    path.write_text("")
+                    if set(text) & set("bco"):
+                        self.power(name, "off")
+                        node.sysrq_seen.append((time.time(), text.strip()))
+                    if set(text) & set("bc"):
+                        threading.Timer(boot_delay, lambda name=name: stop.is_set() or self.power(name, "on")).start()
+        self._sysrq = stop
+        threading.Thread(target=watch, name="lab-sysrq", daemon=True).start()
+
     # --- teardown ---------------------------------------------------------------------
     def remove(self):
         """Every step on its own: one that fails must not leave the rest running."""
+        if self._sysrq is not None:
+            self._sysrq.set()
         steps = [bmc.stop for bmc in self.bmcs.values()]
         steps += [lambda name=name: self.power(name, "off") for name in self.nodes]
         for step in steps:
@@ -473,6 +508,7 @@ class Node:
         self.address = "%s.%d" % (CLIENT_NET, 11 + index)
         self.dir = lab.root / name
         self.dir.mkdir(exist_ok=True)
+        self.sysrq_seen = []            # (when, what) written to its /proc/sysrq-trigger (Lab.watch_sysrq)
         for sub in ("etc-corosync", "var-lib-corosync", "log-corosync", "log-pacemaker",
                     "var-lib-pacemaker", "etc-upper", "etc-work", "root-upper", "root-work"):
             (self.dir / sub).mkdir()

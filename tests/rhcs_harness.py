@@ -119,9 +119,8 @@ class Appliance:
         path.chmod(mode)
         return path
 
-    def _run(self, argv, env, stdin_text=None, timeout=120, unread_pipe=False, dev_log=None):
-        """ARGV inside the appliance's mount namespace with exactly ENV; DEV_LOG: a socket that is
-        /dev/log there (a /dev of the namespace's own, holding what programs need)."""
+    def command(self, argv, dev_log=None):
+        """The command line that runs ARGV inside the appliance's mount namespace."""
         mounts = ("mount -t overlay overlay -o lowerdir={etc}:/etc /etc && "
                   "mkdir -p /opt && mount -t overlay overlay -o lowerdir={opt}:/opt /opt && "
                   "mount -t overlay overlay -o lowerdir={sbin}:/sbin /sbin && "
@@ -134,7 +133,12 @@ class Appliance:
                        "done && ln -s /proc/self/fd /dev/fd && ln -s {log} /dev/log && "
                        ).format(old=host_dev, log=dev_log)
         mounts += "exec \"$@\""
-        cmd = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", mounts, "sh"] + argv
+        return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", mounts, "sh"] + list(argv)
+
+    def _run(self, argv, env, stdin_text=None, timeout=120, unread_pipe=False, dev_log=None):
+        """ARGV inside the appliance's mount namespace with exactly ENV; DEV_LOG: a socket that is
+        /dev/log there (a /dev of the namespace's own, holding what programs need)."""
+        cmd = self.command(argv, dev_log)
         started = time.monotonic()
         if unread_pipe:
             # fenced: stdout and stderr on one pipe it never reads

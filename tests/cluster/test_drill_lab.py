@@ -60,6 +60,7 @@ def pair(tmp_path_factory):
     lab = Lab(root / "lab", setup=False)
     try:
         lab.setup()
+        lab.watch_sysrq()       # crash-active's sysrq b: the node's power, not the host's
         for name in ("node1", "node2"):
             lab.add_bmc(name)
         answers = root / "answers.toml"
@@ -157,6 +158,32 @@ def test_a_run_of_every_step_passes_with_timings_and_leaves_the_pair_healthy(pai
             record("drill %s: %s" % (step["step"], name), timing["seconds"])
     assert data["steps"][3]["boot_ids"]["before"] != data["steps"][3]["boot_ids"]["after"]
     assert data["steps"][4]["fenced"] == ["node2"]
+    assert pair.healthy()
+
+
+def test_crash_active_run_from_the_passive_node_fences_the_crashed_node_and_serves_from_the_survivor(pair):
+    """crash-active, named: node2 runs it and crashes node1 (sysrq b over ssh: in the lab a node's sysrq
+    is its power -- off at once, on again 8 s later, as a machine takes its time to boot)."""
+    node1, node2 = pair.nodes["node1"], pair.nodes["node2"]
+    assert node1.run("findmnt", "/proc/sysrq-trigger").returncode == 0      # the node's own, never the host's
+    plan = json.loads(pair.drill("plan", "crash-active", "--json", node="node2").stdout)["plan"]
+    assert plan[0]["problem"] is None and plan[0]["outcome"] == "node1 fenced; the service on node2", plan
+    proc = pair.drill("run", "crash-active", "--yes-i-know", "pairA", "--json", "/tmp/drill.json", "--boot-time",
+                      "120", node="node2")
+    data = json.loads(node2.path("/tmp/drill.json").read_text())
+    try:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        step = data["steps"][0]
+        assert step["verdict"] == "PASS" and step["restored"] is True, step
+        assert [what for _, what in node1.sysrq_seen] == ["b"], node1.sysrq_seen
+        assert pair.cluster.group_on() == "node2"
+        for name, timing in step["timings"].items():
+            record("drill crash-active: %s" % name, timing["seconds"])
+    finally:       # the next tests want the service on node1, as the other steps leave it
+        node2.run("crm_resource", "--move", "--resource", "mdlp", "--node", "node1", check=True)
+        pair.cluster.wait_group("node1", timeout=60)
+        node2.run("crm_resource", "--clear", "--resource", "mdlp", check=True)
+        pair.cluster.idle()
     assert pair.healthy()
 
 

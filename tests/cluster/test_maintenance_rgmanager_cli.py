@@ -318,7 +318,7 @@ def test_faults_are_one_line_and_change_nothing(node, fault, args, code, words):
     assert not node.frozen
 
 
-# -- mdlp-cluster drill on rgmanager: plan and check; the steps refuse -----------------------------------
+# -- mdlp-cluster drill on rgmanager: plan, check, and what run refuses ---------------------------------
 def test_drill_plan_reads_rgmanager_s_settings(node):
     result = node.tool("drill", "plan", "--json", "--boot-time", "120")
     assert result.returncode == 0, result
@@ -335,11 +335,17 @@ def test_drill_plan_reads_rgmanager_s_settings(node):
     assert node.calls() == []           # nothing was asked of clusvcadm: a plan changes nothing
 
 
-def test_drill_run_on_rgmanager_is_refused_in_one_line(node):
-    result = node.tool("drill", "run", "kill-httpd", "--yes-i-know", "mobile-cs")
+def test_drill_run_on_rgmanager_refuses_what_it_cannot_judge_and_a_partner_it_cannot_reach(node):
+    # a split or a crash is judged by who was fenced: rgmanager keeps no history of it
+    result = node.tool("drill", "run", "partition", "--yes-i-know", "mobile-cs")
     assert result.returncode == 3, result
-    assert result.output.count("\n") == 1 and "Pacemaker pairs only" in result.output, result.output
-    assert node.calls() == []
+    assert result.output.count("\n") == 1 and "rgmanager keeps no fencing history" in result.output, result.output
+    # the service steps run through clusvcadm (test_drill_rgmanager_lab.py); here node2 does not answer ssh:
+    # refused after the plan, before anything is done
+    result = node.tool("drill", "run", "kill-httpd", "--yes-i-know", "mobile-cs", "--timeout", "3")
+    assert result.returncode == 3, result
+    assert result.output.splitlines()[-1].startswith("refused: cannot hold the drill lock on node2: "), result.output
+    assert node.calls() == [] and node.agent("status").returncode == 0
 
 
 def test_drill_check_on_rgmanager_names_what_is_not_ready(node):

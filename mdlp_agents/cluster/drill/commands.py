@@ -107,10 +107,15 @@ def drill_run(steps, json_path, confirmed_name, peer, boot_time, resource, timeo
     from .plan import lines, plan
     from .record import Record
     chosen, stack = _drill_start(steps, resource, timeout, cluster_conf)
-    if stack.name != "pacemaker":
-        click.echo("refused: the drill's steps drive Pacemaker pairs only in this version (on %s, `drill plan` "
-                   "and `drill check` work)" % stack.name)
+    unsupported = [s for s in chosen if s.kind in stack.drill_unsupported]
+    if unsupported and steps:
+        click.echo("refused: %s: %s" % (", ".join(s.name for s in unsupported),
+                                        stack.drill_unsupported[unsupported[0].kind]))
         sys.exit(report.REFUSED)
+    if unsupported:
+        click.echo("left out on %s: %s (%s)" % (stack.name, ", ".join(s.name for s in unsupported),
+                                               stack.drill_unsupported[unsupported[0].kind]))
+        chosen = [s for s in chosen if s not in unsupported]
     name = stack.cluster_name()
     if confirmed_name is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("no terminal to confirm on: pass --yes-i-know %s to run unattended" % name)

@@ -43,7 +43,8 @@ class Drill(ServiceSteps, NodeSteps):
 
     # -- plumbing ------------------------------------------------------------------------------------
     def view(self):
-        return self.stack.drill_view()
+        """What a wait polls (the cluster's view, without the guard's extras)."""
+        return self.stack.drill_view(full=False)
 
     def roles(self, view=None):
         view = view or self.view()
@@ -110,7 +111,7 @@ class Drill(ServiceSteps, NodeSteps):
     def guard_problems(self, with_doctor=True):
         """The guard's problems now ([] when the pair is fit)."""
         try:
-            view = self.view()
+            view = self.stack.drill_view()
         except (NotAnswering, Refused) as exc:
             return [str(exc)]
         problems = guard.cluster_problems(view, self.stack.name)

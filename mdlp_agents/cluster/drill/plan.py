@@ -4,13 +4,18 @@ undone.  Nothing is changed."""
 
 from . import budget as budgets
 
-UNDO = {"kill": "failures cleaned up (crm_resource --cleanup); the service moved back if the cluster moved it",
-        "hang": "SIGCONT to the stopped processes, whatever happens; failures cleaned up; the service moved back",
+UNDO = {"kill": "the service held on the node it ran on while its failures are cleaned up (crm_resource --ban, "
+                "--cleanup, --clear): back there if the cluster moved it",
+        "hang": "SIGCONT to the stopped processes, whatever happens; then as kill's",
         "switchover": "moved back; the move's constraint cleared (crm_resource --clear)",
         "fence-passive": "none needed: the node reboots and rejoins as passive",
         "partition": "the rule removes itself on that node (a timer there) or goes with its reboot; the drill "
                      "removes it once the node answers again",
         "crash-active": "none needed: the node reboots (sysrq b) and rejoins as passive"}
+
+
+def undo_of(stack, step):
+    return getattr(stack, "drill_undo", {}).get(step.kind) or UNDO[step.kind]
 
 
 def survivor(facts, active, passive):
@@ -28,7 +33,7 @@ def plan(stack, steps, view, me, boot_time=budgets.BOOT_TIME):
     passive = next((n["name"] for n in view.get("nodes", []) if n["name"] != active), None)
     planned = []
     for step in steps:
-        entry = {"step": step.name, "what": step.what, "expects": step.expects, "undo": UNDO[step.kind],
+        entry = {"step": step.name, "what": step.what, "expects": step.expects, "undo": undo_of(stack, step),
                  "budget": {k: round(v, 1) for k, v in budgets.for_step(step, facts, active, passive,
                                                                          boot_time).items()},
                  "on": active, "outcome": None, "runs_from": None, "problem": None}
@@ -63,6 +68,9 @@ def plan(stack, steps, view, me, boot_time=budgets.BOOT_TIME):
                                                                      predicted["where"] or "no node")
         except Exception as exc:    # noqa: BLE001 -- a plan that cannot predict says so, step by step
             entry["problem"] = str(exc)
+        unsupported = getattr(stack, "drill_unsupported", {}).get(step.kind)
+        if unsupported:
+            entry["problem"] = "; ".join(p for p in (entry["problem"], unsupported) if p)
         if entry["runs_from"] and entry["runs_from"] != me and not entry["problem"]:
             entry["problem"] = "run the drill on %s for this step (this is %s)" % (entry["runs_from"], me)
         planned.append(entry)

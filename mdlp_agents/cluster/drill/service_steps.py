@@ -17,9 +17,8 @@ class ServiceSteps:
         result["expected"] = {"serving_on": predicted["where"], "fenced": predicted["fenced"]}
         if not predicted["where"]:
             raise StepFailed("the cluster's own prediction (crm_simulate) leaves the service stopped")
-        counted = self.stack.fail_count(active)
-        undo.append(lambda: self._move_back(step, active, bounds))
-        undo.append(lambda: self._clean(step))
+        counted = self.stack.failure_mark(active)
+        undo.append(lambda: self._restore(step, active))
         if sig == "STOP":
             undo.append(lambda: self._resume(active, step.service))
         fault = self.clock()
@@ -27,7 +26,8 @@ class ServiceSteps:
         self.record.event(step.name, "fault", node=active, signal=sig, processes=sent)
         if not sent:
             raise StepFailed("no process named %s runs on %s" % (step.service, active))
-        _, seen = self.wait(step.name, "the failure counted", lambda: self.stack.fail_count(active) > counted,
+        _, seen = self.wait(step.name, "the failure counted",
+                            lambda: self.stack.failure_counted(counted, self.stack.failure_mark(active)),
                             fault, bounds["detected"])
         self.timing(result["timings"], "detected", seen, fault, bounds["detected"])
         if sig == "STOP":               # recovery done or not, the hung processes go on
@@ -49,27 +49,25 @@ class ServiceSteps:
         sent = self.pair.signal(node, service, "CONT")
         return "SIGCONT to %d %s process%s on %s" % (sent, service, "" if sent == 1 else "es", node) if sent else None
 
-    def _clean(self, step):
-        """The step's failures forgotten (the guard wants none left), once the cluster settled."""
-        self.stack.cleanup()
-        return "failures cleaned up (crm_resource --cleanup)" if self.stack.name == "pacemaker" else None
-
-    def _move_back(self, step, node, bounds):
-        """The service back where the step found it (the cluster may have relocated it), the move's
-        constraint cleared: a drill leaves the pair as it was."""
-        if self.view().get("active_node") == node:
+    def _restore(self, step, node):
+        """The pair as the step found it: the service on NODE (the cluster may have moved it, or given
+        up on it), its failures forgotten (the guard wants none left).  While the cluster forgets them it
+        may start the service on NODE only (a ban of the other node, cleared after): a partner that
+        cannot run it must not fail again and leave a new failure behind."""
+        view = self.view()
+        if view.get("active_node") == node and view.get("state") == "started" and not view.get("failures"):
             return None
+        b = budgets.bounds(self.facts, self.boot_time)
         requested = self.clock()
-        self.stack.move(node)
         try:
-            b = budgets.bounds(self.facts, self.boot_time)
+            said = self.stack.restore_on(node)
             found, _ = self.wait(step.name, "the service back on %s" % node, self.serving_on(node), requested,
                                  b["stop"] + b["start"])
         finally:
             self.stack.clear_move()
         if not found:
             raise Refused("the service did not come back to %s" % node)
-        return "the service moved back to %s" % node
+        return "the service on %s again%s" % (node, ": " + said if said else "")
 
     def _answers_now(self):
         recent = self.prober.since(self.clock() - 0.5)
@@ -78,6 +76,7 @@ class ServiceSteps:
     # -- switchover ------------------------------------------------------------------------------------------
     def _switchover(self, step, active, passive, bounds, result, undo):
         fenced_before = self._fence_events()
+        boots_before = {node: self.pair.boot_id(node) for node in (active, passive)}
         undo.append(self._clear_move)
         for name, target in (("moved", passive), ("moved back", active)):
             requested = self.clock()
@@ -93,13 +92,17 @@ class ServiceSteps:
             self._clear_move()
         if self._fence_events() != fenced_before:
             raise StepFailed("a node was fenced during a planned switchover")
+        rebooted = [n for n, boot in sorted(boots_before.items()) if boot and self.pair.boot_id(n) not in (boot, None)]
+        if rebooted:
+            raise StepFailed("%s rebooted during a planned switchover (a new boot id)" % ", ".join(rebooted))
 
     def _clear_move(self):
-        self.stack.clear_move()
-        return "move constraint cleared"
+        return self.stack.clear_move()
 
     def _fence_events(self):
         found = []
+        if not self.stack.fence_history_kept:
+            return found
         for node in (self.pair.me, self.pair.peer):
             try:
                 found += [(e["target"], e["when"], e["state"]) for e in self.stack.fence_history(node)]

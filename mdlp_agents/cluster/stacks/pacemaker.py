@@ -17,15 +17,16 @@ import xml.etree.ElementTree as ET
 from ...common import maintenance_record as record
 from ...common.files import read_regular
 from ...common.paths import COROSYNC_CONF
-from . import cib, cib_drill
+from . import cib
 from .base import NotAnswering, Refused, Stack, empty_status, said, wait
+from .pacemaker_drill import PacemakerDrill
 from .runner import last_line
 
 OCF_NAMES = {"0": "running", "1": "error", "2": "invalid argument", "3": "unimplemented",
              "4": "insufficient privileges", "5": "not installed", "6": "not configured", "7": "not running"}
 
 
-class Pacemaker(Stack):
+class Pacemaker(PacemakerDrill, Stack):
     name = "pacemaker"
 
     # -- asking ------------------------------------------------------------------------------
@@ -69,8 +70,12 @@ class Pacemaker(Stack):
         proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
         if not proc.stdout.lstrip().startswith("<"):
             raise NotAnswering("crm_mon: %s" % last_line(proc))
-        found = cib.status(proc.stdout, self.service, empty_status(self.name))
-        if found["maintenance"]:
+        return self.status_of(proc.stdout)
+
+    def status_of(self, text, details=True):
+        """status() of crm_mon's TEXT; DETAILS: what else is asked (who set maintenance, the floating IP)."""
+        found = cib.status(text, self.service, empty_status(self.name))
+        if found["maintenance"] and details:
             try:    # who, why and until: a detail -- without it the line still says MAINTENANCE
                 proc = self.run(["cibadmin", "--query", "--scope", "configuration"], NotAnswering)
                 info = cib.maintenance_info(proc.stdout, found["service"]) if proc.returncode == 0 else None
@@ -79,7 +84,7 @@ class Pacemaker(Stack):
             except NotAnswering:
                 pass
         rid = found.get("ip_resource")
-        if rid:
+        if rid and details:
             ip = self.run(["crm_resource", "--resource", rid, "--get-parameter", "ip"], NotAnswering)
             if ip.returncode == 0 and ip.stdout.strip():
                 found["floating_ip"] = ip.stdout.strip().splitlines()[-1]
@@ -252,135 +257,12 @@ class Pacemaker(Stack):
         return last_line(proc, stdout=True, default="moved")
 
     def clear_move(self):
-        """Remove the constraint a move left (crm_resource --clear)."""
+        """Remove the constraints a move or ban left (crm_resource --clear): what was done."""
         unit = self.unit(self.mon())
         proc = self.run(["crm_resource", "--clear", "--resource", unit.get("id")])
         if proc.returncode != 0:
             raise Refused("crm_resource --clear %s: %s" % (unit.get("id"), last_line(proc)))
-
-
-    # -- the drill's ------------------------------------------------------------------------------
-    def local_node(self):
-        """This node's name in the cluster (crm_node --name)."""
-        proc = self.run(["crm_node", "--name"], NotAnswering)
-        name = proc.stdout.strip()
-        if proc.returncode != 0 or not name or len(name.split()) != 1:
-            raise NotAnswering("crm_node --name: %s" % last_line(proc, stdout=True))
-        return name
-
-    @staticmethod
-    def start_command():
-        """What starts this manager on a node (its cluster stack: corosync comes with it)."""
-        return ["systemctl", "start", "pacemaker"]
-
-    def cluster_name(self):
-        """The cluster's name (corosync's totem.cluster_name)."""
-        proc = self.run(["corosync-cmapctl", "-g", "totem.cluster_name"], NotAnswering)
-        name = proc.stdout.rpartition("=")[2].strip()
-        if proc.returncode != 0 or not name:
-            raise NotAnswering("corosync-cmapctl -g totem.cluster_name: %s" % last_line(proc, stdout=True))
-        return name
-
-    def _mon_text(self):
-        proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
-        if not proc.stdout.lstrip().startswith("<"):
-            raise NotAnswering("Pacemaker is not answering here: crm_mon: %s" % last_line(proc))
-        return proc.stdout
-
-    def drill_view(self):
-        """What the drill's guard asks, read now: a status (status()'s shape) and "failures",
-        "node_flags", "fencing_enabled", "devices" ({node: [(device, node it is started on or
-        None)]}), "leftovers" (move/ban constraints), "pending_fencing", "members"."""
-        try:
-            view = self.status()
-        except cib.FormatError as exc:      # crm_mon's XML saying it is not connected
-            raise NotAnswering(str(exc)) from None
-        root = cib.crm_mon_root(self._mon_text(), NotAnswering)
-        configuration = self.query("configuration", local=True)
-        started = cib_drill.started_devices(root)
-        names = [n["name"] for n in view["nodes"]]
-        view["failures"] = cib_drill.failures(root)
-        view["node_flags"] = cib_drill.node_flags(root)
-        view["fencing_enabled"] = cib_drill.fencing_enabled(root)
-        view["devices"] = {node: [(d, started.get(d)) for d, _, _ in cib.fence_devices(configuration, node)]
-                           for node in names}
-        view["leftovers"] = cib_drill.leftover_constraints(configuration)
-        view["pending_fencing"] = [e for node in names for e in self.fence_history(node) if e["state"] == "pending"]
-        unit = cib.our_unit(root, self.service)
-        view["members"] = [m.get("id") for m in cib.members(unit)] if unit is not None else []
-        view["member_roles"] = {m.get("id"): m.get("role") for m in cib.members(unit)} if unit is not None else {}
-        return view
-
-    def membership(self):
-        """{"token", "consensus"}: seconds corosync takes to declare a silent node lost (its runtime
-        values: corosync-cmapctl)."""
-        found = {}
-        for key in ("token", "consensus"):
-            proc = self.run(["corosync-cmapctl", "-g", "runtime.config.totem." + key], NotAnswering)
-            value = proc.stdout.rpartition("=")[2].strip()
-            if proc.returncode != 0 or not value.isdigit() or len(value) > 9:
-                raise NotAnswering("corosync-cmapctl -g runtime.config.totem.%s: %s"
-                                   % (key, last_line(proc, stdout=True)))
-            found[key] = int(value) / 1000.0
-        return found
-
-    def timeouts(self):
-        """What the drill's budgets are made of: {"start", "stop" (the service's op timeouts),
-        "detection", "race", "membership", "devices" ({node: [device ids]})}."""
-        configuration = self.query("configuration", local=True)
-        unit = self.unit(self.mon())
-        found = cib_drill.op_timeouts(configuration, [m.get("id") for m in cib.members(unit)])
-        nodes = [n.get("name") for n in self.mon().iter("node") if n.get("name")]
-        found.update(detection=cib.agent_monitor(configuration), race=cib.race_settings(configuration),
-                     membership=self.membership(),
-                     devices={n: [d for d, _, _ in cib.fence_devices(configuration, n)] for n in nodes})
-        return found
-
-    def _simulate(self, *argv):
-        unit = self.unit(self.mon())
-        proc = self.run(["crm_simulate", "--live-check", "--simulate", "--output-as=xml"] + list(argv), NotAnswering)
-        if proc.returncode != 0 or not proc.stdout.lstrip().startswith("<"):
-            raise NotAnswering("crm_simulate %s: %s" % (" ".join(argv), last_line(proc, stdout=True)))
-        return cib_drill.simulated(proc.stdout, unit.get("id"), NotAnswering)
-
-    def predict_failure(self, node):
-        """Pacemaker's own answer to "our agent's monitor fails on NODE": {"where", "fenced", "actions"}."""
-        monitor = cib.agent_monitor(self.query("configuration", local=True))
-        if not monitor["resource"] or not monitor["interval"]:
-            raise NotAnswering("no recurring monitor of %s in the CIB: nothing would notice a failure"
-                               % cib.OUR_AGENT)
-        spec = "%s_monitor_%d@%s=1" % (monitor["resource"], round(monitor["interval"] * 1000), node)
-        return self._simulate("--op-inject", spec)
-
-    def predict_node_loss(self, node):
-        """Pacemaker's own answer to "NODE is lost": {"where", "fenced", "actions"}."""
-        return self._simulate("--node-fail", node)
-
-    def fail_count(self, node):
-        """Our agent's fail count on NODE (crm_failcount; INFINITY is a big number)."""
-        monitor = cib.agent_monitor(self.query("configuration", local=True))
-        proc = self.run(["crm_failcount", "--query", "--resource", monitor["resource"] or "", "--node", node])
-        value = proc.stdout.rpartition("value=")[2].strip().lower()
-        if proc.returncode != 0 or not value:
-            raise Refused("crm_failcount: %s" % last_line(proc, stdout=True))
-        if value == "infinity":
-            return 1000000
-        return int(value) if value.isdigit() and len(value) < 9 else 0
-
-    def cleanup(self):
-        """Forget the service's failures (crm_resource --cleanup: Pacemaker probes it again)."""
-        unit = self.unit(self.mon())
-        proc = self.run(["crm_resource", "--cleanup", "--resource", unit.get("id")])
-        if proc.returncode != 0:
-            raise Refused("crm_resource --cleanup %s: %s" % (unit.get("id"), last_line(proc)))
-
-    def fence(self, node, timeout):
-        """Fence NODE through the cluster (stonith_admin --reboot): its word, or Refused."""
-        proc = self.runner(["stonith_admin", "--reboot", node, "--timeout", "%d" % max(1, int(timeout))],
-                           timeout + 10, Refused)
-        if proc.returncode != 0:
-            raise Refused("stonith_admin --reboot %s: %s" % (node, last_line(proc)))
-        return last_line(proc, stdout=True, default="fenced")
+        return "move constraint cleared (crm_resource --clear)"
 
 
 def corosync_node_names(path=COROSYNC_CONF):

@@ -85,6 +85,7 @@ def _group_state(found, group):
     if found["active_node"] and not any(n["name"] == owner and n["online"] for n in found["nodes"]):
         found["state"] = "recovering"   # its owner is gone: rgmanager has yet to notice
     found["last_owner"] = group.get("last_owner")
+    found["last_transition"] = group.get("last_transition")
     if is_frozen(group):
         found["maintenance"] = {"on": True, "how": "frozen (clusvcadm -Z)"}
     try:

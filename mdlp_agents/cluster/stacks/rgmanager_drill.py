@@ -1,14 +1,29 @@
-"""What the drill asks of rgmanager (`plan` and `check`: its steps drive Pacemaker pairs only, so
-far), mixed into rgmanager.Rgmanager, whose clustat and cluster.conf readers it uses."""
+"""What the drill asks of rgmanager, mixed into rgmanager.Rgmanager (whose clustat and cluster.conf
+readers it uses): plan, check, and the steps on the service and the passive node -- clustat to watch,
+clusvcadm to move and put back, fence_node to fence.  rgmanager keeps no fencing history a drill
+could read (fenced logs it), so the steps that judge who was fenced in a split or a crash are
+Pacemaker's only."""
 
 from ...common.convert import whole_number
 from . import cluster_conf
-from .base import NotAnswering
+from .base import NotAnswering, Refused
+from .runner import last_line
+
+NO_HISTORY = ("rgmanager keeps no fencing history to judge who was fenced (fenced only logs it): this step "
+              "drives Pacemaker pairs only")
 
 AGENT_ACTION = 60.0             # mdlp_rhcs's start_timeout and stop_timeout defaults
 
 
 class RgmanagerDrill:
+    fence_history_kept = False      # fence_node's exit status is the one word on a fencing
+    drill_unsupported = {"partition": NO_HISTORY, "crash-active": NO_HISTORY}
+    drill_undo = {"kill": "a failed service disabled (clusvcadm -d); the service started again where it was "
+                          "(clusvcadm -r / -e -m NODE) if rgmanager moved it",
+                  "hang": "SIGCONT to the stopped processes, whatever happens; the service started again where "
+                          "it was if rgmanager moved it",
+                  "switchover": "moved back (clusvcadm -r)"}
+
     def local_node(self):
         name = next((n["name"] for n in self.status()["nodes"] if n.get("local")), None)
         if not name:
@@ -21,7 +36,7 @@ class RgmanagerDrill:
             raise NotAnswering("neither clustat nor %s names the cluster" % self.conf_path)
         return name
 
-    def drill_view(self):
+    def drill_view(self, full=True):
         """status()'s shape and what the drill's guard asks: rgmanager has no failed-action history
         or move constraints (a failed service is its state), its fence devices are cluster.conf's."""
         view = self.status()
@@ -75,3 +90,47 @@ class RgmanagerDrill:
     @staticmethod
     def start_command():
         return ["/bin/sh", "-c", "service cman start && service rgmanager start"]
+
+    # -- acting ---------------------------------------------------------------------------------------
+    def failure_mark(self, node):
+        """What clustat says of the service now (state, owner, restarts, last transition): rgmanager
+        acted on a failure when any of it changed (failure_counted)."""
+        view = self.status()
+        return (view.get("state"), view.get("active_node"), view.get("restarts"), view.get("last_transition"))
+
+    @staticmethod
+    def failure_counted(before, now):
+        return now != before
+
+    def restore_on(self, node):
+        """The service started on NODE again: a failed one disabled first (rgmanager starts no failed
+        service), then enabled there or relocated there.  What was done, or None."""
+        done = []
+        view = self.status()
+        _, group = self.clustat()
+        if view.get("state") == "failed":
+            self._clusvcadm("-d", group)
+            done.append("the failed service disabled (clusvcadm -d)")
+            view = self.status()
+        if view.get("active_node") == node and view.get("state") == "started":
+            return "; ".join(done) or None
+        if view.get("state") == "started":
+            self._clusvcadm("-r", group, "-m", node)
+            done.append("relocated to %s (clusvcadm -r)" % node)
+        else:
+            self._clusvcadm("-e", group, "-m", node)
+            done.append("enabled on %s (clusvcadm -e)" % node)
+        return "; ".join(done)
+
+    @staticmethod
+    def clear_move():
+        """rgmanager's moves leave no constraint behind: nothing to clear."""
+        return None
+
+    def fence(self, node, timeout):
+        """Fence NODE through the cluster (cman's fence_node: the devices cluster.conf gives it, in
+        order; exit 0 once one confirmed): its word, or Refused."""
+        proc = self.runner(["fence_node", node], timeout + 10, Refused)
+        if proc.returncode != 0:
+            raise Refused("fence_node %s: %s" % (node, last_line(proc, stdout=True)))
+        return last_line(proc, stdout=True, default="fenced")
