@@ -4,6 +4,8 @@ platform the RPM is built for.  `sh tools/bootstrap test` runs every row; one ro
     /opt/mdlp-agents/venv/bin/nox -s el8 [-- PYTEST_ARGS]
     /opt/mdlp-agents/venv/bin/nox -s rpm-el8          # only build that EL's RPM (build/rpm/el8)
 
+`tools/bootstrap test` runs lint and current, then installs el8 and el9 (`--install-only`) and
+runs their tests side by side (`-R`), each in namespaces of its own (tools/side-by-side).
 `lint` runs ruff (ruff.toml).  `current` is the main run: the whole suite (clusters included)
 on this machine's Python with today's click and psutil, from the environment `tools/bootstrap`
 made.  `el8` and `el9` each make a virtual environment with that platform's interpreter and
@@ -89,16 +91,17 @@ def _make_row(name, spec):
         session.install("click==" + spec["click"], "psutil==" + spec["psutil"], "tomli==" + spec["tomli"],
                         "setuptools==" + spec["setuptools"])
         session.install("pip==" + spec["pip"])
-        session.run("python", "-m", "pip", "--version")
+        session.run_install("python", "-m", "pip", "--version")
 
     def row(session):
         toolchain(session)
         # the agents, installed with the platform's pip: pip 9 runs setup.py (no PEP 517),
         # pip 21 builds a wheel through pyproject.toml, as on an EL8 / EL9 node
+        # (run_install: part of the installation, so `--install-only` does it and `-R` leaves it be)
         with session.chdir(session.virtualenv.location):   # not the checkout: `python -m` looks in the cwd
             # (pip 9 reinstalls a local directory of the same version only with --upgrade too)
-            session.run("python", "-m", "pip", "install", "-q", "--no-deps", "--upgrade", "--force-reinstall",
-                        "--disable-pip-version-check", REPO)
+            session.run_install("python", "-m", "pip", "install", "-q", "--no-deps", "--upgrade",
+                                "--force-reinstall", "--disable-pip-version-check", REPO)
         env = {"MDLP_AGENTS_BIN": os.path.join(session.virtualenv.location, "bin"), "MDLP_PLATFORM": name}
         session.run(sys.executable, "-m", "pytest", "-m", ROW_MARKERS, *session.posargs, env=env, external=True)
 

@@ -73,6 +73,8 @@ if [ ! -e $dir/boot.sh ]; then   # a machine outside the lab: only its power sta
     exit 0
 fi
 off() {
+    # a node still in its POST (post-seconds) does not boot after all
+    [ -e $dir/posting ] && kill $(cat $dir/posting) 2>/dev/null; rm -f $dir/posting
     pids=$(ip netns pids $ns 2>/dev/null)
     [ -n "$pids" ] && kill -9 $pids 2>/dev/null
     i=0
@@ -81,13 +83,22 @@ off() {
     echo 0 > $state
 }
 on() {
-    [ "$(cat $state 2>/dev/null)" = 1 ] && [ -n "$(ip netns pids $ns 2>/dev/null)" ] && return 0
+    [ "$(cat $state 2>/dev/null)" = 1 ] && { [ -n "$(ip netns pids $ns 2>/dev/null)" ] || [ -e $dir/posting ]; } \
+        && return 0
     # a cold boot: no floating address survives, links come up with the node's own addresses
     ip -n $ns addr flush dev eth0
     ip -n $ns addr add $(cat $dir/eth0.addr) dev eth0
     for dev in lo eth0 $(cat $dir/links 2>/dev/null); do ip -n $ns link set $dev up; done
     rm -rf $dir/run-state; mkdir -p $dir/run-state
     echo 1 > $state
+    # the machine's POST: $dir/post-seconds (none: it boots at once), powered on all the while
+    post=$(cat $dir/post-seconds 2>/dev/null || echo 0)
+    if [ "$post" != 0 ]; then
+        setsid sh -c "sleep $post & echo \$! > $dir/posting; wait; [ -e $dir/posting ] || exit 0; rm -f $dir/posting
+            exec ip netns exec $ns unshare --mount --uts --pid --fork --mount-proc --propagation private \
+            $dir/boot.sh" </dev/null >>$dir/console.log 2>&1 &
+        return 0
+    fi
     setsid ip netns exec $ns unshare --mount --uts --pid --fork --mount-proc --propagation private \
         $dir/boot.sh </dev/null >>$dir/console.log 2>&1 &
 }
@@ -145,11 +156,6 @@ mount -t tmpfs tmpfs /dev/shm
 # proof that a fenced node really rebooted
 cat /proc/sys/kernel/random/uuid > /run/boot_id
 mount --bind /run/boot_id /proc/sys/kernel/random/boot_id
-# its own sysrq: what is written to /proc/sysrq-trigger lands in a file of the node's, which the
-# lab's watcher turns into the node's power (watch_sysrq) -- never the host's; a failed mount stops
-# the boot here (set -e)
-: > $dir/sysrq
-mount --bind $dir/sysrq /proc/sysrq-trigger
 # its own /etc and /root (hosts, /etc/mdlp_agents, root's ssh keys): the host's, with the node's changes on top
 mount -t overlay overlay -o lowerdir=/etc,upperdir=$dir/etc-upper,workdir=$dir/etc-work /etc
 mount -t overlay overlay -o lowerdir=/root,upperdir=$dir/root-upper,workdir=$dir/root-work /root
@@ -275,6 +281,33 @@ mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
 sel_enable 0x20 1000 0x0a
 mc_enable 0x20
 """
+
+
+# This VM's kernel has no magic SysRq (no /proc/sysrq-trigger), and a node's /proc is the kernel's:
+# a node's sshd runs every command through this shell (ForceCommand), which points the sysrq file at
+# the node's own ($dir/sysrq, watched by Lab.watch_sysrq) -- what users' nodes do with "echo b >
+# /proc/sysrq-trigger", done to the lab node.  Every other command runs as sshd would run it.
+SYSRQ_SHELL = r"""#!/bin/sh
+dir=$1
+if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh -l; fi
+case "$SSH_ORIGINAL_COMMAND" in
+  *sysrq-trigger*)
+    # as the kernel's: a write of b, c or o does not return (the watcher takes the power first)
+    : >> $dir/sysrq
+    /bin/sh -c "$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sed "s|/proc/sysrq-trigger|$dir/sysrq|g")" || exit $?
+    grep -q '[bco]' $dir/sysrq && sleep 60
+    exit 0 ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"""
+
+
+def sysrq_through_ssh(node):
+    """sshd_config lines for start_sshd(): NODE's sysrq over ssh is its own (SYSRQ_SHELL)."""
+    shell = node.dir / "sysrq-shell"
+    shell.write_text(SYSRQ_SHELL)
+    shell.chmod(0o755)
+    return "ForceCommand %s %s" % (shell, node.dir)
 
 
 SSHD_CONFIG = """ListenAddress 0.0.0.0
@@ -432,10 +465,10 @@ class Lab:
         return bmc
 
     # --- a node's sysrq ------------------------------------------------------------------
-    def watch_sysrq(self, boot_delay=8.0):
-        """A node's sysrq is its own (boot.sh): "b" (reboot) or "c" (crash) written there powers the
-        node off at once and on again BOOT_DELAY seconds later, as a machine that reboots takes its
-        time to come back (a fencing's power-on may come first); "o" powers it off."""
+    def watch_sysrq(self):
+        """A node's sysrq, as SYSRQ_SHELL gives it to ssh sessions: "b" (reboot) or "c" (crash) written
+        to its file powers the node off at once and on again (it boots after its POST: post-seconds);
+        "o" powers it off."""
         stop = threading.Event()
 
         def watch():
@@ -452,8 +485,8 @@ class Lab:
                     if set(text) & set("bco"):
                         self.power(name, "off")
                         node.sysrq_seen.append((time.time(), text.strip()))
-                    if set(text) & set("bc"):
-                        threading.Timer(boot_delay, lambda name=name: stop.is_set() or self.power(name, "on")).start()
+                    if set(text) & set("bc") and not stop.is_set():
+                        self.power(name, "on")
         self._sysrq = stop
         threading.Thread(target=watch, name="lab-sysrq", daemon=True).start()
 

@@ -4,9 +4,15 @@ node fenced, the protected one survives and serves, no fence loop), crash-active
 import secrets
 import time
 
+from ..stacks.runner import last_line
 from . import budget as budgets
 from .errors import StepFailed
 from .pair import Unreachable
+
+# sysrq b: an immediate reboot, no sync, no unmount -- a crash as the cluster sees it.  A kernel
+# built without magic SysRq has no such file: said, and nothing is done.
+CRASH = ("[ -w /proc/sysrq-trigger ] || { echo 'no /proc/sysrq-trigger (a kernel without magic SysRq)' >&2; "
+         "exit 3; }; echo b > /proc/sysrq-trigger")
 
 
 class NodeSteps:
@@ -142,9 +148,12 @@ class NodeSteps:
         wall, crash = time.time(), self.clock()
         self.record.event(step.name, "crash", node=active)
         try:
-            self.pair.run(active, ["/bin/sh", "-c", "echo b > /proc/sysrq-trigger"], timeout=5)
+            proc = self.pair.run(active, ["/bin/sh", "-c", CRASH], timeout=5)
         except Unreachable:
-            pass                        # it went down with the connection: as meant
+            proc = None                 # it went down with the connection: as meant
+        if proc is not None:            # a kernel that reboots never answers
+            raise StepFailed("%s was not crashed: %s" % (active, last_line(proc, default="the shell exited %d"
+                                                                           % proc.returncode)))
         _, seen = self.wait(step.name, "the fencing of %s" % active, lambda: self._fenced_since(active, wall), crash,
                             bounds["fenced"])
         self.timing(result["timings"], "fenced", seen, crash, bounds["fenced"])
