@@ -71,6 +71,35 @@ CLUSTER_CONF = """<?xml version="1.0"?>
 """
 
 
+# clustat -x as rgmanager prints it for the guide's pair (node1 local), the service's group from
+# the stand-in's state in $RGM: clustat_standin(PRELUDE, group attributes) is the script
+CLUSTAT_XML = r"""cat <<EOF
+<?xml version="1.0"?>
+<clustat version="4.1.1">
+  <cluster name="mobile-cs" id="38714" generation="12"/>
+  <quorum quorate="1" groupmember="1"/>
+  <nodes>
+    <node name="node1" state="1" local="1" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0"
+          nodeid="0x00000001"/>
+    <node name="node2" state="1" local="0" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0"
+          nodeid="0x00000002"/>
+  </nodes>
+  <groups>
+    <group name="service:%(service)s" state="112" state_str="%(state)s" flags="%(flags)s"
+           flags_str="%(flags_str)s" owner="$(cat $RGM/owner)" last_owner="node1" restarts="0"
+           last_transition="%(transition)s" last_transition_str="Sun Nov 29 09:53:20 2026"/>
+  </groups>
+</clustat>
+EOF
+"""
+
+
+def clustat_standin(prelude, service="mdlp", state="started", flags="0", flags_str="", transition="1795946000"):
+    """A clustat stand-in: PRELUDE (shell), then clustat -x's XML with the group's attributes."""
+    return "#!/bin/sh\n" + prelude + CLUSTAT_XML % {"service": service, "state": state, "flags": flags,
+                                                    "flags_str": flags_str, "transition": transition}
+
+
 def rgmanager_env(script_file, name="mdlp_rhcs", service="mdlp"):
     """The whole environment rgmanager's script.sh gives a <script> resource."""
     return {"PATH": SYSTEM_PATH, "LC_ALL": "C", "OCF_ROOT": "/usr/lib/ocf",

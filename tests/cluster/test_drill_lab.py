@@ -145,20 +145,21 @@ def test_a_second_drill_at_the_same_time_is_refused(pair):
 
 def test_a_run_of_every_step_passes_with_timings_and_leaves_the_pair_healthy(pair):
     out = pair.root / "drill.json"
-    proc = pair.drill("run", "kill-httpd", "hang-RProxyWD", "switchover", "fence-passive", "partition",
-                      "--yes-i-know", "pairA", "--json", "/tmp/drill.json", "--boot-time", "120")
+    # no step named: all of them but crash-active, as an admin runs it
+    proc = pair.drill("run", "--yes-i-know", "pairA", "--json", "/tmp/drill.json", "--boot-time", "120")
     (out).write_text(pair.nodes["node1"].path("/tmp/drill.json").read_text())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(out.read_text())
     assert data["verdict"] == "all steps passed; the pair is healthy" and data["exit"] == 0
-    verdicts = {s["step"]: (s["verdict"], s["restored"]) for s in data["steps"]}
-    assert verdicts == {name: ("PASS", True) for name in ("kill-httpd", "hang-RProxyWD", "switchover",
-                                                           "fence-passive", "partition")}, data["steps"]
+    verdicts = [(s["step"], s["verdict"], s["restored"]) for s in data["steps"]]
+    assert verdicts == [(name, "PASS", True) for name in (
+        "kill-httpd", "kill-PolicyEngine", "kill-RProxyWD", "hang-httpd", "hang-PolicyEngine", "hang-RProxyWD",
+        "switchover", "fence-passive", "partition")], data["steps"]
     for step in data["steps"]:
         for name, timing in step["timings"].items():
             record("drill %s: %s" % (step["step"], name), timing["seconds"])
-    assert data["steps"][3]["boot_ids"]["before"] != data["steps"][3]["boot_ids"]["after"]
-    assert data["steps"][4]["fenced"] == ["node2"]
+    assert data["steps"][7]["boot_ids"]["before"] != data["steps"][7]["boot_ids"]["after"]
+    assert data["steps"][8]["fenced"] == ["node2"]
     assert pair.healthy()
 
 

@@ -25,30 +25,13 @@ from mdlp_agents.cluster.drill.steps import select
 from mdlp_agents.cluster.stacks import Rgmanager as RgmanagerStack
 from mdlp_agents.cluster.stacks import runner as runners
 
-from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager
+from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager, clustat_standin
 
 pytestmark = pytest.mark.cluster
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 
-CLUSTAT = r"""#!/bin/sh
 # clustat stand-in: the service's state, owner and last transition from $RGM
-cat <<EOF
-<?xml version="1.0"?>
-<clustat version="4.1.1">
-  <cluster name="mobile-cs" id="38714" generation="12"/>
-  <quorum quorate="1" groupmember="1"/>
-  <nodes>
-    <node name="node1" state="1" local="1" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0" nodeid="0x1"/>
-    <node name="node2" state="1" local="0" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0" nodeid="0x2"/>
-  </nodes>
-  <groups>
-    <group name="service:mdlp" state="112" state_str="$(cat $RGM/state)" flags="0" flags_str=""
-           owner="$(cat $RGM/owner)" last_owner="node1" restarts="0"
-           last_transition="$(cat $RGM/transition)" last_transition_str=""/>
-  </groups>
-</clustat>
-EOF
-"""
+CLUSTAT = clustat_standin("", state="$(cat $RGM/state)", transition="$(cat $RGM/transition)")
 
 # clusvcadm stand-in: -r / -e / -d SERVICE [-m NODE], done through the script as rgmanager does them
 # (stop on the owner, start on the target), under rgmanager's lock ($RGM/lock, flock; the services it

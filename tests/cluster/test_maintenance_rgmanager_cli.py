@@ -15,39 +15,20 @@ import pytest
 from helpers import BIN_DIR, SyslogReceiver, comm, wait_for
 from services import service_pid
 
-from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager
+from rhcs_harness import CLUSTER_CONF, SCRIPT, SYSTEM_PATH, Rgmanager, clustat_standin
 
 # root's PATH on an EL node (sbin first): where an admin runs mdlp-cluster, and the at job runs
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
 
 TOOL = str(BIN_DIR / "mdlp-cluster")
 
-CLUSTAT = r"""#!/bin/sh
-# clustat stand-in: -x prints the cluster as rgmanager would; state in $RGM
+CLUSTAT = clustat_standin(r"""# clustat stand-in: -x prints the cluster as rgmanager would; state in $RGM
 echo "clustat $*" >> $RGM/calls
 [ -e $RGM/hang ] && exec sleep 1000
 [ -e $RGM/down ] && { echo "Could not connect to CMAN: No such file or directory" >&2; exit 1; }
 flags=0; flags_str=""
 [ -e $RGM/frozen ] && { flags=1; flags_str=frozen; }
-cat <<EOF
-<?xml version="1.0"?>
-<clustat version="4.1.1">
-  <cluster name="mobile-cs" id="38714" generation="12"/>
-  <quorum quorate="1" groupmember="1"/>
-  <nodes>
-    <node name="node1" state="1" local="1" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0"
-          nodeid="0x00000001"/>
-    <node name="node2" state="1" local="0" estranged="0" rgmanager="1" rgmanager_master="0" qdisk="0"
-          nodeid="0x00000002"/>
-  </nodes>
-  <groups>
-    <group name="service:$(cat $RGM/service)" state="112" state_str="started" flags="$flags"
-           flags_str="$flags_str" owner="$(cat $RGM/owner)" last_owner="node1" restarts="0"
-           last_transition="1795946000" last_transition_str="Sun Nov 29 09:53:20 2026"/>
-  </groups>
-</clustat>
-EOF
-"""
+""", service="$(cat $RGM/service)", flags="$flags", flags_str="$flags_str")
 
 CLUSVCADM = r"""#!/bin/sh
 # clusvcadm stand-in: -Z / -U GROUP freeze and thaw, as rgmanager answers
