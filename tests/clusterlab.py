@@ -74,7 +74,7 @@ if [ ! -e $dir/boot.sh ]; then   # a machine outside the lab: only its power sta
 fi
 off() {
     # a node still in its POST (post-seconds) does not boot after all
-    [ -e $dir/posting ] && kill $(cat $dir/posting) 2>/dev/null; rm -f $dir/posting
+    if [ -e $dir/posting ]; then p=$(cat $dir/posting); rm -f $dir/posting; kill $p 2>/dev/null; fi
     pids=$(ip netns pids $ns 2>/dev/null)
     [ -n "$pids" ] && kill -9 $pids 2>/dev/null
     i=0
@@ -292,10 +292,10 @@ dir=$1
 if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh -l; fi
 case "$SSH_ORIGINAL_COMMAND" in
   *sysrq-trigger*)
-    # as the kernel's: a write of b, c or o does not return (the watcher takes the power first)
+    # as the kernel's: the write does not return (the watcher takes the power first)
     : >> $dir/sysrq
     /bin/sh -c "$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sed "s|/proc/sysrq-trigger|$dir/sysrq|g")" || exit $?
-    grep -q '[bco]' $dir/sysrq && sleep 60
+    sleep 60
     exit 0 ;;
 esac
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"

@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from helpers import free_udp_port, port_open, reap_orphans, wait_for
+from helpers import RUN_ID, free_udp_port, port_open, reap_orphans, wait_for
 
 from clusterlab import EMU, LAN_CONF
 
@@ -106,7 +106,7 @@ class Victim:
         self.HOST_ADDR, self.NODE_ADDR, self.VIP = prefix + ".1", prefix + ".2", prefix + ".201"
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        tag = os.getpid() % 100000
+        tag = RUN_ID % 100000
         self.ns = "mdlp-victim-%d" % tag
         self.host_if, self.node_if = "mdlpv%da" % tag, "mdlpv%db" % tag
         self.sshd = None

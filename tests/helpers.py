@@ -18,6 +18,11 @@ FENCE = BIN_DIR / "fence_mdlp"
 CLUSTER_TOOL = BIN_DIR / "mdlp-cluster"
 
 
+# This test run's own number, for names on what test runs share (/etc/init.d, /run/netns, the
+# journal): the platform rows run side by side, each pytest likely the same PID of its own namespace
+RUN_ID = 1000 + int.from_bytes(os.urandom(3), "big") % 3999000
+
+
 def reap_orphans():
     while True:
         try:

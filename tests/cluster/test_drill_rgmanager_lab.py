@@ -15,7 +15,7 @@ import time
 import uuid
 
 import pytest
-from helpers import BIN_DIR, free_port, write_config
+from helpers import BIN_DIR, free_port, wait_for, write_config
 
 from mdlp_agents.cluster.drill.execute import Drill
 from mdlp_agents.cluster.drill.pair import Pair
@@ -243,7 +243,11 @@ def test_a_service_that_cannot_start_anywhere_fails_and_is_enabled_again(rgm, dr
     httpd = rgm.fake.program("httpd")
     broken = tmp_path / "httpd-moved"
     httpd.rename(broken)
-    restored = threading.Timer(8.0, lambda: broken.rename(httpd))
+
+    def restore():      # once rgmanager has failed the service (the drill's undo comes 10 s later)
+        wait_for(lambda: (rgm.state / "state").read_text().strip() == "failed", 60)
+        broken.rename(httpd)
+    restored = threading.Thread(target=restore)
     restored.start()
     try:
         result = drill.run_step(_step("kill-httpd"))

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from helpers import AGENT, BIN_DIR, FENCE, PLATFORM, PYTHON, fence_conf, write_config
+from helpers import AGENT, BIN_DIR, FENCE, PLATFORM, PYTHON, RUN_ID, fence_conf, write_config
 
 JOURNALD = "/lib/systemd/systemd-journald"
-SECRET = "journal-must-not-see-%d" % os.getpid()
+SECRET = "journal-must-not-see-%d" % RUN_ID
 HAS_SYSTEMD_PYTHON = subprocess.run([str(PYTHON), "-c", "import systemd.journal"],
                                     capture_output=True).returncode == 0
 # The agents log to journald through systemd-python, an optional dependency: the main row has it
@@ -76,7 +76,7 @@ def _env(**extra):
 
 def test_each_tool_s_lines_reach_journald_with_their_fields(tmp_path, ocf_link):
     assert HAS_SYSTEMD_PYTHON, "the main row installs systemd-python (extra journald)"
-    name = "mdlp-journal-%d" % os.getpid()
+    name = "mdlp-journal-%d" % RUN_ID
     # a site file whose syslog socket does not exist: whatever arrives came through the journal
     config = write_config(tmp_path, "[service %s]\nprocess = %s\nstart = true\n" % (name, name),
                           agent="start_timeout = 1\n")

@@ -52,12 +52,20 @@ def build_rpm(tree, topdir):
     return rpm, srpm
 
 
+def source_copy(tree):
+    """The checkout's files at TREE (a build writes its egg-info and sdist tree into the source: the
+    platform rows build side by side, each from a copy of its own)."""
+    shutil.copytree(REPO, tree, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info",
+                                                               "__pycache__", ".pytest_cache"))
+    return tree
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     if not shutil.which("rpmbuild"):
         pytest.fail("rpmbuild is not installed: run sh tools/bootstrap test")
     topdir = tmp_path_factory.mktemp("rpmbuild")
-    return build_rpm(REPO, topdir) + (topdir,)
+    return build_rpm(source_copy(tmp_path_factory.mktemp("source") / "tree"), topdir) + (topdir,)
 
 
 def rpm(root, *args):
@@ -192,9 +200,7 @@ def test_uninstall_leaves_only_the_edited_config(built, tmp_path):
 
 def test_upgrade_keeps_the_edited_config(built, tmp_path):
     rpm_v1, _, _ = built
-    tree = tmp_path / "v2"
-    shutil.copytree(REPO, tree, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info",
-                                                               "__pycache__", ".pytest_cache"))
+    tree = source_copy(tmp_path / "v2")
     version = _version(REPO)
     major, minor, patch = version.split(".")
     new_version = "%s.%s.%d" % (major, minor, int(patch) + 1)

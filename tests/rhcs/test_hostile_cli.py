@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import BIN_DIR, c_locale, free_port, run_agent, write_config
+from helpers import BIN_DIR, RUN_ID, c_locale, free_port, run_agent, write_config
 
 LISTENER = "import socket, sys, time\ns = socket.socket()\ns.bind((sys.argv[1], int(sys.argv[2])))\n" \
            "s.listen(5)\ntime.sleep(1000)\n"
@@ -55,7 +55,8 @@ def test_squatter_on_an_own_non_loopback_address_is_caught(tmp_path, fake):
     port = 18800 + os.getpid() % 1000
     httpd = fake.program("httpd", target=sys.executable)
     config = write_config(tmp_path, "[service httpd]\nprocess = httpd\ntcp = 198.18.99.1:%d\n" % port)
-    script = ('ip link set lo up && ip addr add 198.18.99.1/32 dev lo && '
+    # the address first, then both listeners (`a && b && c &` would put the address in the background too)
+    script = ('ip link set lo up && ip addr add 198.18.99.1/32 dev lo || exit 1; '
               '"$1" -c "$2" 127.0.0.1 "$3" & service=$!; '
               '"$4" -c "$2" 198.18.99.1 "$3" & squatter=$!; '
               'for i in $(seq 100); do ss -Hltn | grep -q "198.18.99.1:$3" && ss -Hltn | grep -q "127.0.0.1:$3" '
@@ -147,8 +148,8 @@ def test_fifo_as_pidfile_is_failed_not_hung(tmp_path, fake):
 
 def test_init_script_slower_than_the_deadline_is_not_left_running(tmp_path):
     """timeout >= deadline: the script is killed before the check ends, every time."""
-    name = "mdlp-hang-%d" % os.getpid()
-    marker = "sleep %d" % (3000 + os.getpid() % 1000)
+    name = "mdlp-hang-%d" % RUN_ID
+    marker = "sleep %d" % (3000 + RUN_ID % 1000)
     script = Path("/etc/init.d") / name
     script.write_text("#!/bin/sh\nexec %s\n" % marker)
     script.chmod(0o755)
@@ -171,7 +172,7 @@ def test_fast_init_scripts_are_reaped_by_the_agent_itself(tmp_path):
     that ran it (on Python < 3.8 a dropped Popen object reaped them first: "No child processes")."""
     names = []
     for index in range(3):
-        name = "mdlp-fast-%d-%d" % (os.getpid(), index)
+        name = "mdlp-fast-%d-%d" % (RUN_ID, index)
         script = Path("/etc/init.d") / name
         script.write_text('#!/bin/sh\n[ "$1" = status ] && exit 0; exit 1\n')
         script.chmod(0o755)
@@ -310,7 +311,7 @@ def test_meta_values_that_are_not_ascii_numbers(tmp_path, ocf_link, value):
     """OCF_RESKEY_CRM_meta_* from the environment: '²' passes str.isdigit() and fails int() (Python
     >= 3.9 says so), Arabic-Indic digits pass both: neither is a number Pacemaker wrote.  Start,
     monitor and stop answer as without them, never 'internal error'."""
-    name = "mdlp-meta-%d" % os.getpid()
+    name = "mdlp-meta-%d" % RUN_ID
     config = write_config(tmp_path, "[service %s]\nprocess = %s\n" % (name, name))
     env = {"OCF_RESKEY_CRM_meta_timeout": value, "OCF_RESKEY_CRM_meta_interval": value}
     for action, codes in (("start", (1,)), ("monitor", (7,)), ("stop", (0,))):

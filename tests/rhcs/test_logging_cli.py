@@ -5,7 +5,7 @@ import os
 import re
 import signal
 
-from helpers import run_agent
+from helpers import RUN_ID, run_agent
 
 # facility daemon (3): <3*8 + severity>
 WARNING, NOTICE, INFO, ERROR = "<28>", "<29>", "<30>", "<27>"
@@ -76,7 +76,7 @@ def test_state_dir_falls_back_for_other_users_only(tmp_path):
     import shutil
     import subprocess
     import tempfile
-    name = "mdlp-fb-%d" % os.getpid()
+    name = "mdlp-fb-%d" % RUN_ID
     public = tempfile.mkdtemp(prefix="mdlp-public-")
     try:
         os.chmod(public, 0o755)

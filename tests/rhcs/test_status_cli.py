@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import run_agent, write_config
+from helpers import RUN_ID, run_agent, write_config
 
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 
@@ -250,7 +250,7 @@ def test_refused_port(tmp_path):
 @pytest.fixture
 def init_script():
     """A real SysV init script under /etc/init.d, asked through `service NAME status`."""
-    name = "mdlp-test-%d" % os.getpid()
+    name = "mdlp-test-%d" % RUN_ID
     path = "/etc/init.d/" + name
     state = "/tmp/%s.state" % name
 

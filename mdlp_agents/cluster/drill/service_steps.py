@@ -1,7 +1,9 @@
 """The steps on the service: kill-SERVICE, hang-SERVICE (the failure detected, counted, recovered;
 the service moved back where the cluster took it), switchover (moved and back, nobody fenced)."""
 
-from ..stacks import Refused
+import time
+
+from ..stacks import NotAnswering, Refused
 from . import budget as budgets
 from .errors import StepFailed
 
@@ -16,7 +18,8 @@ class ServiceSteps:
         predicted = self.stack.predict_failure(active)
         result["expected"] = {"serving_on": predicted["where"], "fenced": predicted["fenced"]}
         if not predicted["where"]:
-            raise StepFailed("the cluster's own prediction (crm_simulate) leaves the service stopped")
+            raise StepFailed("the cluster's own prediction (%s) leaves the service stopped" % "; ".join(
+                predicted.get("actions") or ["none"]))
         counted = self.stack.failure_mark(active)
         undo.append(lambda: self._restore(step, active))
         if sig == "STOP":
@@ -64,7 +67,7 @@ class ServiceSteps:
             found, _ = self.wait(step.name, "the service back on %s" % node, self.serving_on(node), requested,
                                  b["stop"] + b["start"])
         finally:
-            self.stack.clear_move()
+            self._clear_move(tries=5)
         if not found:
             raise Refused("the service did not come back to %s" % node)
         return "the service on %s again%s" % (node, ": " + said if said else "")
@@ -78,6 +81,7 @@ class ServiceSteps:
         fenced_before = self._fence_events()
         boots_before = {node: self.pair.boot_id(node) for node in (active, passive)}
         undo.append(self._clear_move)
+        undo.append(lambda: self._restore(step, active))    # a move that failed half-way: put it back
         for name, target in (("moved", passive), ("moved back", active)):
             requested = self.clock()
             said = self.stack.move(target)
@@ -96,8 +100,16 @@ class ServiceSteps:
         if rebooted:
             raise StepFailed("%s rebooted during a planned switchover (a new boot id)" % ", ".join(rebooted))
 
-    def _clear_move(self):
-        return self.stack.clear_move()
+    def _clear_move(self, tries=1):
+        """The move's or ban's constraint gone (asked again, a second apart, while the cluster does not
+        answer: a ban left behind would keep the service off a node)."""
+        for attempt in range(tries):
+            try:
+                return self.stack.clear_move()
+            except (NotAnswering, Refused):
+                if attempt == tries - 1:
+                    raise
+                time.sleep(1.0)
 
     def _fence_events(self):
         found = []

@@ -24,7 +24,7 @@ from ...common.procfs import scan
 from . import cluster_conf
 from .base import SERVICE, NotAnswering, Refused, Stack, empty_status, said, wait
 from .cib import xml
-from .rgmanager_drill import RgmanagerDrill
+from .rgmanager_drill import MOVE_TIMEOUT, RgmanagerDrill
 from .runner import last_line
 
 ATD = "/usr/sbin/atd"
@@ -141,8 +141,11 @@ class Rgmanager(RgmanagerDrill, Stack):
         raise NotAnswering("rgmanager has no service %r%s" % (
             self.service, "" if self.conf is not None else " (and %s cannot be read)" % self.conf_path))
 
-    def _clusvcadm(self, flag, group, *more):
-        proc = self.run(["clusvcadm", flag, group.get("name")] + list(more))
+    def _clusvcadm(self, flag, group, *more, timeout=None):
+        """clusvcadm FLAG GROUP MORE...: TIMEOUT for one that waits for the service to stop and start
+        (-r, -e, -d return when rgmanager is done)."""
+        argv = ["clusvcadm", flag, group.get("name")] + list(more)
+        proc = self.runner(argv, timeout, Refused) if timeout else self.run(argv)
         if proc.returncode != 0:
             raise Refused("clusvcadm %s %s: %s" % (flag, group.get("name"), last_line(proc, stdout=True)))
         return proc
@@ -342,8 +345,11 @@ class Rgmanager(RgmanagerDrill, Stack):
         raise Refused("rgmanager keeps no fence history to ask: see fenced's log (/var/log/cluster/fenced.log)")
 
     def move(self, node):
+        """clusvcadm -r: done when the service stopped here and started there (the script's stop and
+        start, each bounded by the agent's own timeouts)."""
         _, group = self.clustat()
-        return last_line(self._clusvcadm("-r", group, "-m", node), stdout=True, default="relocated")
+        return last_line(self._clusvcadm("-r", group, "-m", node, timeout=MOVE_TIMEOUT), stdout=True,
+                         default="relocated")
 
 
 class _Locked:

@@ -4,6 +4,8 @@ clusvcadm to move and put back, fence_node to fence.  rgmanager keeps no fencing
 could read (fenced logs it), so the steps that judge who was fenced in a split or a crash are
 Pacemaker's only."""
 
+import time
+
 from ...common.convert import whole_number
 from . import cluster_conf
 from .base import NotAnswering, Refused
@@ -13,6 +15,8 @@ NO_HISTORY = ("rgmanager keeps no fencing history to judge who was fenced (fence
               "drives Pacemaker pairs only")
 
 AGENT_ACTION = 60.0             # mdlp_rhcs's start_timeout and stop_timeout defaults
+MOVE_TIMEOUT = 2 * AGENT_ACTION + 10    # a clusvcadm that returns once the service stopped and started
+SETTLED = ("started", "stopped", "failed", "disabled")     # not starting, stopping, recovering, migrating...
 
 
 class RgmanagerDrill:
@@ -78,10 +82,12 @@ class RgmanagerDrill:
         return (service.get("recovery") if service is not None else None) or "restart"
 
     def predict_failure(self, node):
-        """rgmanager's answer: recovery="restart" (its default) restarts it in place, "relocate" moves it."""
+        """rgmanager's answer: recovery="restart" (its default) restarts it in place, "relocate" moves it,
+        "disable" (and "restart-disable", once its restarts are spent) leave it stopped."""
         others = [n["name"] for n in self.status()["nodes"] if n["name"] != node]
-        where = others[0] if self._recovery() == "relocate" and others else node
-        return {"where": where, "fenced": [], "actions": ["%s on %s" % (self._recovery(), where)]}
+        recovery = self._recovery()
+        where = others[0] if recovery == "relocate" and others else None if recovery == "disable" else node
+        return {"where": where, "fenced": [], "actions": ["%s on %s" % (recovery, where or "no node")]}
 
     def predict_node_loss(self, node):
         others = [n["name"] for n in self.status()["nodes"] if n["name"] != node]
@@ -106,21 +112,38 @@ class RgmanagerDrill:
         """The service started on NODE again: a failed one disabled first (rgmanager starts no failed
         service), then enabled there or relocated there.  What was done, or None."""
         done = []
-        view = self.status()
+        view = self._settled()
         _, group = self.clustat()
         if view.get("state") == "failed":
-            self._clusvcadm("-d", group)
+            self._clusvcadm("-d", group, timeout=MOVE_TIMEOUT)
             done.append("the failed service disabled (clusvcadm -d)")
             view = self.status()
         if view.get("active_node") == node and view.get("state") == "started":
             return "; ".join(done) or None
         if view.get("state") == "started":
-            self._clusvcadm("-r", group, "-m", node)
+            self._clusvcadm("-r", group, "-m", node, timeout=MOVE_TIMEOUT)
             done.append("relocated to %s (clusvcadm -r)" % node)
         else:
-            self._clusvcadm("-e", group, "-m", node)
+            self._clusvcadm("-e", group, "-m", node, timeout=MOVE_TIMEOUT)
             done.append("enabled on %s (clusvcadm -e)" % node)
         return "; ".join(done)
+
+    def _settled(self, steady=2.0):
+        """The status once rgmanager is done acting (its own recovery is waited for, not fought): the
+        same settled state and owner for STEADY seconds; Refused after MOVE_TIMEOUT."""
+        end = time.monotonic() + MOVE_TIMEOUT
+        last = since = None
+        while True:
+            view = self.status()
+            key = (view.get("state"), view.get("active_node"))
+            if key[0] not in SETTLED or key != last:
+                last, since = (key if key[0] in SETTLED else None), time.monotonic()
+            elif time.monotonic() - since >= steady:
+                return view
+            if time.monotonic() > end:
+                raise Refused("the service %s is still %s after %d s: not touched" % (self.service, key[0],
+                                                                                    MOVE_TIMEOUT))
+            time.sleep(0.5)
 
     @staticmethod
     def clear_move():
