@@ -15,7 +15,7 @@ UNDO = {"kill": "the service held on the node it ran on while its failures are c
 
 
 def undo_of(stack, step):
-    return getattr(stack, "drill_undo", {}).get(step.kind) or UNDO[step.kind]
+    return stack.drill_undo.get(step.kind) or UNDO[step.kind]
 
 
 def survivor(facts, active, passive):
@@ -68,7 +68,7 @@ def plan(stack, steps, view, me, boot_time=budgets.BOOT_TIME):
                                                                      predicted["where"] or "no node")
         except Exception as exc:    # noqa: BLE001 -- a plan that cannot predict says so, step by step
             entry["problem"] = str(exc)
-        unsupported = getattr(stack, "drill_unsupported", {}).get(step.kind)
+        unsupported = stack.drill_unsupported.get(step.kind)
         if unsupported:
             entry["problem"] = "; ".join(p for p in (entry["problem"], unsupported) if p)
         if entry["runs_from"] and entry["runs_from"] != me and not entry["problem"]:

@@ -88,7 +88,11 @@ def _nodes(root):
 
 def status(text, service=None, empty=None):
     """What crm_mon TEXT says of the service (a status dict, EMPTY's shape: see live/status.py)."""
-    root = crm_mon_root(text)
+    return status_of_root(crm_mon_root(text), service, empty)
+
+
+def status_of_root(root, service=None, empty=None):
+    """status() of crm_mon's parsed ROOT."""
     found = dict(empty)
     dc = root.find("summary/current_dc")
     found["quorate"] = dc is not None and dc.get("with_quorum") == "true"

@@ -30,12 +30,16 @@ class Pacemaker(PacemakerDrill, Stack):
     name = "pacemaker"
 
     # -- asking ------------------------------------------------------------------------------
-    def mon(self):
-        """crm_mon's view, parsed; NotAnswering when Pacemaker does not answer here."""
+    def mon_text(self):
+        """crm_mon's XML, as printed; NotAnswering when Pacemaker does not answer here."""
         proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
         if not proc.stdout.lstrip().startswith("<"):
             raise NotAnswering("Pacemaker is not answering here: crm_mon: %s" % last_line(proc))
-        return cib.crm_mon_root(proc.stdout, NotAnswering)
+        return proc.stdout
+
+    def mon(self):
+        """crm_mon's view, parsed; NotAnswering when Pacemaker does not answer here."""
+        return cib.crm_mon_root(self.mon_text(), NotAnswering)
 
     def answers(self):
         """Does Pacemaker answer here (crm_mon prints its XML and exits 0)?"""
@@ -70,11 +74,12 @@ class Pacemaker(PacemakerDrill, Stack):
         proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
         if not proc.stdout.lstrip().startswith("<"):
             raise NotAnswering("crm_mon: %s" % last_line(proc))
-        return self.status_of(proc.stdout)
+        return self.status_of(cib.crm_mon_root(proc.stdout))
 
-    def status_of(self, text, details=True):
-        """status() of crm_mon's TEXT; DETAILS: what else is asked (who set maintenance, the floating IP)."""
-        found = cib.status(text, self.service, empty_status(self.name))
+    def status_of(self, root, details=True):
+        """status() of crm_mon's parsed ROOT; DETAILS: what else is asked (who set maintenance, the
+        floating IP)."""
+        found = cib.status_of_root(root, self.service, empty_status(self.name))
         if found["maintenance"] and details:
             try:    # who, why and until: a detail -- without it the line still says MAINTENANCE
                 proc = self.run(["cibadmin", "--query", "--scope", "configuration"], NotAnswering)

@@ -33,23 +33,13 @@ class PacemakerDrill:
             raise NotAnswering("corosync-cmapctl -g totem.cluster_name: %s" % last_line(proc, stdout=True))
         return name
 
-    def _mon_text(self):
-        proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
-        if not proc.stdout.lstrip().startswith("<"):
-            raise NotAnswering("Pacemaker is not answering here: crm_mon: %s" % last_line(proc))
-        return proc.stdout
-
     def drill_view(self, full=True):
         """What the drill asks, read now from one crm_mon: a status (status()'s shape), "failures",
         "node_flags", "fencing_enabled", "members", "member_roles"; FULL (the guard's) adds "devices"
         ({node: [(device, node it is started on or None)]}), "leftovers" (move/ban constraints),
         "pending_fencing" and the status's details.  Not FULL: what a wait polls, one crm_mon."""
-        text = self._mon_text()
-        try:
-            view = self.status_of(text, details=full)
-            root = cib.crm_mon_root(text, NotAnswering)
-        except cib.FormatError as exc:      # crm_mon's XML saying it is not connected
-            raise NotAnswering(str(exc)) from None
+        root = cib.crm_mon_root(self.mon_text(), NotAnswering)     # crm_mon saying it is not connected too
+        view = self.status_of(root, details=full)
         view["failures"] = cib_drill.failures(root)
         view["node_flags"] = cib_drill.node_flags(root)
         view["fencing_enabled"] = cib_drill.fencing_enabled(root)

@@ -8,7 +8,7 @@ import time
 
 from ...common.convert import whole_number
 from . import cluster_conf
-from .base import NotAnswering, Refused
+from .base import NotAnswering, Refused, wait
 from .runner import last_line
 
 NO_HISTORY = ("rgmanager keeps no fencing history to judge who was fenced (fenced only logs it): this step "
@@ -131,19 +131,20 @@ class RgmanagerDrill:
     def _settled(self, steady=2.0):
         """The status once rgmanager is done acting (its own recovery is waited for, not fought): the
         same settled state and owner for STEADY seconds; Refused after MOVE_TIMEOUT."""
-        end = time.monotonic() + MOVE_TIMEOUT
-        last = since = None
-        while True:
+        seen = {}
+
+        def steady_view():
             view = self.status()
             key = (view.get("state"), view.get("active_node"))
-            if key[0] not in SETTLED or key != last:
-                last, since = (key if key[0] in SETTLED else None), time.monotonic()
-            elif time.monotonic() - since >= steady:
-                return view
-            if time.monotonic() > end:
-                raise Refused("the service %s is still %s after %d s: not touched" % (self.service, key[0],
-                                                                                    MOVE_TIMEOUT))
-            time.sleep(0.5)
+            if key[0] not in SETTLED or seen.get("key") != key:
+                seen.update(key=key, since=time.monotonic())
+                return None
+            return view if time.monotonic() - seen["since"] >= steady else None
+        view = wait(steady_view, MOVE_TIMEOUT, 0.5)
+        if not view:
+            raise Refused("the service %s is still %s after %d s: not touched" % (self.service, seen["key"][0],
+                                                                                MOVE_TIMEOUT))
+        return view
 
     @staticmethod
     def clear_move():
