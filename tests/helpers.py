@@ -40,6 +40,21 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
     return wait(predicate, timeout, interval)
 
 
+def sigstop(pid, timeout=5.0):
+    """SIGSTOP PID and wait until the kernel shows it stopped: kill() returns before the target is
+    scheduled to take the signal, and on a loaded machine a check run at once still sees it running."""
+    import signal
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        try:
+            with open("/proc/%d/stat" % pid) as stat:
+                return stat.read().rsplit(") ", 1)[1][:1] in "Tt"
+        except (OSError, IndexError):
+            return True                     # gone: nothing left that could still run
+    wait_until("pid %d to stop" % pid, stopped, timeout, interval=0.01)
+
+
 def wait_until(what, predicate, timeout, interval=0.2, error=AssertionError):
     """As wait_for, but a timeout is ERROR naming WHAT."""
     value = wait_for(predicate, timeout, interval)

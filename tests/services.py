@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from helpers import comm, free_port, port_open, reap_orphans, wait_for, write_config
+from helpers import comm, free_port, port_open, reap_orphans, sigstop, wait_for, write_config
 
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 
@@ -43,6 +43,9 @@ class FakeServices:
     def kill(self, name, sig=signal.SIGKILL):
         for proc in self.procs.get(name, []):
             if proc.poll() is None:
+                if sig == signal.SIGSTOP:
+                    sigstop(proc.pid)
+                    continue
                 os.kill(proc.pid, sig)
                 if sig == signal.SIGKILL:
                     proc.wait()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from devices import IpmiSim
-from helpers import BIN_DIR, alive, free_udp_port, wait_for
+from helpers import BIN_DIR, alive, free_udp_port, sigstop, wait_for
 from services import service_pid
 
 from rhcs_harness import CLUSTER_CONF, SCRIPT, Fenced, Rgmanager, libfence_blocks
@@ -69,7 +69,7 @@ def test_rgmanager_cadence_notices_a_dead_service_then_stop_and_start(rgmanager,
 def test_rgmanager_status_of_a_hung_service_answers_in_time(rgmanager, fake):
     """No timeout guards a script resource: a status that hung would hang recovery."""
     assert rgmanager.call("start").returncode == 0
-    os.kill(service_pid(fake, "httpd"), signal.SIGSTOP)
+    sigstop(service_pid(fake, "httpd"))
     result = rgmanager.call("status", timeout=DEADLINE + 10)
     assert result.returncode != 0 and result.elapsed < DEADLINE + 2, result
     stop = rgmanager.call("stop")

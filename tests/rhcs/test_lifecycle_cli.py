@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import alive, install_front, run_agent, wait_for, write_config
+from helpers import alive, install_front, run_agent, sigstop, wait_for, write_config
 from services import NAMES, service_pid
 
 
@@ -95,7 +95,7 @@ def test_stop_of_a_hung_service_needs_no_escalation(managed, fake, syslog):
     assert run_agent("start", config=config).returncode == 0
     syslog.lines()   # drained: a unix datagram queue holds only a few lines
     pid = service_pid(fake, "RProxyWD")
-    os.kill(pid, signal.SIGSTOP)
+    sigstop(pid)
     result = run_agent("stop", config=config, timeout=60)
     assert result.returncode == 0, result
     assert not alive(pid)
@@ -135,7 +135,7 @@ def test_ocf_monitor_follows_the_active_role(managed, fake, ocf_link):
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 0
     status = run_agent("status", "--json", "--config", str(config))
     assert '"role": "active"' in status.stdout
-    os.kill(service_pid(fake, "RProxyWD"), signal.SIGSTOP)  # one hung: a failure, not "stopped"
+    sigstop(service_pid(fake, "RProxyWD"))  # one hung: a failure, not "stopped"
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 1
     fake.kill("RProxyWD")
     assert run_agent("monitor", config=config, ocf_link=ocf_link).returncode == 1  # some down

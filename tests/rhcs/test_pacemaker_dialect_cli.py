@@ -4,9 +4,8 @@ facility.  Read back by a real Pacemaker: cluster/test_cluster_single_lab.py."""
 
 import os
 import re
-import signal
 
-from helpers import run_agent, write_config
+from helpers import run_agent, sigstop, write_config
 from services import NAMES, service_pid
 
 INTERVAL = {"OCF_RESKEY_CRM_meta_interval": "10000"}   # a recurring monitor, not a probe
@@ -17,7 +16,7 @@ def test_a_failed_monitor_says_why_as_an_exit_reason(managed, fake, ocf_link):
     for name in NAMES:
         fake.start(name)
     assert run_agent("start", config=config, ocf_link=ocf_link).returncode == 0
-    os.kill(service_pid(fake, "RProxyWD"), signal.SIGSTOP)
+    sigstop(service_pid(fake, "RProxyWD"))
     result = run_agent("monitor", config=config, ocf_link=ocf_link, env=INTERVAL)
     assert result.returncode == 1, result
     assert re.match(r"^ocf-exit-reason:RProxyWD HUNG \(\w+: .*stopped \(SIGSTOP\): hung\)\n$", result.stderr), result

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import RUN_ID, run_agent, write_config
+from helpers import RUN_ID, run_agent, sigstop, write_config
 
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
 
@@ -333,7 +333,7 @@ def test_remembered_processes_follow_restarts(tmp_path, fake):
     second = fake.start("PolicyEngine", pidfile=False)
     report = json.loads(run_agent("status", "--json", "--config", str(config)).stdout)
     assert report["exit_code"] == 0 and report["services"][0]["pid"] == second.pid
-    os.kill(second.pid, signal.SIGSTOP)
+    sigstop(second.pid)
     assert "HUNG" in run_agent("status", config=config).stdout
 
 

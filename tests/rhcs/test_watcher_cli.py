@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import PYTHON, install_front, wait_for, write_config
+from helpers import PYTHON, install_front, sigstop, wait_for, write_config
 
 INSTANCE = "mdlp-rhcs"
 NAMES = ("httpd", "PolicyEngine", "RProxyWD")
@@ -173,12 +173,12 @@ def test_a_killed_watcher_sends_the_monitor_to_the_full_check_which_starts_anoth
 
 def test_a_hung_watcher_is_not_believed(pair, fake):
     watcher = started(pair)
-    os.kill(watcher, signal.SIGSTOP)
+    sigstop(watcher)
     try:
         assert pair.judge() == 42                            # a stopped watcher vouches for nothing
         os.kill(watcher, signal.SIGCONT)
         wait_for(lambda: pair.judge() == 0, timeout=3)
-        os.kill(watcher, signal.SIGSTOP)
+        sigstop(watcher)
         # the verdict still says ok, but the service it names is dead: never healthy
         fake.kill("httpd")
         assert " ok " in pair.line()
