@@ -4,8 +4,9 @@ platform the RPM is built for.  `sh tools/bootstrap test` runs every row; one ro
     /opt/mdlp-agents/venv/bin/nox -s el8 [-- PYTEST_ARGS]
     /opt/mdlp-agents/venv/bin/nox -s rpm-el8          # only build that EL's RPM (build/rpm/el8)
 
-`tools/bootstrap test` runs lint and current, then installs el8 and el9 (`--install-only`) and
-runs their tests side by side (`-R`), each in namespaces of its own (tools/side-by-side).
+`tools/bootstrap test` runs lint, installs el8 and el9 (`--install-only`), then runs three lanes
+side by side (`-R`), each in namespaces of its own (tools/side-by-side): current's cluster tests
+(`current-clusters`); the rest of current (`current-others`) and then el8; el9.
 `lint` runs ruff (ruff.toml).  `current` is the main run: the whole suite (clusters included)
 on this machine's Python with today's click and psutil, from the environment `tools/bootstrap`
 made.  `el8` and `el9` each make a virtual environment with that platform's interpreter and
@@ -83,6 +84,20 @@ def lint(session):
 def current(session):
     """The whole suite, clusters included, against the agents installed beside nox itself."""
     session.run(sys.executable, "-m", "pytest", *session.posargs, external=True)
+
+
+# `current` in two halves, for lanes side by side (tools/bootstrap): the clusters mostly wait
+# (for timers, fencing delays, boots), the rest mostly runs.
+@nox.session(name="current-clusters", python=False)
+def current_clusters(session):
+    """current's cluster tests alone (-m cluster: the Pacemaker labs, the rgmanager harness)."""
+    session.run(sys.executable, "-m", "pytest", "-m", "cluster", *session.posargs, external=True)
+
+
+@nox.session(name="current-others", python=False)
+def current_others(session):
+    """current without its cluster tests (-m 'not cluster')."""
+    session.run(sys.executable, "-m", "pytest", "-m", "not cluster", *session.posargs, external=True)
 
 
 def _make_row(name, spec):
