@@ -168,7 +168,7 @@ mount -t overlay overlay -o lowerdir=%(lab)s/overlay/sbin:/usr/sbin /usr/sbin
 mount -t overlay overlay -o lowerdir=%(lab)s/overlay/ocf:/usr/lib/ocf/resource.d /usr/lib/ocf/resource.d
 set +e
 # its sshd, as a machine starts it at boot, once a test gave it one (start_sshd)
-if [ -e $dir/sshd.conf ]; then mkdir -p /run/sshd; /usr/sbin/sshd -f $dir/sshd.conf; fi
+if [ -e $dir/sshd.conf ]; then mkdir -p /run/sshd; /usr/sbin/sshd -f $dir/sshd.conf -E $dir/sshd.log; fi
 export PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none
 corosync -f >/var/log/corosync/stdout.log 2>&1 &
 for i in $(seq 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.1; done
@@ -357,7 +357,7 @@ def start_sshd(node, extra=""):
     config = node.dir / "sshd.conf"         # where the node's boot finds it again
     config.write_text(SSHD_CONFIG % {"dir": node.dir, "extra": extra})
     node.run("mkdir", "-p", "/run/sshd", check=True)
-    node.run("/usr/sbin/sshd", "-f", config, check=True)
+    node.run("/usr/sbin/sshd", "-f", config, "-E", node.dir / "sshd.log", check=True)
 
 
 class Lab:
@@ -520,11 +520,11 @@ class Lab:
             raise LabError("%s\n%s" % (exc, self.logs())) from None
 
     def logs(self, lines=60):
-        """The tail of every node's Pacemaker and corosync logs and console, for a failed test."""
+        """The tail of every node's Pacemaker and corosync logs, console and sshd log, for a failed test."""
         out = []
         for node in self.nodes.values():
             for rel in ("log-corosync/corosync.log", "log-pacemaker/pacemaker.log", "console.log",
-                        "chassis.log"):
+                        "chassis.log", "sshd.log"):
                 path = node.dir / rel
                 if path.exists():
                     text = path.read_text(errors="replace").splitlines()[-lines:]

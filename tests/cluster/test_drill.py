@@ -2,10 +2,13 @@
 prober's outage arithmetic, the record and the table (the lab proves the rest: test_drill_lab.py)."""
 
 import json
+import os
+import signal
+import time
 
 import pytest
 
-from mdlp_agents.cluster.drill import budget, guard, plan, report
+from mdlp_agents.cluster.drill import budget, guard, plan, report, session
 from mdlp_agents.cluster.drill.prober import Prober
 from mdlp_agents.cluster.drill.record import Record
 from mdlp_agents.cluster.drill.steps import DrillError, select
@@ -129,3 +132,27 @@ def test_the_table_names_each_step_its_timings_and_why():
         "PASS kill-httpd         detected 0.4 s (<= 20), outage 1.9 s",
         "FAIL fence-passive      fenced 1.2 s (<= 60) -- node2 did not reboot (its boot id is the same)",
         "a step FAILED; the pair was restored"]
+
+
+def test_sigint_ends_a_drill_even_where_ignored_and_nohup_is_kept():
+    """A script's background job comes in with SIGINT ignored: the drill takes it back (its fault
+    must be undoable); `nohup` ignores SIGHUP on purpose: that stays."""
+    names = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    saved = {sig: signal.getsignal(sig) for sig in names}
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        session.interrupt_on_signals()
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), sig)
+                time.sleep(2)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        session.interrupt_on_signals()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(2)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -275,15 +275,16 @@ def test_a_partition_with_no_fencing_delay_is_a_fail_and_nothing_is_cut(pair):
 
 
 # -- Ctrl-C: undone, recorded ----------------------------------------------------------------------------
-def _interrupt_after(pair, event, *steps):
-    """Start a drill of STEPS on node1, SIGINT it once its record holds EVENT; (exit code, record)."""
+def _interrupt_after(pair, event, *steps, **popen):
+    """Start a drill of STEPS on node1 (subprocess.Popen's POPEN), SIGINT it once its record holds
+    EVENT; (exit code, record, output)."""
     record = pair.nodes["node1"].path("/tmp/drill-int.json")
     if record.exists():
         record.unlink()
     proc = subprocess.Popen(["nsenter", "-t", str(pair.nodes["node1"].init_pid()), "-n", "-m", "-u", "-p",
                              str(TOOL), "drill", "run", *steps, "--yes-i-know", "pairA", "--json",
                              "/tmp/drill-int.json", "--boot-time", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -308,7 +309,9 @@ def _interrupt_after(pair, event, *steps):
 
 
 def test_ctrl_c_in_a_hang_sends_sigcont_and_leaves_the_record(pair):
-    code, data, out = _interrupt_after(pair, "fault", "hang-RProxyWD")
+    # started as a script's background job is: SIGINT ignored (the drill takes it back)
+    code, data, out = _interrupt_after(pair, "fault", "hang-RProxyWD",
+                                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert code in (1, 4), out
     events = [e["event"] for e in data["events"]]
     assert "interrupted" in events and data["verdict"].startswith("interrupted in hang-RProxyWD"), data

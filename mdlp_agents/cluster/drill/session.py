@@ -138,11 +138,14 @@ def check(stack, peer_target, timeout):
 
 
 def interrupt_on_signals():
-    """SIGTERM and SIGHUP (the admin's session gone) end a drill as Ctrl-C does: undone, recorded."""
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (the admin's session gone) end a drill: undone, recorded.
+    SIGINT even when it came in ignored (a script's background job): a drill that cannot be
+    stopped would leave its fault in place.  SIGHUP stays ignored under `nohup` (asked for)."""
     def stop(signum, frame):
         raise KeyboardInterrupt()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, stop)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig != signal.SIGHUP or signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, stop)
 
 
 def run(session, steps, record, say, confirm, boot_time=None):
