@@ -275,6 +275,24 @@ def test_unanswering_bmc_is_reported_as_failed(single_node):
     assert bmc.log()[before:] == []
 
 
+def test_a_drill_on_a_single_node_cluster_is_refused_in_one_line(single_node):
+    """`mdlp-cluster drill` needs a pair: on one node, `run` refuses before anything is done
+    (exit 3, one line) and `check` says why it is not ready.  (Before the test below adds a node.)"""
+    node = single_node.nodes["node1"]
+    assert node.run("crm_node", "--list").stdout.split()[1::3] == ["node1"]
+    cluster = single_node.cluster()
+    before = cluster.failcount("mdlp-rhcs", "node1")
+    pids = node.pids("httpd")
+    run = node.run(BIN_DIR / "mdlp-cluster", "drill", "run", "kill-httpd", "--yes-i-know", "mdlp-single",
+                   timeout=60)
+    assert run.returncode == 3, run
+    assert run.stdout == "refused: the cluster has 1 node (node1): a drill needs a pair\n" and run.stderr == "", run
+    check = node.run(BIN_DIR / "mdlp-cluster", "drill", "check", timeout=60)
+    assert check.returncode == 1, check
+    assert check.stdout.startswith("NOT READY: the cluster has 1 node (node1): a drill needs a pair\n"), check
+    assert node.pids("httpd") == pids and cluster.failcount("mdlp-rhcs", "node1") == before
+
+
 def test_cluster_initiated_fencing_of_a_node_that_never_joins(single_node):
     """The scheduler -> controller -> fencer -> fence_mdlp path: a configured node that never
     shows up must be fenced before the cluster trusts it is gone."""
@@ -296,19 +314,3 @@ def test_cluster_initiated_fencing_of_a_node_that_never_joins(single_node):
     # the service never moved
     assert cluster.group_on() == "node1"
 
-
-def test_a_drill_on_a_single_node_cluster_is_refused_in_one_line(single_node):
-    """`mdlp-cluster drill` needs a pair: on one node, `run` refuses before anything is done
-    (exit 3, one line) and `check` says why it is not ready."""
-    node = single_node.nodes["node1"]
-    cluster = single_node.cluster()
-    before = cluster.failcount("mdlp-rhcs", "node1")
-    pids = node.pids("httpd")
-    run = node.run(BIN_DIR / "mdlp-cluster", "drill", "run", "kill-httpd", "--yes-i-know", "mdlp-single",
-                   timeout=60)
-    assert run.returncode == 3, run
-    assert run.stdout == "refused: the cluster has 1 node (node1): a drill needs a pair\n" and run.stderr == "", run
-    check = node.run(BIN_DIR / "mdlp-cluster", "drill", "check", timeout=60)
-    assert check.returncode == 1, check
-    assert check.stdout.startswith("NOT READY: the cluster has 1 node (node1): a drill needs a pair\n"), check
-    assert node.pids("httpd") == pids and cluster.failcount("mdlp-rhcs", "node1") == before
