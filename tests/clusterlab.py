@@ -520,7 +520,8 @@ class Lab:
             raise LabError("%s\n%s" % (exc, self.logs())) from None
 
     def logs(self, lines=60):
-        """The tail of every node's Pacemaker and corosync logs, console and sshd log, for a failed test."""
+        """The tail of every node's Pacemaker and corosync logs, console and sshd log, and its processes,
+        for a failed test."""
         out = []
         for node in self.nodes.values():
             for rel in ("log-corosync/corosync.log", "log-pacemaker/pacemaker.log", "console.log",
@@ -530,6 +531,12 @@ class Lab:
                     text = path.read_text(errors="replace").splitlines()[-lines:]
                     out.append("==== %s %s ====" % (node.name, rel))
                     out.extend(text)
+            try:        # what runs there now, and where each process waits
+                ps = node.run("ps", "-eo", "pid,ppid,stat,wchan:24,etimes,args", "--cols", "200", timeout=10)
+                out.append("==== %s processes ====" % node.name)
+                out.extend(ps.stdout.splitlines())
+            except (LabError, subprocess.SubprocessError):
+                pass
         return "\n".join(out)
 
 

@@ -3,6 +3,7 @@ cluster does (real processes, pipes), waiting with a bound, free loopback ports,
 receives our lines, the files each agent reads."""
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -43,13 +44,12 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 def sigstop(pid, timeout=5.0):
     """SIGSTOP PID and wait until the kernel shows it stopped: kill() returns before the target is
     scheduled to take the signal, and on a loaded machine a check run at once still sees it running."""
-    import signal
     os.kill(pid, signal.SIGSTOP)
 
     def stopped():
         try:
             with open("/proc/%d/stat" % pid) as stat:
-                return stat.read().rsplit(") ", 1)[1][:1] in "Tt"
+                return stat.read().rsplit(") ", 1)[1][:1] in ("T", "t")
         except (OSError, IndexError):
             return True                     # gone: nothing left that could still run
     wait_until("pid %d to stop" % pid, stopped, timeout, interval=0.01)
