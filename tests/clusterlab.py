@@ -552,6 +552,11 @@ class Node:
         for sub in ("etc-corosync", "var-lib-corosync", "log-corosync", "log-pacemaker",
                     "var-lib-pacemaker", "etc-upper", "etc-work", "root-upper", "root-work"):
             (self.dir / sub).mkdir()
+        # root's dotfiles of its own, not the host's: the host's ~/.bashrc runs pyenv's init in every
+        # ssh session, whose rehash takes a lock file in ~/.pyenv; a power cut in it left the lock in
+        # the node's /root, and every later ssh session there waited 60 s for it
+        for dotfile in (".bashrc", ".profile"):
+            (self.dir / "root-upper" / dotfile).write_text("# root on lab node %s\n" % name)
         for sub in PACEMAKER_DIRS:
             (self.dir / "var-lib-pacemaker" / sub).mkdir()
         sh("chown", "-R", "hacluster:haclient", self.dir / "var-lib-pacemaker", self.dir / "log-pacemaker")

@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from helpers import RUN_ID, free_udp_port, port_open, reap_orphans, wait_for
+from helpers import RUN_ID, free_udp_port, port_open, reap_orphans, sshd_home, wait_for
 
 from clusterlab import EMU, LAN_CONF
 
@@ -134,7 +134,7 @@ class Victim:
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "PermitRootLogin prohibit-password\n"
             % (self.NODE_ADDR, self.PORT, self.root / "host_key", self.root / "sshd.pid",
-               self.root / "authorized_keys"))
+               self.root / "authorized_keys") + sshd_home(self.root))
         os.makedirs("/run/sshd", exist_ok=True)
         self.start_sshd()
         return self

@@ -55,6 +55,16 @@ def sigstop(pid, timeout=5.0):
     wait_until("pid %d to stop" % pid, stopped, timeout, interval=0.01)
 
 
+def sshd_home(root):
+    """sshd_config's line giving the test sshd's sessions a HOME of their own (an empty ROOT/home):
+    they log in as root, and root's shell would read the host's ~/.bashrc -- here pyenv's init,
+    whose rehash takes a lock file in ~/.pyenv; a session killed in it leaves the lock, and every
+    later session (of every test, every lane) waits 60 s for it."""
+    home = Path(root) / "home"
+    home.mkdir(exist_ok=True)
+    return "SetEnv HOME=%s\n" % home
+
+
 def wait_until(what, predicate, timeout, interval=0.2, error=AssertionError):
     """As wait_for, but a timeout is ERROR naming WHAT."""
     value = wait_for(predicate, timeout, interval)

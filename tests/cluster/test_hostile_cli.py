@@ -9,7 +9,7 @@ import time
 import xml.parsers.expat
 
 import pytest
-from helpers import BIN_DIR, REPO, free_port, port_open, run_cluster
+from helpers import BIN_DIR, REPO, free_port, port_open, run_cluster, sshd_home
 
 TOOL = BIN_DIR / "mdlp-cluster"
 
@@ -159,7 +159,7 @@ class FakePartner:
         (root / "sshd_config").write_text(
             "ListenAddress 127.0.0.1\nPort %d\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\n"
             "PubkeyAuthentication yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin yes\n"
-            % (self.port, root / "host_key", root / "sshd.pid", root / "authorized_keys"))
+            % (self.port, root / "host_key", root / "sshd.pid", root / "authorized_keys") + sshd_home(root))
         (root / "ssh_config").write_text(
             "Host peer-node\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n"
             "  UserKnownHostsFile %s\n  StrictHostKeyChecking accept-new\n"
