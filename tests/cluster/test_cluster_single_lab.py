@@ -313,4 +313,3 @@ def test_cluster_initiated_fencing_of_a_node_that_never_joins(single_node):
     assert bmc.log()[before:][:1] == ["set power 0"]
     # the service never moved
     assert cluster.group_on() == "node1"
-
