@@ -30,11 +30,12 @@ class Pacemaker(PacemakerDrill, Stack):
     name = "pacemaker"
 
     # -- asking ------------------------------------------------------------------------------
-    def mon_text(self):
-        """crm_mon's XML, as printed; NotAnswering when Pacemaker does not answer here."""
+    def mon_text(self, says="Pacemaker is not answering here: crm_mon"):
+        """crm_mon's XML, as printed; NotAnswering ("SAYS: its last line") when Pacemaker does not
+        answer here."""
         proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
         if not proc.stdout.lstrip().startswith("<"):
-            raise NotAnswering("Pacemaker is not answering here: crm_mon: %s" % last_line(proc))
+            raise NotAnswering("%s: %s" % (says, last_line(proc)))
         return proc.stdout
 
     def mon(self):
@@ -71,10 +72,7 @@ class Pacemaker(PacemakerDrill, Stack):
         return unit
 
     def status(self):
-        proc = self.run(["crm_mon", "--output-as=xml"], NotAnswering)
-        if not proc.stdout.lstrip().startswith("<"):
-            raise NotAnswering("crm_mon: %s" % last_line(proc))
-        return self.status_of(cib.crm_mon_root(proc.stdout))
+        return self.status_of(cib.crm_mon_root(self.mon_text(says="crm_mon")))
 
     def status_of(self, root, details=True):
         """status() of crm_mon's parsed ROOT; DETAILS: what else is asked (who set maintenance, the
